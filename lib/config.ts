@@ -1,0 +1,149 @@
+/**
+ * The one place configuration comes from: environment variables, validated once.
+ *
+ * Defaults equal the docker-compose stack (test/unit/compose.test.ts fails if they drift), so a
+ * developer with Docker needs no configuration at all. The native stack writes the addresses it
+ * actually uses to `.stack/env`, which {@link loadStackEnv} folds into the environment without
+ * overriding anything already set.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Development defaults, shared with docker-compose.yml and .env.example. Not secrets: local only. */
+export const DEFAULTS = {
+  kafka: { host: '127.0.0.1', port: 9092, topic: 'quotes', partitions: 3, groupId: 'quotes-sink-local' },
+  postgres: { host: '127.0.0.1', port: 5432, user: 'mchi', password: 'mchi1234', database: 'simpsons' },
+  mongo: { host: '127.0.0.1', port: 27017, user: 'mchi', password: 'mchi1234', database: 'simpson_db', collection: 'quotes' },
+  ui: { kafkaUi: 8080, pgadmin: 5050, mongoExpress: 8081 },
+} as const;
+
+export const DEFAULT_KAFKA_BROKERS = `${DEFAULTS.kafka.host}:${DEFAULTS.kafka.port}`;
+export const DEFAULT_POSTGRES_URL =
+  `postgres://${DEFAULTS.postgres.user}:${DEFAULTS.postgres.password}` +
+  `@${DEFAULTS.postgres.host}:${DEFAULTS.postgres.port}/${DEFAULTS.postgres.database}`;
+export const DEFAULT_MONGO_URL =
+  `mongodb://${DEFAULTS.mongo.user}:${DEFAULTS.mongo.password}` +
+  `@${DEFAULTS.mongo.host}:${DEFAULTS.mongo.port}/?authSource=admin`;
+
+/** Project root: the folder holding package.json (this file lives in lib/). */
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+/** Where the stack command writes the effective connection settings. */
+export const STACK_ENV_FILE = path.join(PROJECT_ROOT, '.stack', 'env');
+
+/** Parses `KEY=value` lines (no quoting rules beyond trimming one pair of quotes). */
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1).trim();
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    out[line.slice(0, eq).trim()] = value;
+  }
+  return out;
+}
+
+/**
+ * Loads `.stack/env` (and `.env` if present) into `env` without overriding what is set.
+ * Returns the keys it filled in. Deployed Lambdas have neither file and are unaffected.
+ */
+export function loadStackEnv(env: NodeJS.ProcessEnv = process.env, files = [STACK_ENV_FILE, path.join(PROJECT_ROOT, '.env')]): string[] {
+  const filled: string[] = [];
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    for (const [k, v] of Object.entries(parseEnvFile(readFileSync(file, 'utf8')))) {
+      if (env[k] === undefined) {
+        env[k] = v;
+        filled.push(k);
+      }
+    }
+  }
+  return filled;
+}
+
+/** Thrown when configuration is missing or invalid; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const identifier = (what: string) =>
+  z.string().regex(IDENTIFIER, `${what} must match ${IDENTIFIER} (lower-case SQL identifier)`);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  KAFKA_BROKERS: z.string().min(1).default(DEFAULT_KAFKA_BROKERS),
+  KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'KAFKA_TOPIC must be a legal Kafka topic name').default(DEFAULTS.kafka.topic),
+  KAFKA_GROUP_ID: z.string().min(1).default(DEFAULTS.kafka.groupId),
+  KAFKA_CLIENT_ID: z.string().min(1).default('quotes-sink'),
+  KAFKA_SSL: bool.default('false'),
+  KAFKA_SSL_CA_FILE: z.string().optional(),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+
+  POSTGRES_URL: z.string().regex(/^postgres(ql)?:\/\//, 'POSTGRES_URL must start with postgres://').default(DEFAULT_POSTGRES_URL),
+  POSTGRES_SCHEMA: identifier('POSTGRES_SCHEMA').default('public'),
+  POSTGRES_QUOTES_TABLE: identifier('POSTGRES_QUOTES_TABLE').default('quotes'),
+  POSTGRES_DEAD_LETTER_TABLE: identifier('POSTGRES_DEAD_LETTER_TABLE').default('dead_letters'),
+  POSTGRES_POOL_MAX: int(1, 100).default(2),
+  POSTGRES_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  POSTGRES_QUERY_TIMEOUT_MS: int(100, 900_000).default(30_000),
+  POSTGRES_SSLMODE: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
+  POSTGRES_SSL_CA_FILE: z.string().optional(),
+
+  MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must start with mongodb://').default(DEFAULT_MONGO_URL),
+  MONGO_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGO_DATABASE has characters MongoDB forbids').default(DEFAULTS.mongo.database),
+  MONGO_COLLECTION: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/, 'MONGO_COLLECTION has characters MongoDB forbids').default(DEFAULTS.mongo.collection),
+  MONGO_TIMEOUT_MS: int(100, 900_000).default(30_000),
+  MONGO_TLS: bool.default('false'),
+  MONGO_TLS_CA_FILE: z.string().optional(),
+
+  TOMBSTONES: z.enum(['skip', 'delete']).default('skip'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+/** The validated configuration. */
+export type Config = z.infer<typeof schema>;
+
+/**
+ * Validates `env` once and returns a typed config; throws {@link ConfigError} naming every bad value.
+ * Values are never echoed back (they may be secrets): only the variable and what is wrong with it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  if (c.KAFKA_SASL_MECHANISM && (!c.KAFKA_SASL_USERNAME || !c.KAFKA_SASL_PASSWORD)) {
+    problems.push('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return c;
+}
+
+/** Brokers as a list, for kafkajs. */
+export function brokerList(brokers: string): string[] {
+  return brokers.split(',').map((b) => b.trim()).filter(Boolean);
+}
+
+/** Replaces the password in a connection URL, so it can be logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

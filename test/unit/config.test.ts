@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, DEFAULT_POSTGRES_URL, loadConfig, parseEnvFile, redactUrl } from '../../lib/config';
+
+test('defaults equal the compose stack and need no environment', () => {
+  const c = loadConfig({});
+  assert.equal(c.POSTGRES_URL, DEFAULT_POSTGRES_URL);
+  assert.equal(c.KAFKA_TOPIC, 'quotes');
+  assert.equal(c.MONGO_DATABASE, 'simpson_db');
+  assert.equal(c.POSTGRES_POOL_MAX, 2);
+  assert.equal(c.TOMBSTONES, 'skip');
+});
+
+test('every bad value is reported at once, by name, without echoing it', () => {
+  let err: unknown;
+  try {
+    loadConfig({ POSTGRES_URL: 'mysql://u:supersecret@h/db', POSTGRES_POOL_MAX: '0', POSTGRES_QUOTES_TABLE: 'quotes; drop table x' });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  assert.equal(err.problems.length, 3);
+  assert.match(err.message, /POSTGRES_URL/);
+  assert.match(err.message, /POSTGRES_POOL_MAX/);
+  assert.match(err.message, /POSTGRES_QUOTES_TABLE/);
+  assert.doesNotMatch(err.message, /supersecret/);
+});
+
+test('SASL needs a username and a password', () => {
+  assert.throws(() => loadConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-512' }), /KAFKA_SASL_USERNAME/);
+});
+
+test('env files: comments, blanks and quotes', () => {
+  assert.deepEqual(parseEnvFile('# c\n\nA=1\nB="two words"\nC = x=y\n'), { A: '1', B: 'two words', C: 'x=y' });
+});
+
+test('redactUrl hides the password only', () => {
+  assert.equal(redactUrl('postgres://mchi:mchi1234@127.0.0.1:5432/simpsons'), 'postgres://mchi:***@127.0.0.1:5432/simpsons');
+  assert.equal(redactUrl('mongodb://127.0.0.1:27017/'), 'mongodb://127.0.0.1:27017/');
+});
