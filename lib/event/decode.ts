@@ -1,0 +1,114 @@
+/** Pure decoding of one event record: base64 → bytes → UTF-8 → JSON, and headers. No I/O. */
+import { RecordError, type Coordinates } from '../errors';
+import type { KafkaEventHeaders, KafkaEventRecord } from './types';
+
+/** A header as stored: text when its bytes are UTF-8, else the bytes in base64. */
+export interface StoredHeader {
+  name: string;
+  value?: string;
+  valueBase64?: string;
+}
+
+/** The parts every decoded record keeps, whatever became of its value. */
+export interface RecordMeta {
+  coordinates: Coordinates;
+  timestamp: number;
+  timestampType: string;
+  /** The key as text when it is clean UTF-8, else undefined (see keyBase64). */
+  keyText?: string;
+  /** The raw key, base64 as received; undefined when the record has no key. */
+  keyBase64?: string;
+  headers: StoredHeader[];
+}
+
+export type DecodedRecord =
+  | { kind: 'value'; meta: RecordMeta; value: unknown; valueBase64: string }
+  | { kind: 'tombstone'; meta: RecordMeta }
+  | { kind: 'error'; meta: RecordMeta; error: RecordError; valueBase64?: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Text that PostgreSQL text/jsonb and MongoDB can both hold: well-formed, no NUL. */
+export function isStorableText(s: string): boolean {
+  return !s.includes('\u0000') && s.isWellFormed();
+}
+
+/** Strict UTF-8 decode; undefined when the bytes are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Java's signed bytes (-128..127) to bytes: `b & 0xff`. */
+export function signedBytesToBuffer(bytes: number[]): Buffer {
+  return Buffer.from(bytes.map((b) => b & 0xff));
+}
+
+/** Header values to text where they are UTF-8, else base64; names that cannot be stored are base64-tagged. */
+export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHeader[] {
+  const out: StoredHeader[] = [];
+  for (const h of headers ?? []) {
+    for (const [rawName, bytes] of Object.entries(h)) {
+      const buf = signedBytesToBuffer(bytes);
+      const text = decodeUtf8(buf);
+      const name = isStorableText(rawName) ? rawName : `base64:${Buffer.from(rawName, 'utf8').toString('base64')}`;
+      out.push(text !== undefined && isStorableText(text) ? { name, value: text } : { name, valueBase64: buf.toString('base64') });
+    }
+  }
+  return out;
+}
+
+/** Escapes that can turn into characters no store accepts (NUL, lone surrogates). */
+const RISKY_ESCAPE = /\\u(0000|[dD][89a-fA-F])/;
+
+/** Every string (and key) in a parsed JSON value is storable. */
+function deepStorable(v: unknown): boolean {
+  if (typeof v === 'string') return isStorableText(v);
+  if (Array.isArray(v)) return v.every(deepStorable);
+  if (v && typeof v === 'object') return Object.entries(v).every(([k, x]) => isStorableText(k) && deepStorable(x));
+  return true;
+}
+
+/** Decodes one record. Never throws for bad content: that comes back as `kind: 'error'`. */
+export function decodeRecord(r: KafkaEventRecord): DecodedRecord {
+  const keyBase64 = r.key ?? undefined;
+  let keyText: string | undefined;
+  if (keyBase64 !== undefined) {
+    const t = decodeUtf8(Buffer.from(keyBase64, 'base64'));
+    if (t !== undefined && isStorableText(t)) keyText = t;
+  }
+  const meta: RecordMeta = {
+    coordinates: { topic: r.topic, partition: r.partition, offset: r.offset },
+    timestamp: r.timestamp,
+    timestampType: r.timestampType,
+    keyText,
+    keyBase64,
+    headers: decodeHeaders(r.headers),
+  };
+  if (r.value === undefined || r.value === null) return { kind: 'tombstone', meta };
+
+  const valueBase64 = r.value;
+  const fail = (kind: RecordError['kind'], detail: string): DecodedRecord => ({
+    kind: 'error',
+    meta,
+    valueBase64,
+    error: new RecordError(kind, meta.coordinates, detail),
+  });
+  const bytes = Buffer.from(valueBase64, 'base64');
+  if (bytes.length === 0) return fail('json', 'the value is empty');
+  const text = decodeUtf8(bytes);
+  if (text === undefined) return fail('utf8', 'the value is not valid UTF-8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return fail('json', `the value is not JSON (${(e as Error).message})`);
+  }
+  if (RISKY_ESCAPE.test(text) && !deepStorable(value)) {
+    return fail('unstorable', 'the value holds a NUL character or a lone UTF-16 surrogate, which the stores cannot hold');
+  }
+  return { kind: 'value', meta, value, valueBase64 };
+}

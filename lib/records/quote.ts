@@ -1,0 +1,34 @@
+/** The Simpsons quote, as the quotes API sends it: `quote`, `character`, `image`, `characterDirection`. */
+import { z } from 'zod';
+import type { RecordType } from './record-type';
+
+const nonEmpty = z.string().refine((s) => s.trim().length > 0, 'must be a non-empty string');
+
+export const quoteSchema = z
+  .object({
+    quote: nonEmpty,
+    character: nonEmpty,
+    image: z.string().url('must be a URL').nullish(),
+    characterDirection: z.string().nullish(),
+  })
+  .passthrough();
+
+export type Quote = z.infer<typeof quoteSchema>;
+
+export const quoteType: RecordType<Quote> = {
+  name: 'quote',
+  schema: quoteSchema,
+  columns: [
+    { name: 'quote', sqlType: 'text', notNull: true, from: (q) => q.quote },
+    { name: 'character', sqlType: 'text', notNull: true, from: (q) => q.character },
+    { name: 'image', sqlType: 'text', from: (q) => q.image ?? null },
+    { name: 'character_direction', sqlType: 'text', from: (q) => q.characterDirection ?? null },
+  ],
+  toDocument: (q) => ({
+    quote: q.quote,
+    character: q.character,
+    image: q.image ?? null,
+    characterDirection: q.characterDirection ?? null,
+  }),
+  indexes: [['character', '"character"']],
+};

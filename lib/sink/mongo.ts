@@ -1,0 +1,82 @@
+/** MongoDB adapter: one unordered bulkWrite of `$setOnInsert` upserts per batch. */
+import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Document, type MongoClientOptions } from 'mongodb';
+import type { Config } from '../config';
+
+export interface MongoWriteResult {
+  written: number;
+  duplicates: number;
+}
+
+/** Client options from config: timeouts, a small pool, TLS when asked. */
+export function mongoOptions(c: Config): MongoClientOptions {
+  return {
+    maxPoolSize: 4,
+    serverSelectionTimeoutMS: Math.min(c.MONGO_TIMEOUT_MS, 10_000),
+    connectTimeoutMS: Math.min(c.MONGO_TIMEOUT_MS, 10_000),
+    socketTimeoutMS: c.MONGO_TIMEOUT_MS,
+    ...(c.MONGO_TLS ? { tls: true, ...(c.MONGO_TLS_CA_FILE ? { tlsCAFile: c.MONGO_TLS_CA_FILE } : {}) } : {}),
+    appName: 'quotes-sink',
+  };
+}
+
+const DUPLICATE_KEY = 11000;
+
+export class MongoStore {
+  private client?: MongoClient;
+  private indexesReady?: Promise<unknown>;
+
+  constructor(private readonly config: Config) {}
+
+  private collection() {
+    this.client ??= new MongoClient(this.config.MONGO_URL, mongoOptions(this.config));
+    return this.client.db(this.config.MONGO_DATABASE).collection<Document & { _id: string }>(this.config.MONGO_COLLECTION);
+  }
+
+  private ensureIndexes(): Promise<unknown> {
+    this.indexesReady ??= this.collection()
+      .createIndexes([{ key: { character: 1 } }, { key: { 'kafka.timestamp': 1 } }])
+      .catch((e) => {
+        this.indexesReady = undefined;
+        throw e;
+      });
+    return this.indexesReady;
+  }
+
+  /**
+   * Upserts each document by `_id` with `$setOnInsert`: a replay matches and changes nothing; a
+   * duplicate-key race with a concurrent writer counts as already written.
+   */
+  async write(docs: { _id: string; doc: Document }[]): Promise<MongoWriteResult> {
+    if (docs.length === 0) return { written: 0, duplicates: 0 };
+    await this.ensureIndexes();
+    const ops: AnyBulkWriteOperation<Document & { _id: string }>[] = docs.map(({ _id, doc }) => ({
+      updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true },
+    }));
+    try {
+      const r = await this.collection().bulkWrite(ops, { ordered: false });
+      return { written: r.upsertedCount, duplicates: docs.length - r.upsertedCount };
+    } catch (e) {
+      if (e instanceof MongoBulkWriteError) {
+        const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
+        if (errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY)) {
+          const written = e.result.upsertedCount;
+          return { written, duplicates: docs.length - written };
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** Deletes stored documents of `topic` with this key below `offset` (tombstones in delete mode). */
+  async deleteByKey(topic: string, keyBase64: string, belowOffset: number): Promise<number> {
+    const r = await this.collection().deleteMany({ 'kafka.topic': topic, 'kafka.keyBase64': keyBase64, 'kafka.offset': { $lt: belowOffset } });
+    return r.deletedCount;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.indexesReady = undefined;
+    await c?.close();
+  }
+}
