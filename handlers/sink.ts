@@ -49,6 +49,9 @@ export async function handler(event: unknown): Promise<BatchSummary> {
   } catch (err) {
     log.error({ err }, 'batch failed');
     throw err;
+  } finally {
+    // `serverless invoke local` is a one-shot process that waits for open sockets: let it exit.
+    if (process.env.IS_LOCAL === 'true') await closeConnections();
   }
 }
 

@@ -55,7 +55,7 @@ export function loadStackEnv(env: NodeJS.ProcessEnv = process.env, files = [STAC
   for (const file of files) {
     if (!existsSync(file)) continue;
     for (const [k, v] of Object.entries(parseEnvFile(readFileSync(file, 'utf8')))) {
-      if (env[k] === undefined) {
+      if (env[k] === undefined || env[k] === '') {
         env[k] = v;
         filled.push(k);
       }

@@ -61,15 +61,29 @@ export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHea
   return out;
 }
 
-/** Escapes that can turn into characters no store accepts (NUL, lone surrogates). */
-const RISKY_ESCAPE = /\\u(0000|[dD][89a-fA-F])/;
-
-/** Every string (and key) in a parsed JSON value is storable. */
-function deepStorable(v: unknown): boolean {
-  if (typeof v === 'string') return isStorableText(v);
-  if (Array.isArray(v)) return v.every(deepStorable);
-  if (v && typeof v === 'object') return Object.entries(v).every(([k, x]) => isStorableText(k) && deepStorable(x));
-  return true;
+/**
+ * Why a parsed JSON value cannot be stored as is, or undefined when it can: strings must be
+ * well-formed without NUL (Postgres text/jsonb), and field names must not start with `$` or hold
+ * a `.` (MongoDB document keys).
+ */
+export function unstorableReason(v: unknown, path = '(value)'): string | undefined {
+  if (typeof v === 'string') return isStorableText(v) ? undefined : `${path} holds a NUL character or a lone UTF-16 surrogate`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = unstorableReason(v[i], `${path}[${i}]`);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (!isStorableText(k)) return `a field name in ${path} holds a NUL character or a lone UTF-16 surrogate`;
+      if (k.startsWith('$') || k.includes('.')) return `field name ${JSON.stringify(k)} in ${path} starts with "$" or holds "." (not a MongoDB field name)`;
+      const r = unstorableReason(x, k);
+      if (r) return r;
+    }
+  }
+  return undefined;
 }
 
 /** Decodes one record. Never throws for bad content: that comes back as `kind: 'error'`. */
@@ -107,8 +121,7 @@ export function decodeRecord(r: KafkaEventRecord): DecodedRecord {
   } catch (e) {
     return fail('json', `the value is not JSON (${(e as Error).message})`);
   }
-  if (RISKY_ESCAPE.test(text) && !deepStorable(value)) {
-    return fail('unstorable', 'the value holds a NUL character or a lone UTF-16 surrogate, which the stores cannot hold');
-  }
+  const unstorable = unstorableReason(value);
+  if (unstorable) return fail('unstorable', unstorable);
   return { kind: 'value', meta, value, valueBase64 };
 }

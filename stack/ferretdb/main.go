@@ -20,7 +20,7 @@ import (
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
 	dir := flag.String("sqlite-dir", ".stack/ferretdb", "directory holding the SQLite databases")
-	level := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	level := flag.String("log-level", "error", "log level: debug, info, warn or error")
 	flag.Parse()
 
 	var lvl slog.Level

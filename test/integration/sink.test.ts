@@ -1,0 +1,179 @@
+/** The sink against real PostgreSQL and MongoDB (FerretDB natively): what lands in the stores. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { InvalidEventError, StoreWriteError } from '../../lib/errors';
+import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { quoteType } from '../../lib/records/quote';
+import type { RecordType } from '../../lib/records/record-type';
+import { processBatch, type Stores } from '../../lib/sink/batch';
+import { PostgresStore } from '../../lib/sink/postgres';
+import { stackConfig } from '../helpers/env';
+import { quotes, sandbox, type Sandbox } from '../helpers/sink';
+
+const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8'));
+const opts = { tombstones: 'skip' as const };
+const eventOf = (values: (string | null)[], partitions = 3, firstOffset = 0) =>
+  buildEvent(
+    'self-managed',
+    '127.0.0.1:9092',
+    values.map((value, i) => toEventRecord({ topic: 'quotes', partition: i % partitions, offset: firstOffset + Math.floor(i / partitions), timestamp: 1700000000000 + i, key: `k${i}`, value })),
+  );
+
+describe('fixture batches', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('fixture')));
+  after(() => sb.close());
+
+  test('the MSK fixture writes the expected rows, documents and dead letters', async () => {
+    const s = await processBatch(fixture('msk-event.json'), quoteType, sb, opts);
+    assert.equal(s.received, 7);
+    assert.deepEqual(s.postgres, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.mongo, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.deadLettered, { written: 2, alreadyPresent: 0, byKind: { json: 1, schema: 1 } });
+    assert.deepEqual(s.tombstones, { received: 1, deleted: 0 });
+    assert.deepEqual(s.partitions['quotes-0'], { first: 100, last: 102, count: 3 });
+    assert.deepEqual(await sb.counts(), { rows: 4, docs: 4, deadLetters: 2 });
+
+    const rows = await sb.query<Record<string, unknown>>(`select * from "${sb.env.POSTGRES_QUOTES_TABLE}" order by partition, "offset"`);
+    assert.deepEqual(rows.map((r) => [r.partition, Number(r.offset), r.character, r.kafka_key]), [
+      [0, 100, 'Homer Simpson', 'Homer Simpson'],
+      [0, 101, 'Ralph Wiggum', null],
+      [1, 100, 'Bart Simpson', null],
+      [2, 100, 'Chief Wiggum', 'Chief Wiggum'],
+    ]);
+    assert.equal(rows[0].quote, "D'oh! Why you little...");
+    assert.equal(rows[0].character_direction, 'Right');
+    assert.deepEqual(rows[0].headers, [
+      { name: 'source', value: 'simpsons-quotes-api' },
+      { name: 'fetched-at', value: '2025-11-24T16:00:00Z' },
+      { name: 'trace-bytes', valueBase64: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x80, 0xff]).toString('base64') },
+    ]);
+    assert.equal((rows[0].payload as { character: string }).character, 'Homer Simpson');
+    assert.ok(rows[0].ingested_at instanceof Date);
+
+    const dl = await sb.query<Record<string, unknown>>(`select * from "${sb.env.POSTGRES_DEAD_LETTER_TABLE}" order by "offset"`);
+    assert.deepEqual(dl.map((d) => [d.partition, Number(d.offset), d.error_kind]), [[1, 101, 'json'], [1, 102, 'schema']]);
+    assert.match(String(dl[1].error), /character: Required/);
+    assert.equal(Buffer.from(String(dl[0].value_base64), 'base64').toString(), '{"quote": "Ha-ha!", "character": ');
+
+    const docs = await sb.docs();
+    assert.deepEqual(docs.map((d) => d._id), ['quotes-0-100', 'quotes-0-101', 'quotes-1-100', 'quotes-2-100']);
+    assert.equal(docs[0].character, 'Homer Simpson');
+    assert.equal((docs[0].kafka as { partition: number }).partition, 0);
+  });
+
+  test('the same event three more times changes nothing', async () => {
+    for (let i = 0; i < 3; i++) {
+      const s = await processBatch(fixture('msk-event.json'), quoteType, sb, opts);
+      assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 4 });
+      assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 4 });
+      assert.equal(s.deadLettered.alreadyPresent, 2);
+    }
+    assert.deepEqual(await sb.counts(), { rows: 4, docs: 4, deadLetters: 2 });
+  });
+
+  test('the self-managed fixture adds its own records', async () => {
+    const s = await processBatch(fixture('self-managed-event.json'), quoteType, sb, opts);
+    assert.equal(s.eventSource, 'SelfManagedKafka');
+    assert.equal(s.postgres.written, 4);
+    assert.deepEqual(await sb.counts(), { rows: 8, docs: 8, deadLetters: 4 });
+  });
+});
+
+describe('bad input', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('bad')));
+  after(() => sb.close());
+
+  test('a poison record is dead-lettered and every other record is written', async () => {
+    const values: (string | null)[] = quotes(60);
+    values[17] = '{"quote": "no closing brace"';
+    values[33] = JSON.stringify({ quote: '', character: 'Moe' });
+    const s = await processBatch(eventOf(values), quoteType, sb, opts);
+    assert.equal(s.valid, 58);
+    assert.deepEqual(await sb.counts(), { rows: 58, docs: 58, deadLetters: 2 });
+  });
+
+  test('an invalid event is rejected whole and nothing is written', async () => {
+    const before = await sb.counts();
+    const ev = eventOf(quotes(5, 1000));
+    (ev.records['quotes-1'][0] as { value: string }).value = '%%% not base64 %%%';
+    await assert.rejects(processBatch(ev, quoteType, sb, opts), InvalidEventError);
+    assert.deepEqual(await sb.counts(), before);
+  });
+
+  test('injection text is stored verbatim and harmless', async () => {
+    const evil = [JSON.stringify({ quote: "'; DROP TABLE quotes; --", character: '{"$gt": ""}' }), JSON.stringify({ quote: 'x', character: 'y', $where: '1==1' })];
+    const s = await processBatch(eventOf(evil, 1, 5000), quoteType, sb, opts);
+    assert.deepEqual(s.deadLettered.byKind, { unstorable: 1 }, 'an operator as a field name is dead-lettered, not sent to Mongo');
+    const rows = await sb.query<{ quote: string; character: string }>(`select quote, character from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 5000`);
+    assert.deepEqual(rows, [{ quote: "'; DROP TABLE quotes; --", character: '{"$gt": ""}' }]);
+    const docs = await sb.docs();
+    assert.ok(docs.some((d) => d.character === '{"$gt": ""}'));
+  });
+});
+
+describe('large batches', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('large')));
+  after(() => sb.close());
+
+  test('10,000 records in one event: one statement, all written', async () => {
+    const s = await processBatch(eventOf(quotes(10_000)), quoteType, sb, opts);
+    assert.equal(s.postgres.written, 10_000);
+    assert.equal(s.mongo.written, 10_000);
+    assert.deepEqual(await sb.counts(), { rows: 10_000, docs: 10_000, deadLetters: 0 });
+  });
+});
+
+describe('store failures and retries', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('retry')));
+  after(() => sb.close());
+
+  test('Postgres unreachable: the batch throws naming Postgres; the retry completes it, no duplicates in Mongo', async () => {
+    const ev = eventOf(quotes(300));
+    const deadPg = new PostgresStore(stackConfig({ ...sb.env, POSTGRES_URL: 'postgres://mchi:secret-pw@127.0.0.1:1/simpsons', POSTGRES_CONNECT_TIMEOUT_MS: '500' }), quoteType as RecordType<unknown>);
+    const broken: Stores = { postgres: deadPg, mongo: sb.mongo };
+    await assert.rejects(processBatch(ev, quoteType, broken, opts), (e: unknown) => e instanceof StoreWriteError && e.store === 'postgres' && /quotes-0@0\.\.99/.test(e.message) && !/secret-pw/.test(e.message));
+    await deadPg.close();
+    assert.deepEqual(await sb.counts(), { rows: 0, docs: 300, deadLetters: 0 });
+
+    const s = await processBatch(ev, quoteType, sb, opts);
+    assert.deepEqual(s.postgres, { written: 300, alreadyPresent: 0 });
+    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 300 });
+    assert.deepEqual(await sb.counts(), { rows: 300, docs: 300, deadLetters: 0 });
+  });
+
+  test('dying after the Postgres write: the retry completes Mongo and leaves Postgres unchanged', async () => {
+    const ev = eventOf(quotes(90, 7000), 3, 1000);
+    await assert.rejects(processBatch(ev, quoteType, sb, { ...opts, failAfterPostgres: true }), /fault injected/);
+    assert.deepEqual(await sb.counts(), { rows: 390, docs: 300, deadLetters: 0 });
+    const s = await processBatch(ev, quoteType, sb, opts);
+    assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 90 });
+    assert.deepEqual(s.mongo, { written: 90, alreadyPresent: 0 });
+    assert.deepEqual(await sb.counts(), { rows: 390, docs: 390, deadLetters: 0 });
+  });
+
+  test('duplicate coordinates inside one event are written once', async () => {
+    const ev = eventOf(quotes(3, 9000), 1, 2000);
+    ev.records['quotes-0'].push({ ...ev.records['quotes-0'][1] });
+    const s = await processBatch(ev, quoteType, sb, opts);
+    assert.equal(s.duplicateInEvent, 1);
+    assert.equal(s.postgres.written, 3);
+    assert.equal(s.mongo.written, 3);
+  });
+
+  test('tombstones in delete mode remove earlier records with that key', async () => {
+    const records = [
+      toEventRecord({ topic: 'quotes', partition: 0, offset: 3000, timestamp: 1, key: 'Moe', value: quotes(1)[0] }),
+      toEventRecord({ topic: 'quotes', partition: 0, offset: 3001, timestamp: 2, key: 'Moe', value: null }),
+    ];
+    const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, sb, { tombstones: 'delete' });
+    assert.deepEqual(s.tombstones, { received: 1, deleted: 1 });
+    const left = await sb.query(`select 1 from "${sb.env.POSTGRES_QUOTES_TABLE}" where kafka_key = 'Moe'`);
+    assert.equal(left.length, 0);
+  });
+});
