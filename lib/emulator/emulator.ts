@@ -68,7 +68,8 @@ export async function runEmulator(o: EmulatorOptions): Promise<EmulatorStatus> {
   const admin = kafka.admin();
   const consumer: Consumer = kafka.consumer({
     groupId: o.groupId,
-    sessionTimeout: 30_000,
+    // Short, so a killed emulator's partitions are handed to its successor within seconds.
+    sessionTimeout: 10_000,
     heartbeatInterval: 3_000,
     maxBytesPerPartition: 8 * 1024 * 1024,
     maxBytes: 32 * 1024 * 1024,

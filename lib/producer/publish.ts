@@ -48,12 +48,13 @@ export function quoteMessages(quotes: unknown[], opts: MessageOptions, fetchedAt
 export function* syntheticMessages(n: number, seed: number, invalidRatio: number, opts: MessageOptions): Generator<Message> {
   const rand = prng(seed);
   const fetchedAt = new Date().toISOString();
+  let invalid = 0;
   for (let i = 0; i < n; i++) {
     const bad = isInvalidIndex(i, invalidRatio);
     const q = syntheticQuote(rand);
     yield {
       key: opts.key ? q.character : null,
-      value: bad ? invalidValue(i, rand) : JSON.stringify(q),
+      value: bad ? invalidValue(invalid++, rand) : JSON.stringify(q),
       headers: { source: opts.source, 'fetched-at': fetchedAt, ...(bad ? { 'synthetic-invalid': 'true' } : {}) },
     };
   }

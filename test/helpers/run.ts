@@ -57,6 +57,11 @@ export function startCommand(cmd: string, args: string[], env: Record<string, st
   });
 }
 
+/** Starts a command in its own process group and returns at once (output discarded). */
+export function spawnCommand(cmd: string, args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(cmd, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: 'ignore', detached: true });
+}
+
 /** Stops a command started by startCommand (its whole process group). */
 export function stopCommand(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   return new Promise((resolve) => {
