@@ -8,53 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Partitioners } from 'kafkajs';
-import { uniqueName } from '../helpers/env';
 import { createKafka } from '../../lib/kafka';
 import { freePort, sleep } from '../../lib/stack/proc';
+import { emulate, lane, produce, type Lane } from '../helpers/lane';
 import { runCommand, SERVERLESS, spawnCommand, startCommand, stopCommand, TSX } from '../helpers/run';
-import { sandbox, type Sandbox } from '../helpers/sink';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'quotes-sink-pipeline-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-interface Lane {
-  sb: Sandbox;
-  env: Record<string, string>;
-  topic: string;
-  close(): Promise<void>;
-}
-
-/** A topic of 3 partitions, a group and a sandbox of tables, all of this test's own. */
-async function lane(name: string): Promise<Lane> {
-  const sb = await sandbox(name);
-  const topic = uniqueName(`t_${name}`);
-  const kafka = createKafka(sb.config, 'pipeline-test');
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
-  const env = { ...sb.env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: uniqueName('g'), LOG_LEVEL: 'warn' };
-  return {
-    sb,
-    env,
-    topic,
-    async close() {
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-      await admin.disconnect();
-      await sb.close();
-    },
-  };
-}
-
-const produce = async (l: Lane, args: string[]) => {
-  const r = await runCommand(TSX, ['cli/produce.ts', ...args], l.env);
-  assert.equal(r.code, 0, `produce failed:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-};
-const emulate = async (l: Lane, args: string[] = [], env: Record<string, string> = {}) => {
-  const r = await runCommand(TSX, ['cli/local.ts', '--until-idle', ...args], { ...l.env, ...env }, 300_000);
-  assert.equal(r.code, 0, `emulator failed:\n${r.stdout}${r.stderr}`);
-  return r.stderr;
-};
 
 describe('end to end', () => {
   let l: Lane;

@@ -1,0 +1,136 @@
+/** Dead letters you can act on: list them, and re-publish their raw records to Kafka. */
+import type { Kafka, IHeaders } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import pg from 'pg';
+import type { Config } from '../config';
+import type { StoredHeader } from '../event/decode';
+import { ident } from './postgres';
+
+export interface DeadLetterRow {
+  id: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  errorKind: string;
+  error: string;
+  preview: string;
+  failedAt: Date;
+  replayedAt: Date | null;
+}
+
+/** `topic/partition/offset`, the id the CLI shows and takes. */
+export function parseDeadLetterId(id: string): { topic: string; partition: number; offset: number } {
+  const m = /^(.+)\/(\d+)\/(\d+)$/.exec(id);
+  if (!m) throw new Error(`dead letter id ${JSON.stringify(id)} is not topic/partition/offset`);
+  return { topic: m[1], partition: Number(m[2]), offset: Number(m[3]) };
+}
+
+/** A printable preview of a raw value: its text if UTF-8, else a note of its size. */
+export function preview(valueBase64: string | null, max = 80): string {
+  if (valueBase64 === null) return '(no value)';
+  const buf = Buffer.from(valueBase64, 'base64');
+  const text = buf.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(buf)) return text.length > max ? `${text.slice(0, max)}…` : text;
+  return `(${buf.length} bytes, not UTF-8)`;
+}
+
+/** Headers as stored back to what the producer sent. */
+export function headersFromStored(stored: StoredHeader[]): IHeaders {
+  const out: IHeaders = {};
+  for (const h of stored) {
+    const name = h.name.startsWith('base64:') ? Buffer.from(h.name.slice(7), 'base64').toString('utf8') : h.name;
+    const value = h.value !== undefined ? Buffer.from(h.value, 'utf8') : Buffer.from(h.valueBase64 ?? '', 'base64');
+    const prev = out[name];
+    out[name] = prev === undefined ? value : ([] as (string | Buffer)[]).concat(prev as Buffer | Buffer[], value);
+  }
+  return out;
+}
+
+export class DeadLetters {
+  private readonly table: string;
+  constructor(private readonly config: Config) {
+    this.table = `${ident(config.POSTGRES_SCHEMA)}.${ident(config.POSTGRES_DEAD_LETTER_TABLE)}`;
+  }
+
+  private async withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: this.config.POSTGRES_URL, connectionTimeoutMillis: this.config.POSTGRES_CONNECT_TIMEOUT_MS });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** The newest dead letters first. */
+  list(limit = 50, includeReplayed = false): Promise<DeadLetterRow[]> {
+    return this.withClient(async (c) => {
+      const r = await c.query(
+        `select topic, partition, "offset", error_kind, error, value_base64, failed_at, replayed_at from ${this.table}
+         where $2 or replayed_at is null order by failed_at desc, topic, partition, "offset" limit $1`,
+        [limit, includeReplayed],
+      );
+      return r.rows.map((x) => ({
+        id: `${x.topic}/${x.partition}/${x.offset}`,
+        topic: x.topic,
+        partition: x.partition,
+        offset: Number(x.offset),
+        errorKind: x.error_kind,
+        error: x.error,
+        preview: preview(x.value_base64),
+        failedAt: x.failed_at,
+        replayedAt: x.replayed_at,
+      }));
+    });
+  }
+
+  /**
+   * Re-publishes the raw key, value and headers of the chosen dead letters (not yet replayed) to
+   * their topic, then marks them replayed; rows are locked meanwhile, so two replays never both
+   * send one. Returns the ids replayed.
+   */
+  replay(kafka: Kafka, which: { id?: string; all?: boolean }): Promise<string[]> {
+    if (!which.id && !which.all) throw new Error('replay needs --id ID or --all');
+    return this.withClient(async (c) => {
+      await c.query('begin');
+      try {
+        const where = which.id ? 'and topic = $1 and partition = $2 and "offset" = $3' : '';
+        const params = which.id ? Object.values(parseDeadLetterId(which.id)) : [];
+        const rows = (
+          await c.query(`select topic, partition, "offset", kafka_key_base64, value_base64, headers from ${this.table} where replayed_at is null ${where} order by topic, partition, "offset" for update skip locked`, params)
+        ).rows;
+        if (rows.length > 0) {
+          const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+          await producer.connect();
+          try {
+            const byTopic = new Map<string, typeof rows>();
+            for (const r of rows) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+            for (const [topic, list] of byTopic) {
+              await producer.send({
+                topic,
+                acks: -1,
+                messages: list.map((r) => ({
+                  key: r.kafka_key_base64 === null ? null : Buffer.from(r.kafka_key_base64, 'base64'),
+                  value: r.value_base64 === null ? null : Buffer.from(r.value_base64, 'base64'),
+                  headers: { ...headersFromStored(r.headers), 'dead-letter-of': `${r.topic}/${r.partition}/${r.offset}` },
+                })),
+              });
+            }
+          } finally {
+            await producer.disconnect();
+          }
+          await c.query(`update ${this.table} set replayed_at = now() where (topic, partition, "offset") in (select * from unnest($1::text[], $2::int[], $3::bigint[]))`, [
+            rows.map((r) => r.topic),
+            rows.map((r) => r.partition),
+            rows.map((r) => r.offset),
+          ]);
+        }
+        await c.query('commit');
+        return rows.map((r) => `${r.topic}/${r.partition}/${r.offset}`);
+      } catch (e) {
+        await c.query('rollback').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+}
