@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { DEFAULTS } from '../config';
 import { probePostgres } from './probes';
-import { STACK_DIR, freePort, isAlive, run, runningPid, startDetached, stopPid, forgetPid, waitUntil, logTail, hasCommand } from './proc';
+import { STACK_DIR, cmdline, freePort, isAlive, pidFile, run, runningPid, startDetached, stopPid, forgetPid, waitUntil, logTail, hasCommand } from './proc';
 import type { NativeService, ServiceState } from './service';
 
 const PG_DIR = path.join(STACK_DIR, 'pg');
@@ -61,6 +61,21 @@ async function chownTree(dir: string, owner: { uid: number; gid: number }): Prom
   await run('chown', ['-R', `${owner.uid}:${owner.gid}`, dir]);
 }
 
+/**
+ * A postmaster that runs on our data directory though our pid file does not name it (a crashed
+ * `up`, or two at once): take it over rather than start a second one that would fail.
+ */
+function adoptPostmaster(): number | undefined {
+  const file = path.join(DATA_DIR, 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const [pidLine, , , portLine] = readFileSync(file, 'utf8').split('\n');
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !cmdline(pid).includes('postgres')) return undefined;
+  writeFileSync(pidFile(NAME), `${pid}\n`);
+  writeFileSync(PORT_FILE, String(Number(portLine)));
+  return pid;
+}
+
 export const postgres: NativeService = {
   name: NAME,
 
@@ -74,7 +89,7 @@ export const postgres: NativeService = {
     const owner = await runAs();
     const { user, password, database } = DEFAULTS.postgres;
 
-    let pid = runningPid(NAME, 'postgres');
+    let pid = runningPid(NAME, 'postgres') ?? adoptPostmaster();
     let port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : 0;
     if (!pid) {
       mkdirSync(PG_DIR, { recursive: true });
@@ -126,7 +141,7 @@ export const postgres: NativeService = {
   },
 
   async down() {
-    const pid = runningPid(NAME, 'postgres');
+    const pid = runningPid(NAME, 'postgres') ?? adoptPostmaster();
     // SIGINT is Postgres's "fast" shutdown: sessions are ended, data is flushed.
     if (pid) await stopPid(pid, 30_000, 'SIGINT');
     forgetPid(NAME);

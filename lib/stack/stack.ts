@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_KAFKA_BROKERS, DEFAULT_MONGO_URL, DEFAULT_POSTGRES_URL, DEFAULTS, PROJECT_ROOT, STACK_ENV_FILE, redactUrl } from '../config';
+import { DEFAULT_KAFKA_BROKERS, DEFAULT_MONGO_URL, DEFAULT_POSTGRES_URL, DEFAULTS, PROJECT_ROOT, STACK_ENV_FILE, parseEnvFile, redactUrl } from '../config';
 import { ferretdb } from './ferretdb';
 import { kafka } from './kafka';
 import { postgres } from './postgres';
@@ -54,17 +54,23 @@ export function currentMode(): Mode | undefined {
 }
 
 async function reachable(env: StackEnv): Promise<string[]> {
+  // Probes run at once; each promise is caught where it is made, so none rejects unobserved.
   const checks: [string, Promise<boolean>][] = [
-    ['kafka', probeKafka(env.KAFKA_BROKERS, process.env.KAFKA_TOPIC ?? DEFAULTS.kafka.topic, { partitions: DEFAULTS.kafka.partitions })],
-    ['postgres', probePostgres(env.POSTGRES_URL)],
-    ['mongo', probeMongo(env.MONGO_URL)],
+    ['kafka', probeKafka(env.KAFKA_BROKERS, process.env.KAFKA_TOPIC ?? DEFAULTS.kafka.topic, { partitions: DEFAULTS.kafka.partitions }).catch(() => false)],
+    ['postgres', probePostgres(env.POSTGRES_URL).catch(() => false)],
+    ['mongo', probeMongo(env.MONGO_URL).catch(() => false)],
   ];
   const failed: string[] = [];
-  for (const [name, p] of checks) {
-    const ok = await p.catch(() => false);
-    if (!ok) failed.push(name);
-  }
+  for (const [name, p] of checks) if (!(await p)) failed.push(name);
   return failed;
+}
+
+/** Whether these settings are just what our own native/docker `up` wrote (and a process loaded). */
+function cameFromStackEnv(env: StackEnv): boolean {
+  const mode = currentMode();
+  if ((mode !== 'native' && mode !== 'docker') || !existsSync(STACK_ENV_FILE)) return false;
+  const written = parseEnvFile(readFileSync(STACK_ENV_FILE, 'utf8'));
+  return written.KAFKA_BROKERS === env.KAFKA_BROKERS && written.POSTGRES_URL === env.POSTGRES_URL && written.MONGO_URL === env.MONGO_URL;
 }
 
 const dockerAnswers = () => spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
@@ -72,7 +78,7 @@ const dockerAnswers = () => spawnSync('docker', ['info'], { stdio: 'ignore', tim
 /** Brings the stack up (idempotent) and writes `.stack/env`. */
 export async function up(log: (m: string) => void): Promise<{ mode: Mode; env: StackEnv }> {
   const { KAFKA_BROKERS, POSTGRES_URL, MONGO_URL } = process.env;
-  if (KAFKA_BROKERS && POSTGRES_URL && MONGO_URL) {
+  if (KAFKA_BROKERS && POSTGRES_URL && MONGO_URL && !cameFromStackEnv({ KAFKA_BROKERS, POSTGRES_URL, MONGO_URL })) {
     const env = { KAFKA_BROKERS, POSTGRES_URL, MONGO_URL };
     const failed = await reachable(env);
     if (failed.length === 0) {
@@ -147,12 +153,7 @@ export async function status(): Promise<string[]> {
     }
     return lines;
   }
-  const env = Object.fromEntries(
-    readFileSync(STACK_ENV_FILE, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  ) as unknown as StackEnv;
+  const env = parseEnvFile(readFileSync(STACK_ENV_FILE, 'utf8')) as unknown as StackEnv;
   const failed = await reachable(env);
   return [
     ['kafka', env.KAFKA_BROKERS],

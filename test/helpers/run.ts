@@ -74,3 +74,18 @@ export function stopCommand(child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
     }
   });
 }
+
+/** The exit code of a started command, or a rejection after `timeoutMs` (the command is killed). */
+export function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    const timer = setTimeout(() => {
+      void stopCommand(child, 'SIGKILL');
+      reject(new Error(`still running after ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}

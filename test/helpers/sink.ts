@@ -24,14 +24,21 @@ export async function sandbox(name = 'sink'): Promise<Sandbox> {
   const id = uniqueName(name).toLowerCase();
   const env = { POSTGRES_QUOTES_TABLE: `${id}_quotes`, POSTGRES_DEAD_LETTER_TABLE: `${id}_dl`, MONGO_COLLECTION: `${id}_quotes` };
   const config = stackConfig(env);
-  const client = new pg.Client({ connectionString: config.POSTGRES_URL });
-  await client.connect();
   const mongoClient = await MongoClient.connect(config.MONGO_URL);
   const postgres = new PostgresStore(config, quoteType as RecordType<unknown>);
   const mongo = new MongoStore(config);
   await postgres.ensureSchema();
   const collection = mongoClient.db(config.MONGO_DATABASE).collection(config.MONGO_COLLECTION);
-  const query = async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => (await client.query<R>(sql, params)).rows;
+  // A connection per query: the fault tests restart Postgres under the sandbox's feet.
+  const query = async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+    const client = new pg.Client({ connectionString: config.POSTGRES_URL, connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    try {
+      return (await client.query<R>(sql, params)).rows;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
   return {
     config,
     env,
@@ -46,9 +53,9 @@ export async function sandbox(name = 'sink'): Promise<Sandbox> {
     },
     docs: () => collection.find({}).sort({ _id: 1 }).toArray(),
     async close() {
-      await client.query(`drop table if exists "${env.POSTGRES_QUOTES_TABLE}", "${env.POSTGRES_DEAD_LETTER_TABLE}"`).catch(() => undefined);
+      await query(`drop table if exists "${env.POSTGRES_QUOTES_TABLE}", "${env.POSTGRES_DEAD_LETTER_TABLE}"`).catch(() => undefined);
       await collection.drop().catch(() => undefined);
-      await Promise.all([client.end(), mongoClient.close(), postgres.close(), mongo.close()]);
+      await Promise.all([mongoClient.close(), postgres.close(), mongo.close()]);
     },
   };
 }

@@ -1,0 +1,110 @@
+/**
+ * Faults on the real (native) stack: a service stopped for 10 s mid-run, a server killed while a
+ * bulk write is in flight, connections cut, a warm container reused after a database restart.
+ * Each run moves 20,000 records; afterwards every valid record is in both stores exactly once.
+ * The stack's services are started again by the test, whatever happens.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { ferretdb } from '../../lib/stack/ferretdb';
+import { kafka } from '../../lib/stack/kafka';
+import { postgres } from '../../lib/stack/postgres';
+import { sleep } from '../../lib/stack/proc';
+import type { NativeService } from '../../lib/stack/service';
+import { currentMode, up } from '../../lib/stack/stack';
+import { lane, produce, type Lane } from '../helpers/lane';
+import { exitOf, spawnCommand, TSX } from '../helpers/run';
+import { quotes } from '../helpers/sink';
+
+const N = 20_000;
+const native = currentMode() === 'native';
+const quiet = () => undefined;
+
+async function waitForRows(l: Lane, atLeast: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await l.sb.counts().catch(() => ({ rows: 0 }));
+    if (rows >= atLeast) return rows;
+    if (Date.now() > deadline) throw new Error(`only ${rows} rows after ${timeoutMs / 1000}s`);
+    await sleep(50);
+  }
+}
+
+/** Produces N records, runs the emulator, injects `fault` once it is under way, checks the result. */
+async function faultRun(name: string, fault: (l: Lane) => Promise<void>): Promise<void> {
+  const l = await lane(name);
+  try {
+    await produce(l, ['--synthetic', String(N), '--seed', '99']);
+    const emulator = spawnCommand(TSX, ['cli/local.ts', '--until-idle', '--batch-size', '250', '--backoff-cap-ms', '2000'], l.env);
+    const exit = exitOf(emulator, 240_000);
+    try {
+      await waitForRows(l, 2_000);
+      await fault(l);
+    } finally {
+      await up(quiet); // whatever the fault did, the stack serves again
+    }
+    assert.equal(await exit, 0, 'the emulator finished by itself');
+    assert.deepEqual(await l.sb.counts(), { rows: N, docs: N, deadLetters: 0 });
+  } finally {
+    await l.close();
+  }
+}
+
+const stopFor = (service: NativeService, ms: number) => async () => {
+  assert.ok(await service.down(), `${service.name} was running`);
+  await sleep(ms);
+  await up(quiet);
+};
+
+describe('faults (native stack)', { skip: native ? false : 'these tests stop and kill the native stack\'s processes; run them with the native stack' }, () => {
+  after(() => up(quiet));
+
+  test('PostgreSQL stopped for 10 s mid-run: retried with backoff, nothing lost or doubled', () => faultRun('pgstop', stopFor(postgres, 10_000)));
+  test('FerretDB (Mongo) stopped for 10 s mid-run: same', () => faultRun('mongostop', stopFor(ferretdb, 10_000)));
+  test('the Kafka broker stopped for 10 s mid-run: same', () => faultRun('kafkastop', stopFor(kafka, 10_000)));
+
+  test('the Mongo server killed (SIGKILL) while bulk writes are in flight: same', () =>
+    faultRun('mongokill', async () => {
+      const { pid } = await ferretdb.status();
+      assert.ok(pid);
+      process.kill(pid, 'SIGKILL');
+      await sleep(2_000);
+    }));
+
+  test("Postgres connections cut server-side while writes are in flight: same", () =>
+    faultRun('pgcut', async (l) => {
+      const admin = new pg.Client({ connectionString: l.sb.config.POSTGRES_URL });
+      await admin.connect();
+      for (let i = 0; i < 5; i++) {
+        await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'quotes-sink' and pid <> pg_backend_pid()");
+        await sleep(200);
+      }
+      await admin.end();
+    }));
+});
+
+describe('warm container (in process)', { skip: native ? false : 'restarts the native Postgres' }, () => {
+  let l: Lane;
+  before(async () => (l = await lane('warm')));
+  after(() => l.close());
+
+  test('after a Postgres restart the next invocation reconnects by itself', async () => {
+    Object.assign(process.env, l.env, { LOG_LEVEL: 'silent' });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { handler, closeConnections } = require('../../handlers/sink') as typeof import('../../handlers/sink');
+    const event = (offset: number) =>
+      buildEvent('msk', 'x:9092', quotes(50, offset).map((value, i) => toEventRecord({ topic: l.topic, partition: 0, offset: offset + i, timestamp: 1, key: null, value })));
+    try {
+      assert.equal((await handler(event(0))).postgres.written, 50);
+      await postgres.down();
+      await up(quiet);
+      const s = await handler(event(100));
+      assert.equal(s.postgres.written, 50, 'the first invocation after the restart succeeds');
+      assert.deepEqual(await l.sb.counts(), { rows: 100, docs: 100, deadLetters: 0 });
+    } finally {
+      await closeConnections();
+    }
+  });
+});
