@@ -1,9 +1,9 @@
 /** Native MongoDB wire protocol: FerretDB v1 (SQLite backend) through a small Go launcher. */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULTS } from '../config';
 import { probeMongo } from './probes';
-import { STACK_DIR, freePort, hasCommand, isAlive, logTail, run, runningPid, startDetached, stopPid, forgetPid, waitUntil } from './proc';
+import { STACK_DIR, freePort, hasCommand, isAlive, logTail, run, runningPid, startDetached, stopService, readPort, serviceState, waitUntil } from './proc';
 import type { NativeService, ServiceState } from './service';
 
 const NAME = 'ferretdb';
@@ -35,7 +35,7 @@ export const ferretdb: NativeService = {
 
   async up(log) {
     let pid = runningPid(NAME, MARKER);
-    let port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : 0;
+    let port = readPort(PORT_FILE, 0);
     if (!pid) {
       port = await freePort(DEFAULTS.mongo.port);
       mkdirSync(DATA, { recursive: true });
@@ -51,17 +51,10 @@ export const ferretdb: NativeService = {
     return url;
   },
 
-  async down() {
-    const pid = runningPid(NAME, MARKER);
-    if (pid) await stopPid(pid, 15_000);
-    forgetPid(NAME);
-    return !!pid;
-  },
+  down: () => stopService(NAME, runningPid(NAME, MARKER), 15_000),
 
   async status(): Promise<ServiceState> {
-    const port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : DEFAULTS.mongo.port;
-    const pid = runningPid(NAME, MARKER);
-    const up = !!pid && (await probeMongo(urlFor(port)).catch(() => false));
-    return { address: `127.0.0.1:${port}`, up, pid };
+    const port = readPort(PORT_FILE, DEFAULTS.mongo.port);
+    return serviceState(port, runningPid(NAME, MARKER), () => probeMongo(urlFor(port)));
   },
 };

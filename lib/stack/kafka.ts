@@ -1,10 +1,10 @@
 /** Native Apache Kafka 3.9 (KRaft, one combined broker+controller) from Maven Central jars. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULTS } from '../config';
 import { probeKafka } from './probes';
-import { STACK_DIR, freePort, hasCommand, isAlive, logTail, run, runningPid, startDetached, stopPid, forgetPid, waitUntil } from './proc';
+import { STACK_DIR, freePort, hasCommand, isAlive, logTail, run, runningPid, startDetached, stopService, readPort, serviceState, waitUntil } from './proc';
 import type { NativeService, ServiceState } from './service';
 
 const NAME = 'kafka';
@@ -79,7 +79,7 @@ export const kafka: NativeService = {
 
   async up(log) {
     let pid = runningPid(NAME, MARKER);
-    let port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : 0;
+    let port = readPort(PORT_FILE, 0);
     if (!pid) {
       port = await freePort(DEFAULTS.kafka.port);
       const controllerPort = await freePort(port + 1, [port]);
@@ -110,17 +110,10 @@ export const kafka: NativeService = {
     return brokers;
   },
 
-  async down() {
-    const pid = runningPid(NAME, MARKER);
-    if (pid) await stopPid(pid, 30_000);
-    forgetPid(NAME);
-    return !!pid;
-  },
+  down: () => stopService(NAME, runningPid(NAME, MARKER), 30_000),
 
   async status(): Promise<ServiceState> {
-    const port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : DEFAULTS.kafka.port;
-    const pid = runningPid(NAME, MARKER);
-    const up = !!pid && (await probeKafka(`127.0.0.1:${port}`, DEFAULTS.kafka.topic).catch(() => false));
-    return { address: `127.0.0.1:${port}`, up, pid };
+    const port = readPort(PORT_FILE, DEFAULTS.kafka.port);
+    return serviceState(port, runningPid(NAME, MARKER), () => probeKafka(`127.0.0.1:${port}`, DEFAULTS.kafka.topic));
   },
 };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { DEFAULTS } from '../config';
 import { probePostgres } from './probes';
-import { STACK_DIR, cmdline, freePort, isAlive, pidFile, run, runningPid, startDetached, stopPid, forgetPid, waitUntil, logTail, hasCommand } from './proc';
+import { STACK_DIR, cmdline, freePort, isAlive, pidFile, run, runningPid, startDetached, stopService, readPort, serviceState, waitUntil, logTail, hasCommand } from './proc';
 import type { NativeService, ServiceState } from './service';
 
 const PG_DIR = path.join(STACK_DIR, 'pg');
@@ -90,7 +90,7 @@ export const postgres: NativeService = {
     const { user, password, database } = DEFAULTS.postgres;
 
     let pid = runningPid(NAME, 'postgres') ?? adoptPostmaster();
-    let port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : 0;
+    let port = readPort(PORT_FILE, 0);
     if (!pid) {
       mkdirSync(PG_DIR, { recursive: true });
       if (!existsSync(path.join(DATA_DIR, 'PG_VERSION'))) {
@@ -140,19 +140,12 @@ export const postgres: NativeService = {
     return url;
   },
 
-  async down() {
-    const pid = runningPid(NAME, 'postgres') ?? adoptPostmaster();
-    // SIGINT is Postgres's "fast" shutdown: sessions are ended, data is flushed.
-    if (pid) await stopPid(pid, 30_000, 'SIGINT');
-    forgetPid(NAME);
-    return !!pid;
-  },
+  // SIGINT is Postgres's "fast" shutdown: sessions are ended, data is flushed.
+  down: () => stopService(NAME, runningPid(NAME, 'postgres') ?? adoptPostmaster(), 30_000, 'SIGINT'),
 
   async status(): Promise<ServiceState> {
-    const port = existsSync(PORT_FILE) ? Number(readFileSync(PORT_FILE, 'utf8')) : DEFAULTS.postgres.port;
-    const pid = runningPid(NAME, 'postgres');
+    const port = readPort(PORT_FILE, DEFAULTS.postgres.port);
     const { user, password, database } = DEFAULTS.postgres;
-    const up = !!pid && (await probePostgres(`postgres://${user}:${password}@127.0.0.1:${port}/${database}`).catch(() => false));
-    return { address: `127.0.0.1:${port}`, up, pid };
+    return serviceState(port, runningPid(NAME, 'postgres'), () => probePostgres(`postgres://${user}:${password}@127.0.0.1:${port}/${database}`));
   },
 };

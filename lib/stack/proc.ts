@@ -83,6 +83,22 @@ export function forgetPid(service: string): void {
   rmSync(pidFile(service), { force: true });
 }
 
+/** Stops the service's recorded process (if it is still ours) and forgets it; true if one ran. */
+export async function stopService(service: string, pid: number | undefined, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<boolean> {
+  if (pid) await stopPid(pid, graceMs, signal);
+  forgetPid(service);
+  return !!pid;
+}
+
+/** The port a service was started on (kept in `file`), or its default. */
+export const readPort = (file: string, fallback: number) => (existsSync(file) ? Number(readFileSync(file, 'utf8')) : fallback);
+
+/** A service's status line parts: its address, whether it runs and answers `probe`. */
+export async function serviceState(port: number, pid: number | undefined, probe: () => Promise<boolean>): Promise<{ address: string; up: boolean; pid?: number }> {
+  const up = !!pid && (await probe().catch(() => false));
+  return { address: `127.0.0.1:${port}`, up, pid };
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether something accepts TCP connections on host:port. */
