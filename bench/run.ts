@@ -23,6 +23,9 @@ import { publish, syntheticMessages } from '../lib/producer/publish';
 import { quoteType } from '../lib/records/quote';
 import type { RecordType } from '../lib/records/record-type';
 import { processBatch } from '../lib/sink/batch';
+import { decodeRecord } from '../lib/event/decode';
+import { validateRecord } from '../lib/records/validate';
+import { documentId, toDocument, toRow } from '../lib/sink/model';
 import { MongoStore } from '../lib/sink/mongo';
 import { PostgresStore } from '../lib/sink/postgres';
 import { currentMode, up } from '../lib/stack/stack';
@@ -99,26 +102,33 @@ async function naive(records: KafkaEventRecord[]): Promise<number> {
   return rate(records.length, ms);
 }
 
-/** The same rows and documents the sink would write, built once, outside the timings. */
+/** The very rows and documents the sink writes (its own mapping), built once, outside the timings. */
 function rowsAndDocs(records: KafkaEventRecord[]) {
   const rows: string[] = [];
   const docs: Document[] = [];
-  const csv = (v: unknown) => (v === null || v === undefined ? '' : `"${String(v).replace(/"/g, '""')}"`);
+  const csv = (v: unknown) => (v === null || v === undefined ? '' : `"${(typeof v === 'object' ? JSON.stringify(v) : String(v)).replace(/"/g, '""')}"`);
+  const at = new Date();
   for (const r of records) {
-    const q = JSON.parse(Buffer.from(r.value as string, 'base64').toString('utf8'));
-    const key = Buffer.from(r.key as string, 'base64').toString('utf8');
-    rows.push([r.topic, r.partition, r.offset, key, r.key, q.quote, q.character, q.image, q.characterDirection, JSON.stringify(q), '[]', new Date(r.timestamp).toISOString(), r.timestampType].map(csv).join(',') + '\n');
-    docs.push({ _id: `${r.topic}-${r.partition}-${r.offset}`, quote: q.quote, character: q.character, image: q.image, characterDirection: q.characterDirection, payload: q, kafka: { topic: r.topic, partition: r.partition, offset: r.offset, key, headers: [], timestamp: new Date(r.timestamp) }, ingestedAt: new Date() });
+    const d = decodeRecord(r);
+    if (d.kind !== 'value') throw new Error('bench records are all valid');
+    const v = validateRecord(type, d.value, d.meta.coordinates);
+    if (!v.ok) throw v.error;
+    const good = { meta: d.meta, payload: d.value, value: v.value };
+    const row = toRow(type, good);
+    rows.push(`${COPY_COLUMNS.map((c) => csv(row[c])).join(',')}\n`);
+    docs.push({ _id: documentId(d.meta), ...toDocument(type, good, at) });
   }
   return { rows, docs };
 }
+
+const COPY_COLUMNS = ['topic', 'partition', 'offset', 'kafka_key', 'kafka_key_base64', 'quote', 'character', 'image', 'character_direction', 'payload', 'headers', 'kafka_timestamp', 'timestamp_type'];
 
 async function copyLimit(l: Lane, rows: string[]): Promise<number> {
   const client = new pg.Client({ connectionString: l.config.POSTGRES_URL });
   await client.connect();
   const t0 = performance.now();
   const stream = client.query(
-    copyFrom(`copy "${l.config.POSTGRES_QUOTES_TABLE}" (topic, partition, "offset", kafka_key, kafka_key_base64, quote, "character", image, character_direction, payload, headers, kafka_timestamp, timestamp_type) from stdin with (format csv)`),
+    copyFrom(`copy "${l.config.POSTGRES_QUOTES_TABLE}" (${COPY_COLUMNS.map((c) => `"${c}"`).join(', ')}) from stdin with (format csv)`),
   );
   await pipeline(Readable.from(rows), stream);
   const ms = performance.now() - t0;
@@ -316,7 +326,7 @@ async function main(): Promise<void> {
   line('mongo insertMany', `${limits.insertManyRps} rec/s`);
   line('both at once (combined limit)', `${limits.combinedRps} rec/s`);
   for (const h of handler) line(`handler, batch ${h.batchSize}`, `${h.recordsPerSec} rec/s  p50 ${h.p50Ms} ms  p99 ${h.p99Ms} ms  decode/pg/mongo ${h.splitMs.decode}/${h.splitMs.postgres}/${h.splitMs.mongo} ms  peak RSS ${h.peakRssMb} MB`);
-  if (replay) line(`replay, batch ${replay.batchSize}`, `${replay.recordsPerSec} rec/s`);
+  if (replay) line(`replay, batch ${replay.batchSize}`, `${replay.recordsPerSec} rec/s  decode/pg/mongo ${replay.splitMs.decode}/${replay.splitMs.postgres}/${replay.splitMs.mongo} ms`);
   line('raw kafkajs read', `${rawRps} rec/s`);
   line(`end to end (emulator, batch ${emuBatch})`, `${e2eRps} rec/s`);
   console.log('');
