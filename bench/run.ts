@@ -70,9 +70,7 @@ interface Lane {
 const lanes: Lane[] = [];
 /** Fresh tables and collection of identical schema and indexes, for one contender. */
 async function lane(name: string): Promise<Lane> {
-  const base = loadConfig();
   const config = loadConfig({ ...process.env, POSTGRES_QUOTES_TABLE: `${RUN}_${name}`, POSTGRES_DEAD_LETTER_TABLE: `${RUN}_${name}_dl`, MONGO_COLLECTION: `${RUN}_${name}` });
-  void base;
   const l = { config, postgres: new PostgresStore(config, type), mongo: new MongoStore(config) };
   await l.postgres.ensureSchema();
   await l.mongo.ensureIndexes();

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Document } from 'mongodb';
 import { decodeRecord, type RecordMeta } from '../event/decode';
 import { eventRecords, parseEvent } from '../event/parse';
-import { BatchWriteError, StoreWriteError, formatCoordinates } from '../errors';
+import { BatchWriteError, StoreWriteError } from '../errors';
 import type { RecordType } from '../records/record-type';
 import { validateRecord } from '../records/validate';
 import { describeBatch, documentId, toDeadLetterRow, toDocument, toRow, type DeadLetter, type GoodRecord } from './model';
@@ -141,5 +141,3 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
   };
 }
 
-/** The dead letters of a batch as log-friendly lines (coordinates and reason only, never the value). */
-export const deadLetterReasons = (dead: DeadLetter[]) => dead.map((d) => `${formatCoordinates(d.meta.coordinates)}: ${d.error.kind}: ${d.error.detail}`);
