@@ -1,6 +1,6 @@
 /** Process and port helpers for the native stack: detached start, pid files, stop by pid. */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -53,6 +53,9 @@ export function startDetached(service: string, cmd: string, args: string[], opts
   const fd = openSync(logFile(service), 'a');
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
+  // A spawn failure (missing or non-executable binary) arrives as an event: log it, so the wait
+  // for the service reports it instead of the process crashing.
+  child.once('error', (e) => appendFileSync(logFile(service), `could not start ${cmd}: ${e.message}\n`));
   if (child.pid === undefined) throw new Error(`${service}: could not start ${cmd}`);
   child.unref();
   writeFileSync(pidFile(service), `${child.pid}\n`);
