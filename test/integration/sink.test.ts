@@ -115,6 +115,35 @@ describe('bad input', () => {
   });
 });
 
+describe('odd bytes and big values', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('odd')));
+  after(() => sb.close());
+
+  test('non-UTF-8 keys, odd header names, invalid UTF-8 values and a 4 MB quote: stored or dead-lettered, the batch written', async () => {
+    const big = JSON.stringify({ quote: 'Mmm... '.repeat(600_000), character: 'Homer Simpson' });
+    const records = [
+      toEventRecord({ topic: 'quotes', partition: 0, offset: 1, timestamp: 1, key: Buffer.from([0xff, 0xfe, 0x00]), value: quotes(1)[0], headers: { 'nul\u0000name': 'v', 'ok': Buffer.from([0xc3, 0x28]) } }),
+      toEventRecord({ topic: 'quotes', partition: 0, offset: 2, timestamp: 2, key: 'k', value: Buffer.from([0x7b, 0xff, 0x7d]) }),
+      toEventRecord({ topic: 'quotes', partition: 0, offset: 3, timestamp: 3, key: 'k', value: big }),
+      toEventRecord({ topic: 'quotes', partition: 0, offset: 4, timestamp: 4, key: 'k', value: '' }),
+    ];
+    const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, sb, opts);
+    assert.equal(s.valid, 2);
+    assert.deepEqual(s.deadLettered.byKind, { utf8: 1, json: 1 });
+    assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 2 });
+    const [odd] = await sb.query<{ kafka_key: string | null; kafka_key_base64: string; headers: unknown }>(`select kafka_key, kafka_key_base64, headers from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 1`);
+    assert.equal(odd.kafka_key, null, 'a key that is not clean UTF-8 is kept as base64 only');
+    assert.equal(odd.kafka_key_base64, Buffer.from([0xff, 0xfe, 0x00]).toString('base64'));
+    assert.deepEqual(odd.headers, [
+      { name: `base64:${Buffer.from('nul\u0000name').toString('base64')}`, value: 'v' },
+      { name: 'ok', valueBase64: Buffer.from([0xc3, 0x28]).toString('base64') },
+    ]);
+    const [bigRow] = await sb.query<{ n: number }>(`select length(quote) n from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 3`);
+    assert.equal(bigRow.n, 'Mmm... '.repeat(600_000).length);
+  });
+});
+
 describe('large batches', () => {
   let sb: Sandbox;
   before(async () => (sb = await sandbox('large')));
