@@ -50,7 +50,8 @@ test('failing runs (unreachable database, bad event) name what failed but not th
   assert.match(all, /postgres write failed/);
   assert.ok(!all.includes(SECRET), 'the password appears in the failure output');
 
-  const inv = await runCommand(SERVERLESS, ['invoke', 'local', '-f', 'sink', '-p', 'test/fixtures/msk-event.json', '-e', `POSTGRES_URL=${bad}`, '-e', 'POSTGRES_CONNECT_TIMEOUT_MS=300', '-e', `POSTGRES_QUOTES_TABLE=${l.env.POSTGRES_QUOTES_TABLE}`]);
+  const sandboxEnv = Object.entries(l.sb.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  const inv = await runCommand(SERVERLESS, ['invoke', 'local', '-f', 'sink', '-p', 'test/fixtures/msk-event.json', '-e', `POSTGRES_URL=${bad}`, '-e', 'POSTGRES_CONNECT_TIMEOUT_MS=300', ...sandboxEnv]);
   assert.notEqual(inv.code, 0);
   const invAll = inv.stdout + inv.stderr;
   assert.match(invAll, /StoreWriteError|postgres write failed/);
