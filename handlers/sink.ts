@@ -5,6 +5,7 @@
  * Connections are created lazily at module scope, so a warm container reuses them; a failed batch
  * throws, so the event source mapping retries it (writes are idempotent on Kafka coordinates).
  */
+import { existsSync } from 'node:fs';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { quoteType } from '../lib/records/quote';
@@ -36,13 +37,23 @@ function getContainer(): Container {
   return container;
 }
 
+/**
+ * Test-only fault injection: die between the Postgres and the Mongo write while
+ * SINK_FAULT_AFTER_POSTGRES=1, or while the file named by SINK_FAULT_FILE exists (so a test can
+ * switch it on and off in a running emulator). Unset in every real deployment.
+ */
+function faultAfterPostgres(): boolean {
+  const file = process.env.SINK_FAULT_FILE;
+  return process.env.SINK_FAULT_AFTER_POSTGRES === '1' || (!!file && existsSync(file));
+}
+
 /** Lambda entry point. */
 export async function handler(event: unknown): Promise<BatchSummary> {
   const c = getContainer();
   try {
     const summary = await processBatch(event, quoteType, c, {
       tombstones: c.config.TOMBSTONES,
-      failAfterPostgres: process.env.SINK_FAULT_AFTER_POSTGRES === '1',
+      failAfterPostgres: faultAfterPostgres(),
     });
     log.info({ summary }, 'batch written');
     return summary;

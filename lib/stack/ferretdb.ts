@@ -37,7 +37,8 @@ export const ferretdb: NativeService = {
     let pid = runningPid(NAME, MARKER);
     let port = readPort(PORT_FILE, 0);
     if (!pid) {
-      port = await freePort(DEFAULTS.mongo.port);
+      // The port it had before, if any: clients that outlive a restart keep finding it.
+      port = await freePort(port || DEFAULTS.mongo.port);
       mkdirSync(DATA, { recursive: true });
       log(`ferretdb: starting on 127.0.0.1:${port}`);
       pid = startDetached(NAME, BIN, ['--listen-addr', `127.0.0.1:${port}`, '--sqlite-dir', path.join(DATA, 'data')]);

@@ -81,7 +81,8 @@ export const kafka: NativeService = {
     let pid = runningPid(NAME, MARKER);
     let port = readPort(PORT_FILE, 0);
     if (!pid) {
-      port = await freePort(DEFAULTS.kafka.port);
+      // The port it had before, if any: clients that outlive a restart keep finding it.
+      port = await freePort(port || DEFAULTS.kafka.port);
       const controllerPort = await freePort(port + 1, [port]);
       mkdirSync(DATA, { recursive: true });
       writeFileSync(PROPS, serverProperties(port, controllerPort, DATA));

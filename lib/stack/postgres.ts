@@ -108,7 +108,8 @@ export const postgres: NativeService = {
       } else if (owner) {
         await chownTree(PG_DIR, owner);
       }
-      port = await freePort(DEFAULTS.postgres.port);
+      // The port it had before, if any: clients that outlive a restart keep finding it.
+      port = await freePort(port || DEFAULTS.postgres.port);
       // A crashed postmaster leaves its pid file; a stale one blocks the start.
       const stale = path.join(DATA_DIR, 'postmaster.pid');
       if (existsSync(stale)) {

@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
 import { ferretdb } from '../../lib/stack/ferretdb';
@@ -33,11 +36,11 @@ async function waitForRows(l: Lane, atLeast: number, timeoutMs = 60_000): Promis
 }
 
 /** Produces N records, runs the emulator, injects `fault` once it is under way, checks the result. */
-async function faultRun(name: string, fault: (l: Lane) => Promise<void>): Promise<void> {
+async function faultRun(name: string, fault: (l: Lane) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
   const l = await lane(name);
   try {
     await produce(l, ['--synthetic', String(N), '--seed', '99']);
-    const emulator = spawnCommand(TSX, ['cli/local.ts', '--until-idle', '--batch-size', '250', '--backoff-cap-ms', '2000'], l.env);
+    const emulator = spawnCommand(TSX, ['cli/local.ts', '--until-idle', '--batch-size', '250', '--backoff-cap-ms', '2000'], { ...l.env, ...env });
     const exit = exitOf(emulator, 240_000);
     try {
       await waitForRows(l, 2_000);
@@ -72,6 +75,28 @@ describe('faults (native stack)', { skip: native ? false : 'these tests stop and
       process.kill(pid, 'SIGKILL');
       await sleep(2_000);
     }));
+
+  test('the handler dies after the Postgres write, before the Mongo write: retries complete Mongo, Postgres unchanged', async () => {
+    const switchFile = path.join(tmpdir(), `quotes-sink-fault-${process.pid}`);
+    await faultRun(
+      'afterpg',
+      async (l) => {
+        writeFileSync(switchFile, 'on');
+        // While the switch is on, every batch reaches Postgres and then fails: Postgres gets ahead.
+        const deadline = Date.now() + 30_000;
+        let ahead = false;
+        while (!ahead && Date.now() < deadline) {
+          await sleep(100);
+          const c = await l.sb.counts();
+          ahead = c.rows > c.docs;
+        }
+        await sleep(1_000);
+        rmSync(switchFile, { force: true });
+        assert.ok(ahead, 'Postgres got ahead of Mongo while the fault was on');
+      },
+      { SINK_FAULT_FILE: switchFile },
+    );
+  });
 
   test("Postgres connections cut server-side while writes are in flight: same", () =>
     faultRun('pgcut', async (l) => {
