@@ -124,7 +124,9 @@ export async function runEmulator(o: EmulatorOptions): Promise<EmulatorStatus> {
       );
       const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
       try {
-        await collector.add(records);
+        // At most one batch-size slice of a partition is in flight at a time, as with the ESM:
+        // the next slice is added only once the events holding the previous one succeeded.
+        for (let i = 0; i < records.length && !fatal; i += o.batchSize) await collector.add(records.slice(i, i + o.batchSize));
       } catch (e) {
         fatal = e;
         finish();

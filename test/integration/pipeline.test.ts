@@ -51,7 +51,7 @@ describe('crash safety', () => {
     await stopCommand(child, 'SIGKILL');
     assert.ok(rows >= 1000, 'the emulator wrote records before the kill');
     const mid = await l.sb.counts();
-    assert.ok(mid.rows < 20000, `killed mid-run (had ${mid.rows})`);
+    assert.ok(mid.rows < 20000 || mid.docs < 20000, `killed mid-run (had ${mid.rows} rows, ${mid.docs} documents)`);
 
     await emulate(l);
     assert.deepEqual(await l.sb.counts(), { rows: 20000, docs: 20000, deadLetters: 0 });
