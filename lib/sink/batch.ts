@@ -89,20 +89,21 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
   const docs: { _id: string; doc: Document }[] = good.map((g) => ({ _id: documentId(g.meta), doc: toDocument(type, g, ingestedAt) }));
   const decodeMs = ms(tStart);
 
-  const label = describeBatch([...good, ...dead].map((x) => x.meta));
+  // Only an error needs the batch's description: build it then, off the hot path.
+  const label = () => describeBatch([...good, ...dead].map((x) => x.meta));
   const timed = async <R>(store: 'postgres' | 'mongo', fn: () => Promise<R>): Promise<{ value: R; ms: number }> => {
     const t0 = performance.now();
     try {
       return { value: await fn(), ms: ms(t0) };
     } catch (e) {
-      throw e instanceof StoreWriteError ? e : new StoreWriteError(store, label, e);
+      throw e instanceof StoreWriteError ? e : new StoreWriteError(store, label(), e);
     }
   };
 
   const pgWrite = timed('postgres', () => stores.postgres.write(rows, deadRows));
   const mongoWrite = opts.failAfterPostgres
     ? pgWrite.then(() => {
-        throw new StoreWriteError('mongo', label, new Error('fault injected after the Postgres write (SINK_FAULT_AFTER_POSTGRES)'));
+        throw new StoreWriteError('mongo', label(), new Error('fault injected after the Postgres write (SINK_FAULT_AFTER_POSTGRES)'));
       })
     : timed('mongo', () => stores.mongo.write(docs));
   const [pgRes, mongoRes] = await Promise.allSettled([pgWrite, mongoWrite]);
