@@ -53,6 +53,7 @@ export async function handler(event: unknown): Promise<BatchSummary> {
   try {
     const summary = await processBatch(event, quoteType, c, {
       tombstones: c.config.TOMBSTONES,
+      writeChunk: c.config.SINK_WRITE_CHUNK,
       failAfterPostgres: faultAfterPostgres(),
     });
     log.info({ summary }, 'batch written');

@@ -109,6 +109,8 @@ const schema = z.object({
   MONGO_TLS_CA_FILE: z.string().optional(),
 
   TOMBSTONES: z.enum(['skip', 'delete']).default('skip'),
+  /** Records per write inside a batch (one Postgres statement and one Mongo bulkWrite each). */
+  SINK_WRITE_CHUNK: int(1, 10_000).default(1_000),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

@@ -22,6 +22,8 @@ export interface BatchOptions {
   tombstones: 'skip' | 'delete';
   /** Test-only fault injection: throw after the Postgres write, before Mongo's. */
   failAfterPostgres?: boolean;
+  /** Records per write (one Postgres statement and one Mongo bulkWrite); default DEFAULT_WRITE_CHUNK. */
+  writeChunk?: number;
 }
 
 export interface PartitionRange {
@@ -45,52 +47,49 @@ export interface BatchSummary {
   durationMs: { decode: number; postgres: number; mongo: number; total: number };
 }
 
-const ms = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const ms = (t0: number) => round2(performance.now() - t0);
 
-/** Processes one Lambda Kafka event. Throws InvalidEventError (nothing written) or a store error (retry). */
+/** Records decoded, validated and mapped per write: bounds the memory a large batch needs. */
+export const DEFAULT_WRITE_CHUNK = 1_000;
+
+interface Chunk {
+  rows: Record<string, unknown>[];
+  deadRows: Record<string, unknown>[];
+  docs: { _id: string; doc: Document }[];
+}
+
+interface ChunkOutcome {
+  pg: PromiseSettledResult<{ value: { written: number; deadLettered: number }; ms: number }>;
+  mongo: PromiseSettledResult<{ value: { written: number; duplicates: number }; ms: number }>;
+}
+
+/**
+ * Processes one Lambda Kafka event. Throws InvalidEventError (nothing written) or a store error (retry).
+ *
+ * A batch is written in chunks of `opts.writeChunk` records (one Postgres statement and one Mongo
+ * bulkWrite each, both stores concurrently). The next chunk is decoded while the previous one is
+ * being written, and at most one chunk is in flight, so a 10,000-record batch never holds all of its
+ * rows, documents and their serialised forms at once. A batch no larger than a chunk is one round
+ * trip per store.
+ */
 export async function processBatch<T>(input: unknown, type: RecordType<T>, stores: Stores, opts: BatchOptions): Promise<BatchSummary> {
   const tStart = performance.now();
   const event = parseEvent(input);
   const all = eventRecords(event);
+  const chunkSize = Math.max(1, opts.writeChunk ?? DEFAULT_WRITE_CHUNK);
 
   const seen = new Set<string>();
   const partitions: Record<string, PartitionRange> = {};
-  const good: GoodRecord<T>[] = [];
-  const dead: DeadLetter[] = [];
   const tombstones: RecordMeta[] = [];
+  const byKind: Record<string, number> = {};
   let duplicateInEvent = 0;
-
-  for (const r of all) {
-    const id = `${r.topic}-${r.partition}-${r.offset}`;
-    const pk = `${r.topic}-${r.partition}`;
-    const p = (partitions[pk] ??= { first: r.offset, last: r.offset, count: 0 });
-    p.first = Math.min(p.first, r.offset);
-    p.last = Math.max(p.last, r.offset);
-    p.count++;
-    if (seen.has(id)) {
-      duplicateInEvent++;
-      continue;
-    }
-    seen.add(id);
-    const d = decodeRecord(r);
-    if (d.kind === 'tombstone') {
-      tombstones.push(d.meta);
-    } else if (d.kind === 'error') {
-      dead.push({ meta: d.meta, valueBase64: d.valueBase64, error: d.error });
-    } else {
-      const v = validateRecord(type, d.value, d.meta.coordinates);
-      if (v.ok) good.push({ meta: d.meta, payload: d.value, value: v.value });
-      else dead.push({ meta: d.meta, valueBase64: d.valueBase64, error: v.error });
-    }
-  }
+  let valid = 0;
+  let deadCount = 0;
   const ingestedAt = new Date();
-  const rows = good.map((g) => toRow(type, g));
-  const deadRows = dead.map(toDeadLetterRow);
-  const docs: { _id: string; doc: Document }[] = good.map((g) => ({ _id: documentId(g.meta), doc: toDocument(type, g, ingestedAt) }));
-  const decodeMs = ms(tStart);
 
   // Only an error needs the batch's description: build it then, off the hot path.
-  const label = () => describeBatch([...good, ...dead].map((x) => x.meta));
+  const label = () => describeBatch(all.filter((r) => r.value !== null && r.value !== undefined).map((r) => ({ coordinates: { topic: r.topic, partition: r.partition, offset: r.offset } })));
   const timed = async <R>(store: 'postgres' | 'mongo', fn: () => Promise<R>): Promise<{ value: R; ms: number }> => {
     const t0 = performance.now();
     try {
@@ -100,18 +99,82 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
     }
   };
 
-  const pgWrite = timed('postgres', () => stores.postgres.write(rows, deadRows));
-  const mongoWrite = opts.failAfterPostgres
-    ? pgWrite.then(() => {
-        throw new StoreWriteError('mongo', label(), new Error('fault injected after the Postgres write (SINK_FAULT_AFTER_POSTGRES)'));
-      })
-    : timed('mongo', () => stores.mongo.write(docs));
-  const [pgRes, mongoRes] = await Promise.allSettled([pgWrite, mongoWrite]);
-  const failures = [pgRes, mongoRes].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as StoreWriteError);
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new BatchWriteError(failures);
-  const pgOut = (pgRes as PromiseFulfilledResult<{ value: { written: number; deadLettered: number }; ms: number }>).value;
-  const mongoOut = (mongoRes as PromiseFulfilledResult<{ value: { written: number; duplicates: number }; ms: number }>).value;
+  /** Decodes, validates and maps records [from, to) of the event (pure CPU, no I/O). */
+  const prepare = (from: number, to: number): Chunk => {
+    const good: GoodRecord<T>[] = [];
+    const dead: DeadLetter[] = [];
+    for (let i = from; i < to; i++) {
+      const r = all[i];
+      const id = `${r.topic}-${r.partition}-${r.offset}`;
+      const pk = `${r.topic}-${r.partition}`;
+      const p = (partitions[pk] ??= { first: r.offset, last: r.offset, count: 0 });
+      p.first = Math.min(p.first, r.offset);
+      p.last = Math.max(p.last, r.offset);
+      p.count++;
+      if (seen.has(id)) {
+        duplicateInEvent++;
+        continue;
+      }
+      seen.add(id);
+      const d = decodeRecord(r);
+      if (d.kind === 'tombstone') {
+        tombstones.push(d.meta);
+        continue;
+      }
+      if (d.kind === 'error') {
+        dead.push({ meta: d.meta, valueBase64: d.valueBase64, error: d.error });
+      } else {
+        const v = validateRecord(type, d.value, d.meta.coordinates);
+        if (v.ok) good.push({ meta: d.meta, payload: d.value, value: v.value });
+        else dead.push({ meta: d.meta, valueBase64: d.valueBase64, error: v.error });
+      }
+    }
+    valid += good.length;
+    deadCount += dead.length;
+    for (const d of dead) byKind[d.error.kind] = (byKind[d.error.kind] ?? 0) + 1;
+    return {
+      rows: good.map((g) => toRow(type, g)),
+      deadRows: dead.map(toDeadLetterRow),
+      docs: good.map((g) => ({ _id: documentId(g.meta), doc: toDocument(type, g, ingestedAt) })),
+    };
+  };
+
+  /** Writes one chunk to both stores concurrently; never rejects (outcomes are settled). */
+  const write = (c: Chunk): Promise<ChunkOutcome> => {
+    const pgWrite = timed('postgres', () => stores.postgres.write(c.rows, c.deadRows));
+    const mongoWrite = opts.failAfterPostgres
+      ? pgWrite.then((): never => {
+          throw new StoreWriteError('mongo', label(), new Error('fault injected after the Postgres write (SINK_FAULT_AFTER_POSTGRES)'));
+        })
+      : timed('mongo', () => stores.mongo.write(c.docs));
+    return Promise.allSettled([pgWrite, mongoWrite]).then(([pg, mongo]) => ({ pg, mongo }));
+  };
+
+  const totals = { pgWritten: 0, deadWritten: 0, mongoWritten: 0, mongoDuplicates: 0, pgMs: 0, mongoMs: 0, decodeMs: 0 };
+  const settle = (o: ChunkOutcome) => {
+    const failures = [o.pg, o.mongo].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as StoreWriteError);
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new BatchWriteError(failures);
+    const pg = (o.pg as PromiseFulfilledResult<{ value: { written: number; deadLettered: number }; ms: number }>).value;
+    const mongo = (o.mongo as PromiseFulfilledResult<{ value: { written: number; duplicates: number }; ms: number }>).value;
+    totals.pgWritten += pg.value.written;
+    totals.deadWritten += pg.value.deadLettered;
+    totals.mongoWritten += mongo.value.written;
+    totals.mongoDuplicates += mongo.value.duplicates;
+    totals.pgMs += pg.ms;
+    totals.mongoMs += mongo.ms;
+  };
+
+  let inFlight: Promise<ChunkOutcome> | undefined;
+  for (let from = 0; from === 0 || from < all.length; from += chunkSize) {
+    const t0 = performance.now();
+    const chunk = prepare(from, Math.min(all.length, from + chunkSize));
+    totals.decodeMs += performance.now() - t0;
+    // One chunk in flight: wait for the previous one before sending this one.
+    if (inFlight) settle(await inFlight);
+    inFlight = write(chunk);
+  }
+  if (inFlight) settle(await inFlight);
 
   let deleted = 0;
   if (opts.tombstones === 'delete') {
@@ -125,20 +188,17 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
     }
   }
 
-  const byKind: Record<string, number> = {};
-  for (const d of dead) byKind[d.error.kind] = (byKind[d.error.kind] ?? 0) + 1;
-
   return {
     eventSource: event.eventSource,
     received: all.length,
     duplicateInEvent,
-    valid: good.length,
-    postgres: { written: pgOut.value.written, alreadyPresent: good.length - pgOut.value.written },
-    mongo: { written: mongoOut.value.written, alreadyPresent: mongoOut.value.duplicates },
-    deadLettered: { written: pgOut.value.deadLettered, alreadyPresent: dead.length - pgOut.value.deadLettered, byKind },
+    valid,
+    postgres: { written: totals.pgWritten, alreadyPresent: valid - totals.pgWritten },
+    mongo: { written: totals.mongoWritten, alreadyPresent: totals.mongoDuplicates },
+    deadLettered: { written: totals.deadWritten, alreadyPresent: deadCount - totals.deadWritten, byKind },
     tombstones: { received: tombstones.length, deleted },
     partitions,
-    durationMs: { decode: decodeMs, postgres: pgOut.ms, mongo: mongoOut.ms, total: ms(tStart) },
+    durationMs: { decode: round2(totals.decodeMs), postgres: round2(totals.pgMs), mongo: round2(totals.mongoMs), total: ms(tStart) },
   };
 }
 

@@ -1,6 +1,6 @@
 /** What the sink writes: pure mappings from decoded records to rows, documents and dead letters. */
 import type { RecordMeta } from '../event/decode';
-import { formatCoordinates, type RecordError } from '../errors';
+import { formatCoordinates, type Coordinates, type RecordError } from '../errors';
 import type { RecordType } from '../records/record-type';
 
 /** A decoded, validated record ready for both stores. */
@@ -73,7 +73,7 @@ export function toDeadLetterRow(d: DeadLetter): Record<string, unknown> {
 }
 
 /** `quotes-0@10..42` style label of what a batch covers, for errors. */
-export function describeBatch(metas: RecordMeta[]): string {
+export function describeBatch(metas: readonly { coordinates: Coordinates }[]): string {
   if (metas.length === 0) return 'an empty batch';
   const parts = new Map<string, { first: number; last: number }>();
   for (const { coordinates: c } of metas) {

@@ -149,11 +149,78 @@ describe('large batches', () => {
   before(async () => (sb = await sandbox('large')));
   after(() => sb.close());
 
-  test('10,000 records in one event: one statement, all written', async () => {
+  test('10,000 records in one event: written in chunks, all of them', async () => {
     const s = await processBatch(eventOf(quotes(10_000)), quoteType, sb, opts);
     assert.equal(s.postgres.written, 10_000);
     assert.equal(s.mongo.written, 10_000);
     assert.deepEqual(await sb.counts(), { rows: 10_000, docs: 10_000, deadLetters: 0 });
+  });
+});
+
+describe('chunked writes inside a batch', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('chunks')));
+  after(() => sb.close());
+
+  // 50 records over 2 partitions, every 7th one invalid, written 6 at a time; one record repeated
+  // in a later chunk than its first copy.
+  const values = quotes(50, 100).map((v, i) => (i % 7 === 3 ? '{"quote": "no character"}' : v));
+  const event = () => {
+    const ev = eventOf(values, 2, 4000);
+    ev.records['quotes-0'].push({ ...ev.records['quotes-0'][0] });
+    return ev;
+  };
+  const invalid = values.filter((v) => v.includes('no character')).length;
+
+  test('every chunk lands: rows, documents and dead letters add up, in-event duplicates counted once', async () => {
+    const s = await processBatch(event(), quoteType, sb, { ...opts, writeChunk: 6 });
+    assert.equal(s.received, 51);
+    assert.equal(s.duplicateInEvent, 1);
+    assert.equal(s.valid, 50 - invalid);
+    assert.deepEqual(s.postgres, { written: 50 - invalid, alreadyPresent: 0 });
+    assert.deepEqual(s.mongo, { written: 50 - invalid, alreadyPresent: 0 });
+    assert.deepEqual(s.deadLettered, { written: invalid, alreadyPresent: 0, byKind: { schema: invalid } });
+    assert.deepEqual(s.partitions['quotes-0'], { first: 4000, last: 4024, count: 26 });
+    assert.deepEqual(await sb.counts(), { rows: 50 - invalid, docs: 50 - invalid, deadLetters: invalid });
+  });
+
+  test('a store failing in a later chunk: the batch throws, earlier chunks stay, the retry completes it once', async () => {
+    const own = await sandbox('chunkfail');
+    /** Valid, distinct records among the event's first `k` records: what chunks 1..k/10 hold. */
+    const validIn = (k: number) => {
+      const seen = new Set<string>();
+      let n = 0;
+      for (const r of Object.values(event().records).flat().slice(0, k)) {
+        const id = `${r.partition}-${r.offset}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        if (!Buffer.from(r.value as string, 'base64').toString().includes('no character')) n++;
+      }
+      return n;
+    };
+    let calls = 0;
+    const flaky: Stores = {
+      postgres: own.postgres,
+      mongo: {
+        write: (docs) => (++calls === 3 ? Promise.reject(new Error('connection reset')) : own.mongo.write(docs)),
+        deleteByKey: (...a) => own.mongo.deleteByKey(...a),
+      },
+    };
+    try {
+      await assert.rejects(processBatch(event(), quoteType, flaky, { ...opts, writeChunk: 10 }), (e: unknown) => e instanceof StoreWriteError && e.store === 'mongo' && /quotes-0@4000\.\.4024/.test(e.message));
+      // Chunks 1-2 in both stores, chunk 3 in Postgres only (its writes ran concurrently), no chunk 4.
+      const partial = await own.counts();
+      assert.equal(partial.docs, validIn(20));
+      assert.equal(partial.rows, validIn(30));
+      assert.ok(partial.rows > partial.docs);
+
+      const s = await processBatch(event(), quoteType, own, { ...opts, writeChunk: 10 });
+      assert.deepEqual(s.mongo, { written: 50 - invalid - partial.docs, alreadyPresent: partial.docs });
+      assert.deepEqual(s.postgres, { written: 50 - invalid - partial.rows, alreadyPresent: partial.rows });
+      assert.deepEqual(await own.counts(), { rows: 50 - invalid, docs: 50 - invalid, deadLetters: invalid });
+    } finally {
+      await own.close();
+    }
   });
 });
 
