@@ -211,6 +211,30 @@ async function rawRead(config: Config, topic: string, n: number): Promise<number
   return rate(n, ms);
 }
 
+interface MemoryRun {
+  batchSize: number;
+  eventMb: number;
+  baselineRssMb: number;
+  peakRssMb: number;
+  maxDeltaMb: number;
+}
+
+/**
+ * The handler's memory at one batch size, each probe in a fresh process (bench/memory.ts): the main
+ * process holds every contender's data, so its RSS says little about the handler's own.
+ */
+async function memoryProbe(batchSize: number): Promise<MemoryRun> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory.ts', '--batch', String(batchSize)], { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`memory probe exited ${code}: ${stderr}`))));
+  });
+  return JSON.parse(out.trim().split('\n').pop() as string) as MemoryRun;
+}
+
 /** `npm run local -- --until-idle` from start to idle, as a child process. */
 function emulatorRun(env: Record<string, string>, batchSize: number): Promise<{ ms: number; out: string }> {
   return new Promise((resolve, reject) => {
@@ -258,6 +282,13 @@ async function main(): Promise<void> {
     }
   }
 
+  const memBatch = Math.min(10_000, N);
+  log(`handler memory at batch ${memBatch}: 3 fresh processes`);
+  const probes: MemoryRun[] = [];
+  for (let i = 0; i < 3; i++) probes.push(await memoryProbe(memBatch));
+  probes.sort((a, b) => a.maxDeltaMb - b.maxDeltaMb);
+  const mem = probes[1];
+
   log('end to end: emulator from start to idle, and a raw kafkajs read');
   const e2eTopic = `${RUN}_e2e`;
   const kafka = createKafka(config, 'bench');
@@ -294,7 +325,18 @@ async function main(): Promise<void> {
     handler,
     replay,
     endToEnd: { recordsPerSec: e2eRps, emulatorBatchSize: emuBatch, rawKafkaReadRps: rawRps },
-    memory: h10k ? { batch10kEventMb: h10k.eventMb, peakRssMb: h10k.peakRssMb, baselineRssMb: h10k.baselineRssMb, budgetMb: Math.round(3 * h10k.eventMb + h10k.baselineRssMb), withinBudget: h10k.peakRssMb <= 3 * h10k.eventMb + h10k.baselineRssMb } : null,
+    memory: {
+      batchSize: memBatch,
+      eventMb: mem.eventMb,
+      baselineRssMb: mem.baselineRssMb,
+      peakRssMb: mem.peakRssMb,
+      growthMb: mem.maxDeltaMb,
+      growthPerEventSize: Math.round((mem.maxDeltaMb / mem.eventMb) * 10) / 10,
+      budgetMb: Math.round((3 * mem.eventMb + mem.baselineRssMb) * 10) / 10,
+      withinBudget: mem.maxDeltaMb <= 3 * mem.eventMb,
+      probesGrowthMb: probes.map((p) => p.maxDeltaMb),
+      inBenchProcessPeakRssMb: h10k?.peakRssMb ?? null,
+    },
     ratios,
     targets: { handler_vs_limit: 0.7, handler_vs_naive: 20, e2e_vs_handler: 0.8, replay_vs_first: 1 },
   };
@@ -329,7 +371,8 @@ async function main(): Promise<void> {
   line(`end to end (emulator, batch ${emuBatch})`, `${e2eRps} rec/s`);
   console.log('');
   for (const [k, v] of Object.entries(ratios)) line(`${k} (target ${result.targets[k as keyof typeof result.targets]})`, v ?? '-');
-  if (result.memory) line('peak RSS at batch 10,000 (budget 3x event + baseline)', `${result.memory.peakRssMb} MB (budget ${result.memory.budgetMb} MB)`);
+  const m = result.memory;
+  line(`handler RSS at batch ${m.batchSize}, own process`, `baseline ${m.baselineRssMb} MB, peak ${m.peakRssMb} MB: +${m.growthMb} MB = ${m.growthPerEventSize}x the ${m.eventMb} MB event (budget 3x; probes ${m.probesGrowthMb.join('/')} MB)`);
 }
 
 main().then(
