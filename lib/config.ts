@@ -28,8 +28,13 @@ export const DEFAULT_MONGO_URL =
 
 /** Project root: the folder holding package.json (this file lives in lib/). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
+/**
+ * The stack's folder: `.stack/`, or QUOTES_SINK_STACK_DIR (a second stack state beside the first,
+ * e.g. pointing `up` at services you run elsewhere without touching the native stack's state).
+ */
+export const STACK_DIR = path.resolve(PROJECT_ROOT, process.env.QUOTES_SINK_STACK_DIR || '.stack');
 /** Where the stack command writes the effective connection settings. */
-export const STACK_ENV_FILE = path.join(PROJECT_ROOT, '.stack', 'env');
+export const STACK_ENV_FILE = path.join(STACK_DIR, 'env');
 
 /** Parses `KEY=value` lines (no quoting rules beyond trimming one pair of quotes). */
 export function parseEnvFile(text: string): Record<string, string> {

@@ -3,9 +3,10 @@ import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { STACK_DIR } from '../config';
 
-/** Folder of the stack's data, logs, pids and generated settings. */
-export const STACK_DIR = path.resolve(__dirname, '..', '..', '.stack');
+/** Folder of the stack's data, logs, pids and generated settings (see QUOTES_SINK_STACK_DIR). */
+export { STACK_DIR };
 export const LOG_DIR = path.join(STACK_DIR, 'logs');
 
 export const pidFile = (service: string) => path.join(STACK_DIR, `${service}.pid`);

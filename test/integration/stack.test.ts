@@ -1,13 +1,17 @@
 /** Smoke tests of the stack over real connections: the services npm test brought up really serve. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
-import { brokerList } from '../../lib/config';
+import { brokerList, parseEnvFile } from '../../lib/config';
 import { status } from '../../lib/stack/stack';
 import { stackConfig, uniqueName } from '../helpers/env';
+import { TSX, runCommand } from '../helpers/run';
 
 const cfg = stackConfig();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -77,4 +81,30 @@ test('mongo: a document inserted is read back', async () => {
   await col.insertOne({ _id: id as never, quote: 'Why you little!', character: 'Homer Simpson' });
   const doc = await col.findOne({ _id: id as never });
   assert.equal(doc?.character, 'Homer Simpson');
+});
+
+test('external mode: reachable KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are used as given, and nothing is started or stopped', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'quotes-sink-external-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  // This run's services, handed over as if they were the user's own.
+  const env = { QUOTES_SINK_STACK_DIR: dir, KAFKA_BROKERS: cfg.KAFKA_BROKERS, POSTGRES_URL: cfg.POSTGRES_URL, MONGO_URL: cfg.MONGO_URL };
+
+  const up = await runCommand(TSX, ['cli/stack.ts', 'up'], env, 60_000);
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(up.stderr, /external services from the environment/);
+  assert.equal(readFileSync(path.join(dir, 'mode'), 'utf8'), 'external');
+  const written = parseEnvFile(readFileSync(path.join(dir, 'env'), 'utf8'));
+  assert.deepEqual([written.STACK_MODE, written.KAFKA_BROKERS, written.POSTGRES_URL, written.MONGO_URL], ['external', cfg.KAFKA_BROKERS, cfg.POSTGRES_URL, cfg.MONGO_URL]);
+  assert.deepEqual(readdirSync(dir).sort(), ['env', 'mode'], 'no data, logs or pid files: nothing was started');
+
+  const st = await runCommand(TSX, ['cli/stack.ts', 'status'], env, 60_000);
+  assert.equal(st.code, 0, st.stdout + st.stderr);
+  assert.equal(st.stdout.trim().split('\n').filter((l) => / external .* up$/.test(l)).length, 3, st.stdout);
+
+  const down = await runCommand(TSX, ['cli/stack.ts', 'down'], env, 60_000);
+  assert.equal(down.code, 0, down.stderr);
+  assert.doesNotMatch(down.stderr, /stopped/);
+  // The services it was given still serve.
+  const lines = await status();
+  for (const l of lines) assert.match(l, / up( |$)/, l);
 });
