@@ -1,4 +1,4 @@
-/** MongoDB adapter: one unordered bulkWrite per batch, idempotent on `_id` = Kafka coordinates. */
+/** MongoDB adapter: one unordered bulkWrite per write chunk, idempotent on `_id` = Kafka coordinates. */
 import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Document, type MongoClientOptions } from 'mongodb';
 import type { Config } from '../config';
 
@@ -48,7 +48,7 @@ export class MongoStore {
   }
 
   /**
-   * Inserts the batch in one unordered bulkWrite, `_id` = the record's coordinates. A document that
+   * Inserts the chunk in one unordered bulkWrite, `_id` = the record's coordinates. A document that
    * is already there fails with a duplicate-key error, which counts as already written: a replay
    * changes nothing, and a race with a concurrent writer cannot double a record.
    *

@@ -1,4 +1,4 @@
-/** PostgreSQL adapter: schema, and one round trip per batch for records and dead letters. */
+/** PostgreSQL adapter: schema, and one round trip per write chunk for records and dead letters. */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Config } from '../config';
