@@ -11,6 +11,8 @@
  *   --function NAME         offline function name (default quotes-sink-local-sink)
  *   --max-attempts N        give up (exit 1) after N failed invocations of one event; 0 = forever (default)
  *   --backoff-cap-ms MS     longest wait between retries (default 30000)
+ *   --fetch-max-bytes N     bytes per Kafka fetch (default 33554432)
+ *   --partition-fetch-max-bytes N  bytes per partition per fetch (default 8388608)
  *   --until-idle            exit 0 once every partition is caught up for --idle-ms (default 1500)
  *   --log-file PATH         also write the JSON logs to PATH
  * Environment: KAFKA_TOPIC, KAFKA_GROUP_ID (default quotes-sink-local), and the sink's settings.
@@ -19,7 +21,7 @@ import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { runEmulator, type EmulatorStatus } from '../lib/emulator/emulator';
+import { DEFAULT_FETCH_MAX_BYTES, DEFAULT_PARTITION_FETCH_MAX_BYTES, runEmulator, type EmulatorStatus } from '../lib/emulator/emulator';
 import { inProcessInvoker, offlineInvoker } from '../lib/emulator/invoke';
 import { createLogger } from '../lib/log';
 
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
       function: { type: 'string', default: 'quotes-sink-local-sink' },
       'max-attempts': { type: 'string' },
       'backoff-cap-ms': { type: 'string' },
+      'fetch-max-bytes': { type: 'string' },
+      'partition-fetch-max-bytes': { type: 'string' },
       'until-idle': { type: 'boolean', default: false },
       'idle-ms': { type: 'string' },
       'log-file': { type: 'string' },
@@ -73,6 +77,8 @@ async function main(): Promise<void> {
     source: values.source,
     invoke: values.invoke === 'offline' ? offlineInvoker(values.endpoint, values.function) : inProcessInvoker(),
     retry: { maxAttempts: intArg('max-attempts', values['max-attempts'], 0, 0, 1_000_000), baseMs: 200, capMs: intArg('backoff-cap-ms', values['backoff-cap-ms'], 30_000, 10, 3_600_000) },
+    fetchMaxBytes: intArg('fetch-max-bytes', values['fetch-max-bytes'], DEFAULT_FETCH_MAX_BYTES, 65_536, 1_073_741_824),
+    partitionFetchMaxBytes: intArg('partition-fetch-max-bytes', values['partition-fetch-max-bytes'], DEFAULT_PARTITION_FETCH_MAX_BYTES, 65_536, 1_073_741_824),
     untilIdle: values['until-idle'],
     idleMs: intArg('idle-ms', values['idle-ms'], 1_500, 0, 600_000),
     log,

@@ -15,7 +15,9 @@ import { createKafka } from '../lib/kafka';
 import { publish, syntheticMessages } from '../lib/producer/publish';
 import { up } from '../lib/stack/stack';
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, 'batch-size': { type: 'string', default: '1000' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { records: { type: 'string', default: '1000000' }, 'batch-size': { type: 'string', default: '1000' }, keep: { type: 'boolean', default: false }, 'fetch-max-bytes': { type: 'string' }, 'partition-fetch-max-bytes': { type: 'string' } } });
+/** Fetch limits handed to the emulator, when given. */
+const fetchArgs = (['fetch-max-bytes', 'partition-fetch-max-bytes'] as const).flatMap((k) => (values[k] ? [`--${k}`, values[k] as string] : []));
 const N = Number(values.records);
 const RATIO = 0.01;
 const log = (m: string) => process.stderr.write(`[soak] ${m}\n`);
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
 
   log('running the emulator until idle');
   t = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/local.ts', '--until-idle', '--batch-size', values['batch-size']], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/local.ts', '--until-idle', '--batch-size', values['batch-size'], ...fetchArgs], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   // "Start" is once the emulator has warmed up (first samples after 10 s, or the first tenth of the run).
   const warm = samples.filter((x) => x.s >= Math.min(10, runSec / 10));
   const rss = { startMb: warm[0]?.mb ?? samples[0]?.mb, peakMb: Math.max(...samples.map((x) => x.mb)), endMb: samples[samples.length - 1]?.mb };
-  const result = { date: new Date().toISOString(), records: N, batchSize: Number(values['batch-size']), produceSec, runSec, recordsPerSec: Math.round(N / runSec), emulatorExit: code, lagAfter: lag, expected, got, exact, rss, rssSamples: samples.filter((_, i) => i % Math.max(1, Math.floor(samples.length / 40)) === 0) };
+  const result = { date: new Date().toISOString(), records: N, batchSize: Number(values['batch-size']), fetchArgs, produceSec, runSec, recordsPerSec: Math.round(N / runSec), emulatorExit: code, lagAfter: lag, expected, got, exact, rss, rssSamples: samples.filter((_, i) => i % Math.max(1, Math.floor(samples.length / 40)) === 0) };
 
   if (!values.keep) {
     await client.query(`drop table if exists "${env.POSTGRES_QUOTES_TABLE}", "${env.POSTGRES_DEAD_LETTER_TABLE}"`);

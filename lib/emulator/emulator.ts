@@ -28,6 +28,9 @@ export interface EmulatorOptions {
   untilIdle: boolean;
   idleMs: number;
   log: Logger;
+  /** kafkajs fetch limits: bytes per fetch and per partition (memory against read-ahead). */
+  fetchMaxBytes?: number;
+  partitionFetchMaxBytes?: number;
   /** Called about every `statusEveryMs` with the running totals. */
   onStatus?: (s: EmulatorStatus) => void;
   statusEveryMs?: number;
@@ -62,6 +65,9 @@ async function lagOf(admin: ReturnType<ReturnType<typeof createKafka>['admin']>,
   return lag;
 }
 
+export const DEFAULT_FETCH_MAX_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024;
+
 /** Runs until stopped (signal), until idle (`untilIdle`), or until delivery gives up (throws). */
 export async function runEmulator(o: EmulatorOptions): Promise<EmulatorStatus> {
   const kafka = createKafka(o.config, 'quotes-sink-emulator');
@@ -71,8 +77,8 @@ export async function runEmulator(o: EmulatorOptions): Promise<EmulatorStatus> {
     // Short, so a killed emulator's partitions are handed to its successor within seconds.
     sessionTimeout: 10_000,
     heartbeatInterval: 3_000,
-    maxBytesPerPartition: 8 * 1024 * 1024,
-    maxBytes: 32 * 1024 * 1024,
+    maxBytesPerPartition: o.partitionFetchMaxBytes ?? DEFAULT_PARTITION_FETCH_MAX_BYTES,
+    maxBytes: o.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
     maxWaitTimeInMs: 200,
     allowAutoTopicCreation: false,
   });
