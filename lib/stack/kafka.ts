@@ -59,6 +59,18 @@ function java(args: string[], what: string): Promise<string> {
   return run('java', ['-cp', `${LIBS}/*`, ...args], { what });
 }
 
+/**
+ * A random KRaft cluster id (16 bytes, base64url). Never one starting with '-': StorageTool's
+ * argument parser takes `-t -xyz…` for a missing value (1 in 64 ids did; Kafka's own
+ * Uuid.randomUuid() skips them for the same reason).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export const kafka: NativeService = {
   name: NAME,
 
@@ -89,7 +101,7 @@ export const kafka: NativeService = {
       writeFileSync(LOG4J, LOG4J_PROPERTIES);
       if (!existsSync(path.join(DATA, 'meta.properties'))) {
         log('kafka: formatting KRaft storage');
-        const clusterId = randomBytes(16).toString('base64url');
+        const clusterId = newClusterId();
         await java(['-Dlog4j.configuration=file:' + LOG4J, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', PROPS], 'kafka: StorageTool format');
       }
       log(`kafka: starting on 127.0.0.1:${port} (controller ${controllerPort})`);
