@@ -9,16 +9,12 @@
  *
  *   node --expose-gc --import tsx bench/memory.ts [--batch 10000] [--rounds 5]
  *
- * Writes into its own table and collection (POSTGRES_QUOTES_TABLE / MONGO_COLLECTION from the
- * environment when the benchmark passes them, else a fresh pair), and drops them when run alone.
+ * Writes into a fresh table and collection of its own, and drops them at the end.
  */
 import { parseArgs } from 'node:util';
-import { MongoClient } from 'mongodb';
-import pg from 'pg';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { buildEvent, toEventRecord } from '../lib/event/build';
-import type { KafkaEventRecord } from '../lib/event/types';
-import { syntheticMessages } from '../lib/producer/publish';
+import { dropStores, syntheticRecords } from './common';
+import { buildEvent } from '../lib/event/build';
 import { quoteType } from '../lib/records/quote';
 import type { RecordType } from '../lib/records/record-type';
 import { processBatch } from '../lib/sink/batch';
@@ -33,21 +29,13 @@ const type = quoteType as RecordType<unknown>;
 const MB = 1048576;
 
 /** One event of `n` records on partition 0 from `offset`, round-tripped through JSON as Lambda delivers it. */
-function event(n: number, offset: number): unknown {
-  const records: KafkaEventRecord[] = [];
-  let i = 0;
-  for (const m of syntheticMessages(n, 7 + offset, 0, { key: true, source: 'bench' })) {
-    records.push(toEventRecord({ topic: 'quotes', partition: 0, offset: offset + i, timestamp: 1_700_000_000_000 + i, key: m.key as string, value: m.value as string, headers: m.headers as Record<string, string> }));
-    i++;
-  }
-  return JSON.parse(JSON.stringify(buildEvent('self-managed', '127.0.0.1:9092', records)));
-}
+const event = (n: number, offset: number): unknown =>
+  JSON.parse(JSON.stringify(buildEvent('self-managed', '127.0.0.1:9092', syntheticRecords(n, 7 + offset, (i) => ({ partition: 0, offset: offset + i })))));
 
 async function main(): Promise<void> {
   loadStackEnv();
-  const own = !process.env.POSTGRES_QUOTES_TABLE;
   const run = `benchmem_${Date.now().toString(36)}`;
-  const config = loadConfig(own ? { ...process.env, POSTGRES_QUOTES_TABLE: run, POSTGRES_DEAD_LETTER_TABLE: `${run}_dl`, MONGO_COLLECTION: run } : process.env);
+  const config = loadConfig({ ...process.env, POSTGRES_QUOTES_TABLE: run, POSTGRES_DEAD_LETTER_TABLE: `${run}_dl`, MONGO_COLLECTION: run });
   const stores = { postgres: new PostgresStore(config, type), mongo: new MongoStore(config) };
 
   // Warm-up: connections, schema, indexes and the JIT, so round 1 measures a warm container.
@@ -69,15 +57,7 @@ async function main(): Promise<void> {
     rounds.push({ baselineMb: Math.round(baseline / MB), peakMb: Math.round(peak / MB), deltaMb: Math.round(((peak - baseline) / MB) * 10) / 10 });
   }
 
-  if (own) {
-    const c = new pg.Client({ connectionString: config.POSTGRES_URL });
-    await c.connect();
-    await c.query(`drop table if exists "${run}", "${run}_dl"`);
-    await c.end();
-    const m = await MongoClient.connect(config.MONGO_URL);
-    await m.db(config.MONGO_DATABASE).collection(run).drop().catch(() => undefined);
-    await m.close();
-  }
+  await dropStores([config]);
   await Promise.all([stores.postgres.close(), stores.mongo.close()]);
 
   const worst = rounds.reduce((a, b) => (b.deltaMb > a.deltaMb ? b : a));

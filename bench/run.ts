@@ -15,8 +15,9 @@ import { parseArgs } from 'node:util';
 import { MongoClient, type Document } from 'mongodb';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { dropStores, syntheticRecords } from './common';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, type Config } from '../lib/config';
-import { buildEvent, toEventRecord } from '../lib/event/build';
+import { buildEvent } from '../lib/event/build';
 import type { KafkaEvent, KafkaEventRecord } from '../lib/event/types';
 import { createKafka } from '../lib/kafka';
 import { publish, syntheticMessages } from '../lib/producer/publish';
@@ -35,7 +36,6 @@ const N = Number(values.records ?? (values.quick ? 2_000 : 100_000));
 /** The naive loop is slow by design; it is timed on the first records only, as a rate. */
 const NAIVE_N = Math.min(N, Number(values['naive-records'] ?? (values.quick ? 500 : 10_000)));
 const RUN = `bench_${Date.now().toString(36)}`;
-const TOPIC = 'quotes';
 const type = quoteType as RecordType<unknown>;
 
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms);
@@ -46,15 +46,7 @@ const pct = (xs: number[], p: number) => {
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 /** The same N records for every contender, as Kafka would hand them over. */
-function makeRecords(): KafkaEventRecord[] {
-  const out: KafkaEventRecord[] = [];
-  let i = 0;
-  for (const m of syntheticMessages(N, 2024, 0, { key: true, source: 'bench' })) {
-    out.push(toEventRecord({ topic: TOPIC, partition: i % 3, offset: Math.floor(i / 3), timestamp: 1_700_000_000_000 + i, key: m.key as string, value: m.value as string, headers: m.headers as Record<string, string> }));
-    i++;
-  }
-  return out;
-}
+const makeRecords = () => syntheticRecords(N, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) }));
 
 const eventsOf = (records: KafkaEventRecord[], size: number): KafkaEvent[] => {
   const out: KafkaEvent[] = [];
@@ -342,16 +334,8 @@ async function main(): Promise<void> {
   };
 
   // Clean up the run's tables and collections.
-  const client = new pg.Client({ connectionString: config.POSTGRES_URL });
-  await client.connect();
-  const mongo = await MongoClient.connect(config.MONGO_URL);
-  for (const l of lanes) {
-    await client.query(`drop table if exists "${l.config.POSTGRES_QUOTES_TABLE}", "${l.config.POSTGRES_DEAD_LETTER_TABLE}"`);
-    await mongo.db(l.config.MONGO_DATABASE).collection(l.config.MONGO_COLLECTION).drop().catch(() => undefined);
-    await Promise.all([l.postgres.close(), l.mongo.close()]);
-  }
-  await client.end();
-  await mongo.close();
+  await dropStores(lanes.map((l) => l.config));
+  await Promise.all(lanes.flatMap((l) => [l.postgres.close(), l.mongo.close()]));
 
   const dir = path.join(PROJECT_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -59,9 +59,14 @@ interface Chunk {
   docs: { _id: string; doc: Document }[];
 }
 
+interface Timed<R> {
+  value: R;
+  ms: number;
+}
+
 interface ChunkOutcome {
-  pg: PromiseSettledResult<{ value: { written: number; deadLettered: number }; ms: number }>;
-  mongo: PromiseSettledResult<{ value: { written: number; duplicates: number }; ms: number }>;
+  pg: PromiseSettledResult<Timed<{ written: number; deadLettered: number }>>;
+  mongo: PromiseSettledResult<Timed<{ written: number; duplicates: number }>>;
 }
 
 /**
@@ -90,7 +95,7 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
 
   // Only an error needs the batch's description: build it then, off the hot path.
   const label = () => describeBatch(all.filter((r) => r.value !== null && r.value !== undefined).map((r) => ({ coordinates: { topic: r.topic, partition: r.partition, offset: r.offset } })));
-  const timed = async <R>(store: 'postgres' | 'mongo', fn: () => Promise<R>): Promise<{ value: R; ms: number }> => {
+  const timed = async <R>(store: 'postgres' | 'mongo', fn: () => Promise<R>): Promise<Timed<R>> => {
     const t0 = performance.now();
     try {
       return { value: await fn(), ms: ms(t0) };
@@ -151,18 +156,17 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
   };
 
   const totals = { pgWritten: 0, deadWritten: 0, mongoWritten: 0, mongoDuplicates: 0, pgMs: 0, mongoMs: 0, decodeMs: 0 };
-  const settle = (o: ChunkOutcome) => {
-    const failures = [o.pg, o.mongo].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as StoreWriteError);
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) throw new BatchWriteError(failures);
-    const pg = (o.pg as PromiseFulfilledResult<{ value: { written: number; deadLettered: number }; ms: number }>).value;
-    const mongo = (o.mongo as PromiseFulfilledResult<{ value: { written: number; duplicates: number }; ms: number }>).value;
-    totals.pgWritten += pg.value.written;
-    totals.deadWritten += pg.value.deadLettered;
-    totals.mongoWritten += mongo.value.written;
-    totals.mongoDuplicates += mongo.value.duplicates;
-    totals.pgMs += pg.ms;
-    totals.mongoMs += mongo.ms;
+  const settle = ({ pg, mongo }: ChunkOutcome) => {
+    if (pg.status === 'rejected' || mongo.status === 'rejected') {
+      const failures = [pg, mongo].flatMap((r) => (r.status === 'rejected' ? [r.reason as StoreWriteError] : []));
+      throw failures.length === 1 ? failures[0] : new BatchWriteError(failures);
+    }
+    totals.pgWritten += pg.value.value.written;
+    totals.deadWritten += pg.value.value.deadLettered;
+    totals.mongoWritten += mongo.value.value.written;
+    totals.mongoDuplicates += mongo.value.value.duplicates;
+    totals.pgMs += pg.value.ms;
+    totals.mongoMs += mongo.value.ms;
   };
 
   let inFlight: Promise<ChunkOutcome> | undefined;
