@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { QuotesSinkError } from './errors';
 
 /** Development defaults, shared with docker-compose.yml and .env.example. Not secrets: local only. */
 export const DEFAULTS = {
@@ -70,14 +71,14 @@ export function loadStackEnv(env: NodeJS.ProcessEnv = process.env, files = [STAC
 }
 
 /** Thrown when configuration is missing or invalid; lists every problem at once. */
-export class ConfigError extends Error {
+export class ConfigError extends QuotesSinkError {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
   }
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Schema and table names config accepts (Postgres truncates identifiers at 63 bytes). */
+export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const identifier = (what: string) =>
   z.string().regex(IDENTIFIER, `${what} must match ${IDENTIFIER} (lower-case SQL identifier)`);
 const bool = z

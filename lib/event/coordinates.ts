@@ -1,0 +1,74 @@
+/**
+ * Kafka coordinates: the identity of a record everywhere in this project, and the one place that
+ * knows how they are spelled (record id, partition key, human form, per-partition ranges).
+ */
+
+/** Topic, partition and offset of one record. */
+export interface Coordinates {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** The first and last offset seen in one partition, and how many records. */
+export interface PartitionRange {
+  first: number;
+  last: number;
+  count: number;
+}
+
+/** `"<topic>-<partition>"`: the key of a partition in AWS events and in our reports. */
+export const partitionKey = (c: Pick<Coordinates, 'topic' | 'partition'>): string => `${c.topic}-${c.partition}`;
+
+/** `"<topic>-<partition>-<offset>"`: the record's id (Mongo `_id`, in-event duplicate detection). */
+export const recordId = (c: Coordinates): string => `${c.topic}-${c.partition}-${c.offset}`;
+
+/** `topic/partition/offset`, as errors, logs and the dead-letter CLI print it. */
+export const formatCoordinates = (c: Coordinates): string => `${c.topic}/${c.partition}/${c.offset}`;
+
+/** Parses {@link formatCoordinates}'s form back; undefined when `s` is not of that form. */
+export function parseCoordinates(s: string): Coordinates | undefined {
+  const m = /^(.+)\/(\d+)\/(\d+)$/.exec(s);
+  return m ? { topic: m[1], partition: Number(m[2]), offset: Number(m[3]) } : undefined;
+}
+
+/** `quotes-0@3..5, quotes-1@9..9`: what a set of partition ranges covers. */
+export const formatRanges = (ranges: Readonly<Record<string, PartitionRange>>): string =>
+  Object.entries(ranges)
+    .map(([k, r]) => `${k}@${r.first}..${r.last}`)
+    .join(', ');
+
+/** Accumulates the offset range of each partition, in the manner of kafkajs's Batch first/last offset. */
+export class PartitionRanges {
+  private readonly ranges: Record<string, PartitionRange> = {};
+
+  /** Counts one record. */
+  add(c: Coordinates): void {
+    const r = (this.ranges[partitionKey(c)] ??= { first: c.offset, last: c.offset, count: 0 });
+    if (c.offset < r.first) r.first = c.offset;
+    if (c.offset > r.last) r.last = c.offset;
+    r.count++;
+  }
+
+  /** Whether no record was added. */
+  get empty(): boolean {
+    return Object.keys(this.ranges).length === 0;
+  }
+
+  /** A copy of the ranges by partition key. */
+  toJSON(): Record<string, PartitionRange> {
+    return structuredClone(this.ranges);
+  }
+
+  /** The ranges of `coordinates`, as one value. */
+  static of(coordinates: Iterable<Coordinates>): PartitionRanges {
+    const r = new PartitionRanges();
+    for (const c of coordinates) r.add(c);
+    return r;
+  }
+
+  /** `quotes-0@3..5, quotes-1@9..9`. */
+  toString(): string {
+    return formatRanges(this.ranges);
+  }
+}
