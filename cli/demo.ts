@@ -12,9 +12,8 @@ import { createKafka } from '../lib/kafka';
 import { createLogger } from '../lib/log';
 import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../lib/producer/publish';
 import { quoteType } from '../lib/records/quote';
-import type { RecordType } from '../lib/records/record-type';
-import { MongoStore } from '../lib/sink/mongo';
-import { PostgresStore } from '../lib/sink/postgres';
+import { openStores } from '../lib/sink/stores';
+import { qualifiedTable } from '../lib/sink/tables';
 import { up } from '../lib/stack/stack';
 
 const step = (m: string) => console.log(`\n== ${m}`);
@@ -28,12 +27,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
 
   step('2/4 schema');
-  const pgStore = new PostgresStore(config, quoteType as RecordType<unknown>);
-  const mongoStore = new MongoStore(config);
-  await pgStore.ensureSchema();
-  await mongoStore.ensureIndexes();
-  await Promise.all([pgStore.close(), mongoStore.close()]);
-  console.log(`   ${config.POSTGRES_SCHEMA}.${config.POSTGRES_QUOTES_TABLE}, ${config.POSTGRES_DEAD_LETTER_TABLE}; ${config.MONGO_DATABASE}.${config.MONGO_COLLECTION}`);
+  const stores = openStores(config, quoteType);
+  await stores.ready();
+  await stores.close();
+  console.log(`   ${qualifiedTable(config, 'records')}, ${qualifiedTable(config, 'deadLetters')}; ${config.MONGO_DATABASE}.${config.MONGO_COLLECTION}`);
 
   step(`3/4 produce the sample quotes to ${config.KAFKA_TOPIC}`);
   const quotes = readQuotes(SAMPLE_FILE);
@@ -41,7 +38,7 @@ async function main(): Promise<void> {
   console.log(`   ${sent} records published`);
 
   step('4/4 run the emulator until the topic is drained');
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'quotes-sink-emulator');
+  const log = createLogger(config.LOG_LEVEL, 'quotes-sink-emulator');
   const status = await runEmulator({
     config,
     topic: config.KAFKA_TOPIC,
@@ -60,9 +57,8 @@ async function main(): Promise<void> {
 
   const client = new pg.Client({ connectionString: config.POSTGRES_URL });
   await client.connect();
-  const t = (name: string) => `"${config.POSTGRES_SCHEMA}"."${name}"`;
   const { rows } = await client.query<{ quotes: number; dead: number }>(
-    `select (select count(*) from ${t(config.POSTGRES_QUOTES_TABLE)})::int as quotes, (select count(*) from ${t(config.POSTGRES_DEAD_LETTER_TABLE)})::int as dead`,
+    `select (select count(*) from ${qualifiedTable(config, 'records')})::int as quotes, (select count(*) from ${qualifiedTable(config, 'deadLetters')})::int as dead`,
   );
   await client.end();
   const mongo = await MongoClient.connect(config.MONGO_URL);

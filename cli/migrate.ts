@@ -1,22 +1,20 @@
 /** `npm run migrate`: creates the Postgres tables and indexes and the Mongo indexes, if missing. */
 import { loadConfig, loadStackEnv, redactUrl } from '../lib/config';
 import { quoteType } from '../lib/records/quote';
-import type { RecordType } from '../lib/records/record-type';
-import { MongoStore } from '../lib/sink/mongo';
-import { PostgresStore } from '../lib/sink/postgres';
+import { openStores } from '../lib/sink/stores';
+import { qualifiedTable } from '../lib/sink/tables';
 
 async function main(): Promise<void> {
   loadStackEnv();
   const c = loadConfig();
-  const pg = new PostgresStore(c, quoteType as RecordType<unknown>);
-  const mongo = new MongoStore(c);
+  const stores = openStores(c, quoteType);
   try {
-    await pg.ensureSchema();
-    console.log(`postgres ${redactUrl(c.POSTGRES_URL)}: tables ${c.POSTGRES_SCHEMA}.${c.POSTGRES_QUOTES_TABLE} and ${c.POSTGRES_SCHEMA}.${c.POSTGRES_DEAD_LETTER_TABLE} ready`);
-    await mongo.ensureIndexes();
+    await stores.ready();
+    const tables = `${qualifiedTable(c, 'records')} and ${qualifiedTable(c, 'deadLetters')}`;
+    console.log(`postgres ${redactUrl(c.POSTGRES_URL)}: tables ${tables} ready`);
     console.log(`mongo ${redactUrl(c.MONGO_URL)}: ${c.MONGO_DATABASE}.${c.MONGO_COLLECTION} indexes ready`);
   } finally {
-    await Promise.all([pg.close(), mongo.close()]);
+    await stores.close();
   }
 }
 

@@ -111,6 +111,7 @@ const schema = z.object({
   MONGO_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGO_DATABASE has characters MongoDB forbids').default(DEFAULTS.mongo.database),
   MONGO_COLLECTION: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/, 'MONGO_COLLECTION has characters MongoDB forbids').default(DEFAULTS.mongo.collection),
   MONGO_TIMEOUT_MS: int(100, 900_000).default(30_000),
+  MONGO_POOL_MAX: int(1, 100).default(4),
   MONGO_TLS: bool.default('false'),
   MONGO_TLS_CA_FILE: z.string().optional(),
 

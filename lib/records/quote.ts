@@ -30,5 +30,5 @@ export const quoteType: RecordType<Quote> = {
     image: q.image ?? null,
     characterDirection: q.characterDirection ?? null,
   }),
-  indexes: [['character', '"character"']],
+  indexes: [{ name: 'character', columns: ['character'], fields: ['character'] }],
 };

@@ -4,7 +4,9 @@ import { Partitioners } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../config';
 import type { StoredHeader } from '../event/decode';
-import { ident } from './postgres';
+import { formatCoordinates, parseCoordinates } from '../event/coordinates';
+import { QuotesSinkError } from '../errors';
+import { qualifiedTable } from './tables';
 
 export interface DeadLetterRow {
   id: string;
@@ -20,9 +22,9 @@ export interface DeadLetterRow {
 
 /** `topic/partition/offset`, the id the CLI shows and takes. */
 export function parseDeadLetterId(id: string): { topic: string; partition: number; offset: number } {
-  const m = /^(.+)\/(\d+)\/(\d+)$/.exec(id);
-  if (!m) throw new Error(`dead letter id ${JSON.stringify(id)} is not topic/partition/offset`);
-  return { topic: m[1], partition: Number(m[2]), offset: Number(m[3]) };
+  const c = parseCoordinates(id);
+  if (!c) throw new QuotesSinkError(`dead letter id ${JSON.stringify(id)} is not topic/partition/offset`);
+  return c;
 }
 
 /** A printable preview of a raw value: its text if UTF-8, else a note of its size. */
@@ -49,7 +51,7 @@ export function headersFromStored(stored: StoredHeader[]): IHeaders {
 export class DeadLetters {
   private readonly table: string;
   constructor(private readonly config: Config) {
-    this.table = `${ident(config.POSTGRES_SCHEMA)}.${ident(config.POSTGRES_DEAD_LETTER_TABLE)}`;
+    this.table = qualifiedTable(config, 'deadLetters');
   }
 
   private async withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -71,7 +73,7 @@ export class DeadLetters {
         [limit, includeReplayed],
       );
       return r.rows.map((x) => ({
-        id: `${x.topic}/${x.partition}/${x.offset}`,
+        id: formatCoordinates({ topic: x.topic, partition: x.partition, offset: Number(x.offset) }),
         topic: x.topic,
         partition: x.partition,
         offset: Number(x.offset),
@@ -112,7 +114,7 @@ export class DeadLetters {
                 messages: list.map((r) => ({
                   key: r.kafka_key_base64 === null ? null : Buffer.from(r.kafka_key_base64, 'base64'),
                   value: r.value_base64 === null ? null : Buffer.from(r.value_base64, 'base64'),
-                  headers: { ...headersFromStored(r.headers), 'dead-letter-of': `${r.topic}/${r.partition}/${r.offset}` },
+                  headers: { ...headersFromStored(r.headers), 'dead-letter-of': formatCoordinates({ topic: r.topic, partition: r.partition, offset: Number(r.offset) }) },
                 })),
               });
             }
@@ -126,7 +128,7 @@ export class DeadLetters {
           ]);
         }
         await c.query('commit');
-        return rows.map((r) => `${r.topic}/${r.partition}/${r.offset}`);
+        return rows.map((r) => formatCoordinates({ topic: r.topic, partition: r.partition, offset: Number(r.offset) }));
       } catch (e) {
         await c.query('rollback').catch(() => undefined);
         throw e;

@@ -1,16 +1,22 @@
 /** MongoDB adapter: one unordered bulkWrite per write chunk, idempotent on `_id` = Kafka coordinates. */
-import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Document, type MongoClientOptions } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoClient,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Document,
+  type IndexSpecification,
+  type MongoClientOptions,
+} from 'mongodb';
 import type { Config } from '../config';
-
-export interface MongoWriteResult {
-  written: number;
-  duplicates: number;
-}
+import type { RecordType } from '../records/record-type';
+import { toDocument, type GoodRecord, type Tombstone } from './model';
+import type { RecordStore, WriteCount } from './port';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
 export function mongoOptions(c: Config): MongoClientOptions {
   return {
-    maxPoolSize: 4,
+    maxPoolSize: c.MONGO_POOL_MAX,
     serverSelectionTimeoutMS: Math.min(c.MONGO_TIMEOUT_MS, 10_000),
     connectTimeoutMS: Math.min(c.MONGO_TIMEOUT_MS, 10_000),
     socketTimeoutMS: c.MONGO_TIMEOUT_MS,
@@ -19,32 +25,66 @@ export function mongoOptions(c: Config): MongoClientOptions {
   };
 }
 
+/** A client for the sink; the driver connects on first use, so creating it does no I/O. */
+export const createMongoClient = (c: Config): MongoClient => new MongoClient(c.MONGO_URL, mongoOptions(c));
+
+/** Where the records go: database and collection. */
+export interface MongoTarget {
+  database: string;
+  collection: string;
+}
+
+export const mongoTargetFrom = (c: Config): MongoTarget => ({ database: c.MONGO_DATABASE, collection: c.MONGO_COLLECTION });
+
 const DUPLICATE_KEY = 11000;
 
-export class MongoStore {
-  private client?: MongoClient;
-  private indexesReady?: Promise<unknown>;
+type RecordDocument = Document & { _id: string };
 
-  constructor(private readonly config: Config) {}
+/** The indexes of a record type's collection: its own, then the sink's. */
+export function mongoIndexes<T>(type: RecordType<T>): IndexSpecification[] {
+  const own = (type.indexes ?? []).map((i) => Object.fromEntries(i.fields.map((f) => [f, 1 as const])));
+  return [...own, { 'kafka.timestamp': 1 }];
+}
 
-  private collection() {
-    this.client ??= new MongoClient(this.config.MONGO_URL, mongoOptions(this.config));
-    return this.client.db(this.config.MONGO_DATABASE).collection<Document & { _id: string }>(this.config.MONGO_COLLECTION);
+/** Counts a bulk write that failed only on duplicates of `_id` as written plus present; rethrows anything else. */
+function countDuplicates(e: unknown, sent: number): WriteCount {
+  if (e instanceof MongoBulkWriteError) {
+    const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
+    if (errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY)) {
+      return { written: sent - errors.length, alreadyPresent: errors.length };
+    }
+  }
+  throw e;
+}
+
+export class MongoStore<T> implements RecordStore<T> {
+  readonly name = 'mongo' as const;
+  private indexesReady?: Promise<void>;
+
+  /** `client` is owned by the caller until {@link close}, which closes it. */
+  constructor(
+    private readonly client: MongoClient,
+    private readonly target: MongoTarget,
+    private readonly type: RecordType<T>,
+  ) {}
+
+  private collection(): Collection<RecordDocument> {
+    return this.client.db(this.target.database).collection<RecordDocument>(this.target.collection);
   }
 
-  /** Creates the collection's indexes if missing (once per container). */
-  ensureIndexes(): Promise<unknown> {
-    const col = this.collection();
-    // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
-    // indexes already exist.
-    this.indexesReady ??= (async () => {
-      await col.createIndex({ character: 1 });
-      await col.createIndex({ 'kafka.timestamp': 1 });
-    })().catch((e) => {
-        this.indexesReady = undefined;
-        throw e;
-      });
+  /** Creates the collection's indexes if missing (once per instance; again after a failure). */
+  ready(): Promise<void> {
+    this.indexesReady ??= this.createIndexes().catch((e: unknown) => {
+      this.indexesReady = undefined;
+      throw e;
+    });
     return this.indexesReady;
+  }
+
+  // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
+  // indexes already exist.
+  private async createIndexes(): Promise<void> {
+    for (const spec of mongoIndexes(this.type)) await this.collection().createIndex(spec);
   }
 
   /**
@@ -56,34 +96,37 @@ export class MongoStore {
    * change, it is cheaper on MongoDB, and FerretDB v1 (the native test stack) hangs for good on an
    * update command that matches more than 100 existing documents (a replayed batch).
    */
-  async write(docs: { _id: string; doc: Document }[]): Promise<MongoWriteResult> {
-    if (docs.length === 0) return { written: 0, duplicates: 0 };
-    await this.ensureIndexes();
-    const ops: AnyBulkWriteOperation<Document & { _id: string }>[] = docs.map(({ _id, doc }) => ({ insertOne: { document: { _id, ...doc } } }));
+  async write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<WriteCount> {
+    if (records.length === 0) return { written: 0, alreadyPresent: 0 };
+    await this.ready();
+    const ops: AnyBulkWriteOperation<RecordDocument>[] = records.map((g) => ({
+      insertOne: { document: toDocument(this.type, g, ingestedAt) },
+    }));
     try {
       const r = await this.collection().bulkWrite(ops, { ordered: false });
-      return { written: r.insertedCount, duplicates: docs.length - r.insertedCount };
+      return { written: r.insertedCount, alreadyPresent: records.length - r.insertedCount };
     } catch (e) {
-      if (e instanceof MongoBulkWriteError) {
-        const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
-        if (errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY)) {
-          return { written: docs.length - errors.length, duplicates: errors.length };
-        }
-      }
-      throw e;
+      return countDuplicates(e, records.length);
     }
   }
 
-  /** Deletes stored documents of `topic` with this key below `offset` (tombstones in delete mode). */
-  async deleteByKey(topic: string, keyBase64: string, belowOffset: number): Promise<number> {
-    const r = await this.collection().deleteMany({ 'kafka.topic': topic, 'kafka.keyBase64': keyBase64, 'kafka.offset': { $lt: belowOffset } });
+  async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {
+    const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
+    if (keyed.length === 0) return 0;
+    await this.ready();
+    const r = await this.collection().deleteMany({
+      $or: keyed.map(({ meta: m }) => ({
+        'kafka.topic': m.coordinates.topic,
+        'kafka.partition': m.coordinates.partition,
+        'kafka.keyBase64': m.keyBase64,
+        'kafka.offset': { $lt: m.coordinates.offset },
+      })),
+    });
     return r.deletedCount;
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
     this.indexesReady = undefined;
-    await c?.close();
+    await this.client.close();
   }
 }

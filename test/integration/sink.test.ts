@@ -5,11 +5,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvalidEventError, StoreWriteError } from '../../lib/errors';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
-import { quoteType } from '../../lib/records/quote';
-import type { RecordType } from '../../lib/records/record-type';
+import { quoteType, type Quote } from '../../lib/records/quote';
 import { processBatch, type Stores } from '../../lib/sink/batch';
-import { PostgresStore } from '../../lib/sink/postgres';
+import { openStores } from '../../lib/sink/stores';
 import { stackConfig } from '../helpers/env';
+import { failWhile, failingWrites } from '../helpers/faults';
 import { quotes, sandbox, type Sandbox } from '../helpers/sink';
 
 const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8'));
@@ -198,16 +198,21 @@ describe('chunked writes inside a batch', () => {
       }
       return n;
     };
-    let calls = 0;
-    const flaky: Stores = {
-      postgres: own.postgres,
-      mongo: {
-        write: (docs) => (++calls === 3 ? Promise.reject(new Error('connection reset')) : own.mongo.write(docs)),
-        deleteByKey: (...a) => own.mongo.deleteByKey(...a),
-      },
-    };
+    const flaky: Stores<Quote> = { ...own, records: own.records.map((s) => (s.name === 'mongo' ? failingWrites(s, (call) => call === 3) : s)) };
     try {
-      await assert.rejects(processBatch(event(), quoteType, flaky, { ...opts, writeChunk: 10 }), (e: unknown) => e instanceof StoreWriteError && e.store === 'mongo' && /quotes-0@4000\.\.4024/.test(e.message));
+      // The error names the failing chunk: records 20..29 of the event are quotes-0's last five,
+      // the repeated record (4000), and quotes-1's first four.
+      await assert.rejects(
+        processBatch(event(), quoteType, flaky, { ...opts, writeChunk: 10 }),
+        (e: unknown) =>
+          e instanceof StoreWriteError &&
+          e.store === 'mongo' &&
+          e.chunk.from === 20 &&
+          e.chunk.to === 30 &&
+          /quotes-0@4000\.\.4024, quotes-1@4000\.\.4003/.test(e.message) &&
+          e.partitions['quotes-1'].count === 4 &&
+          e.cause instanceof Error,
+      );
       // Chunks 1-2 in both stores, chunk 3 in Postgres only (its writes ran concurrently), no chunk 4.
       const partial = await own.counts();
       assert.equal(partial.docs, validIn(20));
@@ -231,10 +236,10 @@ describe('store failures and retries', () => {
 
   test('Postgres unreachable: the batch throws naming Postgres; the retry completes it, no duplicates in Mongo', async () => {
     const ev = eventOf(quotes(300));
-    const deadPg = new PostgresStore(stackConfig({ ...sb.env, POSTGRES_URL: 'postgres://mchi:secret-pw@127.0.0.1:1/simpsons', POSTGRES_CONNECT_TIMEOUT_MS: '500' }), quoteType as RecordType<unknown>);
-    const broken: Stores = { postgres: deadPg, mongo: sb.mongo };
+    const dead = openStores(stackConfig({ ...sb.env, POSTGRES_URL: 'postgres://mchi:secret-pw@127.0.0.1:1/simpsons', POSTGRES_CONNECT_TIMEOUT_MS: '500' }), quoteType);
+    const broken: Stores<Quote> = { ...sb, records: sb.records.map((s) => (s.name === 'postgres' ? dead.records[0] : s)) };
     await assert.rejects(processBatch(ev, quoteType, broken, opts), (e: unknown) => e instanceof StoreWriteError && e.store === 'postgres' && /quotes-0@0\.\.99/.test(e.message) && !/secret-pw/.test(e.message));
-    await deadPg.close();
+    await dead.close();
     assert.deepEqual(await sb.counts(), { rows: 0, docs: 300, deadLetters: 0 });
 
     const s = await processBatch(ev, quoteType, sb, opts);
@@ -245,7 +250,7 @@ describe('store failures and retries', () => {
 
   test('dying after the Postgres write: the retry completes Mongo and leaves Postgres unchanged', async () => {
     const ev = eventOf(quotes(90, 7000), 3, 1000);
-    await assert.rejects(processBatch(ev, quoteType, sb, { ...opts, failAfterPostgres: true }), /fault injected/);
+    await assert.rejects(processBatch(ev, quoteType, failWhile(sb, 'mongo', () => true), opts), /fault injected into the mongo write/);
     assert.deepEqual(await sb.counts(), { rows: 390, docs: 300, deadLetters: 0 });
     const s = await processBatch(ev, quoteType, sb, opts);
     assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 90 });

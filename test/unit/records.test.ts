@@ -3,9 +3,12 @@ import { test } from 'node:test';
 import type { RecordMeta } from '../../lib/event/decode';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { validateRecord } from '../../lib/records/validate';
-import { describeBatch, documentId, toDocument, toRow } from '../../lib/sink/model';
-import { batchInsertSql, ident, schemaSql } from '../../lib/sink/postgres';
-import type { RecordType } from '../../lib/records/record-type';
+import { toDocument } from '../../lib/sink/model';
+import { mongoIndexes } from '../../lib/sink/mongo';
+import { schemaSql } from '../../lib/sink/postgres';
+import { recordsTable } from '../../lib/sink/postgres-tables';
+import { insertSql, toRow } from '../../lib/sink/table-spec';
+import { ident, qualified } from '../../lib/sink/tables';
 
 const coords = { topic: 'quotes', partition: 2, offset: 42 };
 const meta: RecordMeta = { coordinates: coords, timestamp: 1700000000000, timestampType: 'CREATE_TIME', keyText: 'Homer', keyBase64: 'SG9tZXI=', headers: [{ name: 'source', value: 'api' }] };
@@ -40,7 +43,7 @@ test('invalid quotes say which field and which record', () => {
 test('row and document mapping', () => {
   const payload = { quote: 'Doh', character: 'Homer', characterDirection: 'Right', extra: true };
   const good = { meta, payload, value: payload as Quote };
-  const row = toRow(quoteType, good);
+  const row = toRow(recordsTable(quoteType), good);
   assert.deepEqual(row, {
     topic: 'quotes', partition: 2, offset: 42, kafka_key: 'Homer', kafka_key_base64: 'SG9tZXI=', headers: meta.headers,
     kafka_timestamp: '2023-11-14T22:13:20.000Z', timestamp_type: 'CREATE_TIME', payload,
@@ -48,25 +51,34 @@ test('row and document mapping', () => {
   });
   const at = new Date(0);
   const doc = toDocument(quoteType, good, at);
+  assert.equal(doc._id, 'quotes-2-42');
   assert.equal(doc.characterDirection, 'Right');
   assert.deepEqual(doc.payload, payload);
   assert.equal((doc.kafka as { offset: number }).offset, 42);
   assert.equal(doc.ingestedAt, at);
-  assert.equal(documentId(meta), 'quotes-2-42');
 });
 
-test('describeBatch names partitions and offset ranges', () => {
-  const m = (p: number, o: number): RecordMeta => ({ ...meta, coordinates: { topic: 'quotes', partition: p, offset: o } });
-  assert.equal(describeBatch([m(0, 5), m(0, 3), m(1, 9)]), 'batch quotes-0@3..5, quotes-1@9..9');
-  assert.equal(describeBatch([m(0, 5)]), 'record quotes/0/5');
-});
-
-test('the batch statement binds two parameters whatever the batch size (far below 65,535)', () => {
-  const sql = batchInsertSql(quoteType as RecordType<unknown>, { schema: 'public', records: 'quotes', deadLetters: 'dead_letters' });
-  const params = new Set(sql.match(/\$\d+/g));
-  assert.deepEqual([...params].sort(), ['$1', '$2']);
+test('the chunk statement binds one parameter whatever the chunk size (far below 65,535)', () => {
+  const sql = insertSql('"public"."quotes"', recordsTable(quoteType));
+  assert.deepEqual([...new Set(sql.match(/\$\d+/g))], ['$1']);
   assert.match(sql, /on conflict \("topic", "partition", "offset"\) do nothing/);
-  assert.match(schemaSql(quoteType as RecordType<unknown>, { schema: 'public', records: 'quotes', deadLetters: 'dead_letters' }), /primary key \("topic", "partition", "offset"\)/);
+});
+
+test('the DDL has the coordinates as primary key, and the type\'s and the sink\'s indexes', () => {
+  const ddl = schemaSql(quoteType, { schema: 'public', records: 'quotes', deadLetters: 'dead_letters' });
+  assert.match(ddl, /create table if not exists "public"."quotes" \(/);
+  assert.match(ddl, /primary key \("topic", "partition", "offset"\)/);
+  assert.match(ddl, /create index if not exists "quotes_character_idx" on "public"."quotes" \("character"\)/);
+  assert.match(ddl, /create index if not exists "quotes_ingested_at_idx"/);
+  assert.match(ddl, /create table if not exists "public"."dead_letters" \(/);
+});
+
+test('Mongo indexes come from the record type', () => {
+  assert.deepEqual(mongoIndexes(quoteType), [{ character: 1 }, { 'kafka.timestamp': 1 }]);
+});
+
+test('qualified table names honour the schema', () => {
+  assert.equal(qualified({ schema: 'sink', records: 'quotes', deadLetters: 'dl' }, 'deadLetters'), '"sink"."dl"');
 });
 
 test('identifiers are checked and quoted', () => {

@@ -1,0 +1,54 @@
+/** The sink's two Postgres tables, as descriptors: records of a type, and dead letters. */
+import type { RecordMeta } from '../event/decode';
+import type { RecordType } from '../records/record-type';
+import type { DeadLetter, GoodRecord } from './model';
+import type { SqlColumn, TableSpec } from './table-spec';
+
+const isoTime = (ms: number) => new Date(ms).toISOString();
+
+/** Columns every table keyed by coordinates starts with. */
+function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
+  return [
+    { name: 'topic', sqlType: 'text', notNull: true, from: (s) => meta(s).coordinates.topic },
+    { name: 'partition', sqlType: 'integer', notNull: true, from: (s) => meta(s).coordinates.partition },
+    { name: 'offset', sqlType: 'bigint', notNull: true, from: (s) => meta(s).coordinates.offset },
+  ];
+}
+
+const COORDINATES = ['topic', 'partition', 'offset'] as const;
+
+/** The records table of `type`: coordinates, key, the type's columns, payload, headers, times. */
+export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
+  const meta = (g: GoodRecord<T>) => g.meta;
+  return {
+    columns: [
+      ...coordinateColumns(meta),
+      { name: 'kafka_key', sqlType: 'text', from: (g) => g.meta.keyText ?? null },
+      { name: 'kafka_key_base64', sqlType: 'text', from: (g) => g.meta.keyBase64 ?? null },
+      ...type.columns.map((c): SqlColumn<GoodRecord<T>> => ({ ...c, from: (g) => c.from(g.value) })),
+      { name: 'payload', sqlType: 'jsonb', notNull: true, from: (g) => g.payload },
+      { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (g) => g.meta.headers },
+      { name: 'kafka_timestamp', sqlType: 'timestamptz', notNull: true, from: (g) => isoTime(g.meta.timestamp) },
+      { name: 'timestamp_type', sqlType: 'text', notNull: true, from: (g) => g.meta.timestampType },
+      { name: 'ingested_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
+    ],
+    primaryKey: COORDINATES,
+    indexes: [...(type.indexes ?? []), { name: 'ingested_at', columns: ['ingested_at'] }],
+  };
+}
+
+/** The dead-letter table: coordinates, the raw key, value and headers, and why. */
+export const deadLettersTable: TableSpec<DeadLetter> = {
+  columns: [
+    ...coordinateColumns((d: DeadLetter) => d.meta),
+    { name: 'kafka_key_base64', sqlType: 'text', from: (d) => d.meta.keyBase64 ?? null },
+    { name: 'value_base64', sqlType: 'text', from: (d) => d.valueBase64 ?? null },
+    { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (d) => d.meta.headers },
+    { name: 'kafka_timestamp', sqlType: 'timestamptz', from: (d) => isoTime(d.meta.timestamp) },
+    { name: 'error_kind', sqlType: 'text', notNull: true, from: (d) => d.error.kind },
+    { name: 'error', sqlType: 'text', notNull: true, from: (d) => d.error.detail },
+    { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
+    { name: 'replayed_at', sqlType: 'timestamptz' },
+  ],
+  primaryKey: COORDINATES,
+};

@@ -1,0 +1,116 @@
+/**
+ * The pure steps of a batch: an accumulator for its counts and partition ranges, and the
+ * preparation of one chunk (decode, validate, sort into records, dead letters and tombstones).
+ */
+import { PartitionRanges, recordId, type PartitionRange } from '../event/coordinates';
+import { decodeRecord } from '../event/decode';
+import type { KafkaEventRecord } from '../event/types';
+import type { ChunkBounds, StoreName } from '../errors';
+import type { RecordType } from '../records/record-type';
+import { validateRecord } from '../records/validate';
+import type { DeadLetter, GoodRecord, Tombstone } from './model';
+import type { WriteCount } from './port';
+
+/** One chunk of the event, ready to write. */
+export interface PreparedChunk<T> {
+  bounds: ChunkBounds;
+  /** Every record of the chunk (tombstones and in-event duplicates included), by partition. */
+  partitions: Record<string, PartitionRange>;
+  records: GoodRecord<T>[];
+  deadLetters: DeadLetter[];
+  tombstones: Tombstone[];
+}
+
+/** What one store's writes added up to over a batch, and how long they took. */
+export interface StoreTotals extends WriteCount {
+  ms: number;
+}
+
+/** Per-batch state: which records were seen, partition ranges, and counts by outcome. */
+export class BatchAccumulator {
+  readonly partitions = new PartitionRanges();
+  readonly tombstones: Tombstone[] = [];
+  readonly deadByKind: Record<string, number> = {};
+  readonly stores: Partial<Record<StoreName, StoreTotals>> = {};
+  readonly deadLetterWrites: WriteCount = { written: 0, alreadyPresent: 0 };
+  duplicateInEvent = 0;
+  valid = 0;
+  decodeMs = 0;
+  private readonly seen = new Set<string>();
+
+  /** Counts a record's coordinates; false when the same coordinates came earlier in the event. */
+  admit(r: KafkaEventRecord): boolean {
+    this.partitions.add(r);
+    const id = recordId(r);
+    if (this.seen.has(id)) {
+      this.duplicateInEvent++;
+      return false;
+    }
+    this.seen.add(id);
+    return true;
+  }
+
+  /** Counts a chunk's outcome by kind (its writes are counted by {@link addWrite}). */
+  addPrepared(chunk: PreparedChunk<unknown>): void {
+    this.valid += chunk.records.length;
+    this.tombstones.push(...chunk.tombstones);
+    for (const d of chunk.deadLetters) this.deadByKind[d.error.kind] = (this.deadByKind[d.error.kind] ?? 0) + 1;
+  }
+
+  /** Adds one store's write of one chunk. */
+  addWrite(store: StoreName, count: WriteCount, ms: number): void {
+    const t = (this.stores[store] ??= { written: 0, alreadyPresent: 0, ms: 0 });
+    t.written += count.written;
+    t.alreadyPresent += count.alreadyPresent;
+    t.ms += ms;
+  }
+
+  /** Adds a chunk's dead-letter write. */
+  addDeadLetterWrite(count: WriteCount, ms: number, store: StoreName): void {
+    this.deadLetterWrites.written += count.written;
+    this.deadLetterWrites.alreadyPresent += count.alreadyPresent;
+    const t = (this.stores[store] ??= { written: 0, alreadyPresent: 0, ms: 0 });
+    t.ms += ms;
+  }
+}
+
+type Sorted<T> = { kind: 'record'; record: GoodRecord<T> } | { kind: 'dead'; dead: DeadLetter } | { kind: 'tombstone'; tombstone: Tombstone };
+
+/** Decodes and validates one record (pure). */
+export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>): Sorted<T> {
+  const d = decodeRecord(r);
+  if (d.kind === 'tombstone') return { kind: 'tombstone', tombstone: { meta: d.meta } };
+  if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
+  const v = validateRecord(type, d.value, d.meta.coordinates);
+  if (!v.ok) return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: v.error } };
+  return { kind: 'record', record: { meta: d.meta, payload: d.value, value: v.value } };
+}
+
+/** Prepares records [from, to) of `all` (no I/O); in-event duplicates are counted and left out. */
+export function prepareChunk<T>(
+  all: readonly KafkaEventRecord[],
+  bounds: ChunkBounds,
+  type: RecordType<T>,
+  acc: BatchAccumulator,
+): PreparedChunk<T> {
+  const chunk: PreparedChunk<T> = { bounds, partitions: {}, records: [], deadLetters: [], tombstones: [] };
+  const ranges = new PartitionRanges();
+  for (let i = bounds.from; i < bounds.to; i++) {
+    const r = all[i];
+    ranges.add(r);
+    if (!acc.admit(r)) continue;
+    const s = sortRecord(r, type);
+    if (s.kind === 'record') chunk.records.push(s.record);
+    else if (s.kind === 'dead') chunk.deadLetters.push(s.dead);
+    else chunk.tombstones.push(s.tombstone);
+  }
+  chunk.partitions = ranges.toJSON();
+  acc.addPrepared(chunk);
+  return chunk;
+}
+
+/** The chunks of an event of `n` records: [0, size), [size, 2·size), … */
+export function* chunkBounds(n: number, size: number): Generator<ChunkBounds> {
+  const step = Math.max(1, size);
+  for (let from = 0; from < n; from += step) yield { from, to: Math.min(n, from + step) };
+}
