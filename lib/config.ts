@@ -2,9 +2,9 @@
  * The one place configuration comes from: environment variables, validated once.
  *
  * Defaults equal the docker-compose stack (test/unit/compose.test.ts fails if they drift), so a
- * developer with Docker needs no configuration at all. The native stack writes the addresses it
- * actually uses to `.stack/env`, which {@link loadStackEnv} folds into the environment without
- * overriding anything already set.
+ * developer with Docker needs no configuration at all. The stack command writes the addresses it
+ * actually uses to `.stack/env`, which {@link loadStackEnv} folds into the environment, below the
+ * environment itself and `.env`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,6 +36,10 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const STACK_DIR = path.resolve(PROJECT_ROOT, process.env.QUOTES_SINK_STACK_DIR || '.stack');
 /** Where the stack command writes the effective connection settings. */
 export const STACK_ENV_FILE = path.join(STACK_DIR, 'env');
+/** Your own local settings (not committed; see .env.example). */
+export const DOTENV_FILE = path.join(PROJECT_ROOT, '.env');
+/** The settings files {@link loadStackEnv} reads, the one that wins first. */
+export const ENV_FILES: readonly string[] = [DOTENV_FILE, STACK_ENV_FILE];
 
 /** Parses `KEY=value` lines (no quoting rules beyond trimming one pair of quotes). */
 export function parseEnvFile(text: string): Record<string, string> {
@@ -52,15 +56,25 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
+/** The settings in `file`, or none when it does not exist. */
+export function readEnvFile(file: string): Record<string, string> {
+  return existsSync(file) ? parseEnvFile(readFileSync(file, 'utf8')) : {};
+}
+
 /**
- * Loads `.stack/env` (and `.env` if present) into `env` without overriding what is set.
- * Returns the keys it filled in. Deployed Lambdas have neither file and are unaffected.
+ * Fills `env` from the settings files. One precedence everywhere:
+ * command-line flags > environment > `.env` > the stack's env file (`.stack/env`) > defaults.
+ *
+ * `files` are read in decreasing precedence (default {@link ENV_FILES}: `.env`, then the stack's
+ * env file), and a file never overrides a variable that is already set (non-empty) in `env` or
+ * was filled by an earlier file. Flags are applied by each CLI over the loaded config, and the
+ * defaults by {@link loadConfig}. Returns the keys it filled in. Deployed Lambdas have neither file
+ * and are unaffected.
  */
-export function loadStackEnv(env: NodeJS.ProcessEnv = process.env, files = [STACK_ENV_FILE, path.join(PROJECT_ROOT, '.env')]): string[] {
+export function loadStackEnv(env: NodeJS.ProcessEnv = process.env, files: readonly string[] = ENV_FILES): string[] {
   const filled: string[] = [];
   for (const file of files) {
-    if (!existsSync(file)) continue;
-    for (const [k, v] of Object.entries(parseEnvFile(readFileSync(file, 'utf8')))) {
+    for (const [k, v] of Object.entries(readEnvFile(file))) {
       if (env[k] === undefined || env[k] === '') {
         env[k] = v;
         filled.push(k);
@@ -152,7 +166,15 @@ export function brokerList(brokers: string): string[] {
   return brokers.split(',').map((b) => b.trim()).filter(Boolean);
 }
 
-/** Replaces the password in a connection URL, so it can be logged. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+/**
+ * `scheme://user:password@` anywhere in a text. The password runs to the last `@` before white
+ * space, since pg accepts unencoded `@` and `/` in it: over-redacting a host is safe, leaking part
+ * of a password is not. The look-behind lets a match start only where a scheme can, which keeps
+ * the scan linear on long strings without URLs.
+ */
+const URL_CREDENTIALS = /(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/@]*:)\S*@/g;
+
+/** Replaces the password of every connection URL in `text` with `***`, so it can be logged. */
+export function redactUrl(text: string): string {
+  return text.replace(URL_CREDENTIALS, '$1***@');
 }

@@ -4,17 +4,15 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULTS } from '../config';
 import { probeKafka } from './probes';
-import { STACK_DIR, freePort, hasCommand, isAlive, logTail, run, runningPid, startDetached, stopService, readPort, serviceState, waitUntil } from './proc';
-import type { NativeService, ServiceState } from './service';
+import { STACK_DIR, freePort, hasCommand, run, shownPath } from './proc';
+import { defineNativeService, type NativeServiceSpec } from './service';
 
-const NAME = 'kafka';
 const MARKER = 'kafka.Kafka';
 const KAFKA_DIR = path.join(STACK_DIR, 'kafka');
 const LIBS = path.join(KAFKA_DIR, 'libs');
 const DATA = path.join(KAFKA_DIR, 'data');
 const PROPS = path.join(KAFKA_DIR, 'server.properties');
 const LOG4J = path.join(KAFKA_DIR, 'log4j.properties');
-const PORT_FILE = path.join(KAFKA_DIR, 'port');
 const POM = path.resolve(__dirname, '..', '..', 'stack', 'kafka', 'pom.xml');
 
 const hasJars = () => existsSync(LIBS) && readdirSync(LIBS).some((f) => /^kafka_2\.13-3\.9\.\d+\.jar$/.test(f));
@@ -71,62 +69,61 @@ export function newClusterId(): string {
   }
 }
 
-export const kafka: NativeService = {
-  name: NAME,
+async function formatStorage(log: (m: string) => void): Promise<void> {
+  if (existsSync(path.join(DATA, 'meta.properties'))) return;
+  log('formatting KRaft storage');
+  const args = ['-Dlog4j.configuration=file:' + LOG4J, 'kafka.tools.StorageTool', 'format'];
+  await java([...args, '-t', newClusterId(), '-c', PROPS], 'StorageTool format');
+}
+
+const brokersAt = (port: number) => `127.0.0.1:${port}`;
+
+export const kafkaSpec: NativeServiceSpec = {
+  name: 'kafka',
+  marker: MARKER,
+  defaultPort: DEFAULTS.kafka.port,
+  portFile: path.join(KAFKA_DIR, 'port'),
+  startTimeoutMs: 120_000,
+  stop: { graceMs: 30_000 },
 
   async prepare(log) {
     if (hasJars()) return;
     for (const tool of ['java', 'mvn']) {
       if (!hasCommand(tool)) {
-        throw new Error(`kafka: \`${tool}\` not found. Install Java 17 and Maven (Debian: apt-get install -y default-jdk-headless maven).`);
+        throw new Error(
+          `\`${tool}\` not found. Install Java 17 and Maven (Debian: apt-get install -y default-jdk-headless maven).`,
+        );
       }
     }
-    log('kafka: fetching kafka_2.13 3.9 and its runtime jars from Maven Central (mvn dependency:copy-dependencies)');
+    log('fetching kafka_2.13 3.9 and its runtime jars from Maven Central (mvn dependency:copy-dependencies)');
     mkdirSync(LIBS, { recursive: true });
-    await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`], {
-      what: 'kafka: mvn dependency:copy-dependencies',
-    });
-    if (!hasJars()) throw new Error('kafka: Maven finished but no kafka_2.13-3.9.x jar is in .stack/kafka/libs');
+    const goal = ['dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`];
+    await run('mvn', ['-q', '-B', '-f', POM, ...goal], { what: 'mvn dependency:copy-dependencies' });
+    if (!hasJars()) throw new Error(`Maven finished but no kafka_2.13-3.9.x jar is in ${shownPath(LIBS)}`);
   },
 
-  async up(log) {
-    let pid = runningPid(NAME, MARKER);
-    let port = readPort(PORT_FILE, 0);
-    if (!pid) {
-      // The port it had before, if any: clients that outlive a restart keep finding it.
-      port = await freePort(port || DEFAULTS.kafka.port);
-      const controllerPort = await freePort(port + 1, [port]);
-      mkdirSync(DATA, { recursive: true });
-      writeFileSync(PROPS, serverProperties(port, controllerPort, DATA));
-      writeFileSync(LOG4J, LOG4J_PROPERTIES);
-      if (!existsSync(path.join(DATA, 'meta.properties'))) {
-        log('kafka: formatting KRaft storage');
-        const clusterId = newClusterId();
-        await java(['-Dlog4j.configuration=file:' + LOG4J, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', PROPS], 'kafka: StorageTool format');
-      }
-      log(`kafka: starting on 127.0.0.1:${port} (controller ${controllerPort})`);
-      pid = startDetached(NAME, 'java', [
-        '-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-Djava.awt.headless=true',
-        `-Dlog4j.configuration=file:${LOG4J}`, `-Dkafka.logs.dir=${path.join(KAFKA_DIR, 'logs')}`,
-        '-cp', `${LIBS}/*`, MARKER, PROPS,
-      ]);
-      writeFileSync(PORT_FILE, String(port));
-    }
-    const started = pid;
-    const brokers = `127.0.0.1:${port}`;
-    await waitUntil(
-      'kafka',
-      () => probeKafka(brokers, DEFAULTS.kafka.topic, { partitions: DEFAULTS.kafka.partitions }),
-      120_000,
-      () => (isAlive(started) ? undefined : `the broker exited; last lines of .stack/logs/kafka.log:\n${logTail(NAME)}`),
-    );
-    return brokers;
+  async beforeStart(port, log) {
+    const controllerPort = await freePort(port + 1, [port]);
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(PROPS, serverProperties(port, controllerPort, DATA));
+    writeFileSync(LOG4J, LOG4J_PROPERTIES);
+    await formatStorage(log);
+    return `controller ${controllerPort}`;
   },
 
-  down: () => stopService(NAME, runningPid(NAME, MARKER), 30_000),
-
-  async status(): Promise<ServiceState> {
-    const port = readPort(PORT_FILE, DEFAULTS.kafka.port);
-    return serviceState(port, runningPid(NAME, MARKER), () => probeKafka(`127.0.0.1:${port}`, DEFAULTS.kafka.topic));
-  },
+  command: () => ({
+    cmd: 'java',
+    args: [
+      ...['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-Djava.awt.headless=true'],
+      `-Dlog4j.configuration=file:${LOG4J}`,
+      `-Dkafka.logs.dir=${path.join(KAFKA_DIR, 'logs')}`,
+      ...['-cp', `${LIBS}/*`, MARKER, PROPS],
+    ],
+  }),
+  url: brokersAt,
+  probe: (port) => probeKafka(brokersAt(port), DEFAULTS.kafka.topic),
+  // Clients expect the topic, so `up` creates it (when missing) as part of waiting for the broker.
+  readyProbe: (port) => probeKafka(brokersAt(port), DEFAULTS.kafka.topic, { partitions: DEFAULTS.kafka.partitions }),
 };
+
+export const kafka = defineNativeService(kafkaSpec);

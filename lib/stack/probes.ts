@@ -18,7 +18,10 @@ export async function probeKafka(brokers: string, topic: string, create?: { part
   try {
     await admin.connect();
     if (create && !(await admin.listTopics()).includes(topic)) {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: create.partitions, replicationFactor: 1 }] });
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: create.partitions, replicationFactor: 1 }],
+      });
     }
     const md = await admin.fetchTopicMetadata({ topics: [topic] });
     const t = md.topics.find((x) => x.name === topic);

@@ -1,9 +1,19 @@
 /** Process and port helpers for the native stack: detached start, pid files, stop by pid. */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  closeSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { STACK_DIR } from '../config';
+import { PROJECT_ROOT, STACK_DIR } from '../config';
+import { spawnCapture, type SpawnCaptureOptions } from '../proc/spawn';
 
 /** Folder of the stack's data, logs, pids and generated settings (see QUOTES_SINK_STACK_DIR). */
 export { STACK_DIR };
@@ -57,7 +67,7 @@ export function startDetached(service: string, cmd: string, args: string[], opts
   // A spawn failure (missing or non-executable binary) arrives as an event: log it, so the wait
   // for the service reports it instead of the process crashing.
   child.once('error', (e) => appendFileSync(logFile(service), `could not start ${cmd}: ${e.message}\n`));
-  if (child.pid === undefined) throw new Error(`${service}: could not start ${cmd}`);
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   child.unref();
   writeFileSync(pidFile(service), `${child.pid}\n`);
   return child.pid;
@@ -88,19 +98,27 @@ export function forgetPid(service: string): void {
 }
 
 /** Stops the service's recorded process (if it is still ours) and forgets it; true if one ran. */
-export async function stopService(service: string, pid: number | undefined, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<boolean> {
+export async function stopService(
+  service: string,
+  pid: number | undefined,
+  graceMs: number,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<boolean> {
   if (pid) await stopPid(pid, graceMs, signal);
   forgetPid(service);
   return !!pid;
 }
 
-/** The port a service was started on (kept in `file`), or its default. */
-export const readPort = (file: string, fallback: number) => (existsSync(file) ? Number(readFileSync(file, 'utf8')) : fallback);
+/** The port a service was started on (kept in `file`), or `fallback` when there is none. */
+export function readPort(file: string, fallback: number): number {
+  const port = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+  return Number.isInteger(port) && port > 0 ? port : fallback;
+}
 
-/** A service's status line parts: its address, whether it runs and answers `probe`. */
-export async function serviceState(port: number, pid: number | undefined, probe: () => Promise<boolean>): Promise<{ address: string; up: boolean; pid?: number }> {
-  const up = !!pid && (await probe().catch(() => false));
-  return { address: `127.0.0.1:${port}`, up, pid };
+/** A path as messages show it: relative to the project when inside it (`.stack/logs/kafka.log`), else absolute. */
+export function shownPath(file: string): string {
+  const rel = path.relative(PROJECT_ROOT, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -127,41 +145,44 @@ export async function freePort(preferred: number, avoid: number[] = []): Promise
   throw new Error(`no free port in ${preferred}..${preferred + 199}`);
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes; the last error explains a failure. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, isDead?: () => string | undefined): Promise<void> {
+/**
+ * Polls `check` until it returns true; throws when `timeoutMs` passes (with the last error seen) or
+ * as soon as `isDead` explains why it never will (the process exited).
+ */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  isDead?: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
+  let last: unknown;
   for (;;) {
     try {
       if (await check()) return;
     } catch (e) {
-      last = (e as Error).message;
+      last = e;
     }
     const dead = isDead?.();
-    if (dead) throw new Error(`${what}: ${dead}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not serving after ${timeoutMs / 1000}s${last ? ` (last error: ${last})` : ''}`);
+    if (dead) throw new Error(dead, { cause: last });
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? ` (last error: ${last.message})` : '';
+      throw new Error(`not serving after ${timeoutMs / 1000}s${why}`, { cause: last });
+    }
     await sleep(250);
   }
 }
 
+/** Options of {@link run}: those of spawnCapture without `check` (a failure always throws). */
+export type RunOptions = Omit<SpawnCaptureOptions, 'check'>;
+
 /**
- * Runs a command to completion without blocking the event loop (so downloads and builds of
- * several services overlap), throwing with the tail of its output when it fails.
+ * Runs a command to completion and returns its stdout; throws a CommandError with the tail of its
+ * output when it fails. Asynchronous, so the downloads and builds of several services overlap.
  */
-export function run(cmd: string, args: string[], opts: SpawnOptions & { what?: string } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('error', (e) => reject(new Error(`${opts.what ?? cmd}: ${e.message}`)));
-    child.once('close', (code) => {
-      if (code === 0) return resolve(out);
-      const tail = `${out}${err}`.trim().split('\n').slice(-30).join('\n');
-      reject(new Error(`${opts.what ?? cmd} failed (exit ${code}):\n${tail}`));
-    });
-  });
+export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  // Installs, downloads and builds can be slow, but not endless.
+  const result = await spawnCapture(cmd, args, { what: cmd, timeoutMs: 30 * 60_000, ...opts, check: true });
+  return result.stdout;
 }
 
 /** Whether `cmd` is on PATH. */

@@ -1,36 +1,62 @@
 /**
- * The stack: Kafka, PostgreSQL and a MongoDB-wire server, from (in order of preference) the
- * environment, Docker Compose, or native processes started here. Whatever is used, its addresses
- * end up in `.stack/env` for the code, the CLIs and the tests.
+ * The stack: Kafka, PostgreSQL and a MongoDB-wire server, from your own services, Docker Compose,
+ * or native processes started here (lib/stack/mode.ts chooses). Whatever is used, its addresses
+ * end up in the stack's env file for the code, the CLIs and the tests.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_KAFKA_BROKERS, DEFAULT_MONGO_URL, DEFAULT_POSTGRES_URL, DEFAULTS, PROJECT_ROOT, STACK_ENV_FILE, parseEnvFile, redactUrl } from '../config';
+import {
+  DEFAULT_KAFKA_BROKERS,
+  DEFAULT_MONGO_URL,
+  DEFAULT_POSTGRES_URL,
+  DEFAULTS,
+  DOTENV_FILE,
+  PROJECT_ROOT,
+  STACK_ENV_FILE,
+  readEnvFile,
+  redactUrl,
+} from '../config';
+import { StackError, StackUpError, toStackError } from './errors';
 import { ferretdb } from './ferretdb';
 import { kafka } from './kafka';
+import {
+  ENDPOINT_OF,
+  STACK_ENV_KEYS,
+  chooseMode,
+  externalCandidate,
+  type Endpoint,
+  type GivenSettings,
+  type Mode,
+  type ModeInputs,
+  type StackEnv,
+} from './mode';
 import { postgres } from './postgres';
 import { probeKafka, probeMongo, probePostgres } from './probes';
-import { STACK_DIR, run } from './proc';
-import type { NativeService } from './service';
+import { STACK_DIR, run, shownPath } from './proc';
+import type { NativeService, ServiceState } from './service';
 
-export type Mode = 'external' | 'docker' | 'native';
+export type { Mode, StackEnv } from './mode';
+export type { ServiceState } from './service';
+export { StackError, StackUpError } from './errors';
+
+type Log = (m: string) => void;
+
 export const NATIVE_SERVICES: NativeService[] = [postgres, kafka, ferretdb];
 const MODE_FILE = path.join(STACK_DIR, 'mode');
 const COMPOSE_FILE = path.join(PROJECT_ROOT, 'docker-compose.yml');
+const COMPOSE_ENV: StackEnv = {
+  KAFKA_BROKERS: DEFAULT_KAFKA_BROKERS,
+  POSTGRES_URL: DEFAULT_POSTGRES_URL,
+  MONGO_URL: DEFAULT_MONGO_URL,
+};
 
-export interface StackEnv {
-  KAFKA_BROKERS: string;
-  POSTGRES_URL: string;
-  MONGO_URL: string;
-}
-
-/** Raised when a service cannot be brought up; names the service and why. */
-export class StackError extends Error {
-  constructor(readonly service: string, reason: string) {
-    super(`${service}: ${reason.startsWith(`${service}:`) ? reason.slice(service.length + 1).trim() : reason}`);
-    this.name = 'StackError';
-  }
+/** What `up` used, and why. */
+export interface UpResult {
+  mode: Mode;
+  env: StackEnv;
+  /** One line: why this mode. */
+  reason: string;
 }
 
 function writeEnv(mode: Mode, env: StackEnv): void {
@@ -53,82 +79,117 @@ export function currentMode(): Mode | undefined {
   return existsSync(MODE_FILE) ? (readFileSync(MODE_FILE, 'utf8').trim() as Mode) : undefined;
 }
 
-async function reachable(env: StackEnv): Promise<string[]> {
+/** The settings the last `up` wrote, if the env file holds all three. */
+function savedEnv(): StackEnv | undefined {
+  const file = readEnvFile(STACK_ENV_FILE);
+  return STACK_ENV_KEYS.every((k) => file[k]) ? (file as unknown as StackEnv) : undefined;
+}
+
+/**
+ * The three settings from `env`, else from `.env`. The stack's own env file is not read here: it
+ * records what `up` chose, and {@link chooseMode} reads it as such.
+ */
+export function givenSettings(env: NodeJS.ProcessEnv = process.env, dotenvFile = DOTENV_FILE): GivenSettings {
+  const dotenv = readEnvFile(dotenvFile);
+  const given: GivenSettings = {};
+  for (const key of STACK_ENV_KEYS) {
+    if (env[key]) given[key] = { value: env[key], source: 'environment' };
+    else if (dotenv[key]) given[key] = { value: dotenv[key], source: '.env' };
+  }
+  return given;
+}
+
+/** The services that do not answer at `env`; with `create`, Kafka's topic is created when missing. */
+async function unreachable(env: StackEnv, create = false): Promise<Endpoint[]> {
+  const topic = process.env.KAFKA_TOPIC || DEFAULTS.kafka.topic;
+  const partitions = create ? { partitions: DEFAULTS.kafka.partitions } : undefined;
   // Probes run at once; each promise is caught where it is made, so none rejects unobserved.
-  const checks: [string, Promise<boolean>][] = [
-    ['kafka', probeKafka(env.KAFKA_BROKERS, process.env.KAFKA_TOPIC ?? DEFAULTS.kafka.topic, { partitions: DEFAULTS.kafka.partitions }).catch(() => false)],
+  const checks: [Endpoint, Promise<boolean>][] = [
+    ['kafka', probeKafka(env.KAFKA_BROKERS, topic, partitions).catch(() => false)],
     ['postgres', probePostgres(env.POSTGRES_URL).catch(() => false)],
     ['mongo', probeMongo(env.MONGO_URL).catch(() => false)],
   ];
-  const failed: string[] = [];
+  const failed: Endpoint[] = [];
   for (const [name, p] of checks) if (!(await p)) failed.push(name);
   return failed;
 }
 
-/** Whether these settings are just what our own native/docker `up` wrote (and a process loaded). */
-function cameFromStackEnv(env: StackEnv): boolean {
-  const mode = currentMode();
-  if ((mode !== 'native' && mode !== 'docker') || !existsSync(STACK_ENV_FILE)) return false;
-  const written = parseEnvFile(readFileSync(STACK_ENV_FILE, 'utf8'));
-  return written.KAFKA_BROKERS === env.KAFKA_BROKERS && written.POSTGRES_URL === env.POSTGRES_URL && written.MONGO_URL === env.MONGO_URL;
-}
-
 const dockerAnswers = () => spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 
-/** Brings the stack up (idempotent) and writes `.stack/env`. */
-export async function up(log: (m: string) => void): Promise<{ mode: Mode; env: StackEnv }> {
-  const { KAFKA_BROKERS, POSTGRES_URL, MONGO_URL } = process.env;
-  if (KAFKA_BROKERS && POSTGRES_URL && MONGO_URL && !cameFromStackEnv({ KAFKA_BROKERS, POSTGRES_URL, MONGO_URL })) {
-    const env = { KAFKA_BROKERS, POSTGRES_URL, MONGO_URL };
-    const failed = await reachable(env);
-    if (failed.length === 0) {
-      log(`external services from the environment: kafka ${KAFKA_BROKERS}, postgres ${redactUrl(POSTGRES_URL)}, mongo ${redactUrl(MONGO_URL)}`);
-      writeEnv('external', env);
-      return { mode: 'external', env };
-    }
-    log(`KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are set but ${failed.join(', ')} did not answer: starting a stack instead`);
-  }
-
-  if (currentMode() !== 'native' && dockerAnswers()) {
-    log('docker engine found: docker compose up -d --wait');
-    await run('docker', ['compose', '-f', COMPOSE_FILE, 'up', '-d', '--wait'], { what: 'docker compose up', stdio: ['ignore', 'inherit', 'inherit'] });
-    const env = { KAFKA_BROKERS: DEFAULT_KAFKA_BROKERS, POSTGRES_URL: DEFAULT_POSTGRES_URL, MONGO_URL: DEFAULT_MONGO_URL };
-    const failed = await reachable(env);
-    if (failed.length) throw new StackError(failed[0], 'docker compose reported healthy but the service does not answer');
-    writeEnv('docker', env);
-    return { mode: 'docker', env };
-  }
-
-  // Native: prepare (install/download/build) all three at once, then start them.
-  const started = Date.now();
-  const results = await Promise.allSettled(
-    NATIVE_SERVICES.map(async (s) => {
-      try {
-        await s.prepare(log);
-        return await s.up(log);
-      } catch (e) {
-        throw new StackError(s.name, (e as Error).message);
-      }
-    }),
-  );
-  const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
-  if (errors.length) {
-    const err = new Error(`stack up failed:\n${errors.map((e) => `  ${e.message}`).join('\n')}`);
-    throw err;
-  }
-  const [pgUrl, brokers, mongoUrl] = results.map((r) => (r as PromiseFulfilledResult<string>).value);
-  const env = { KAFKA_BROKERS: brokers, POSTGRES_URL: pgUrl, MONGO_URL: mongoUrl };
-  writeEnv('native', env);
-  log(`native stack up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return { mode: 'native', env };
+/** Everything the choice of mode depends on; probes the services a choice would take as they are. */
+async function modeInputs(): Promise<ModeInputs> {
+  const saved = { mode: currentMode(), env: savedEnv() };
+  const given = givenSettings();
+  const envFile = shownPath(STACK_ENV_FILE);
+  const candidate = externalCandidate(given, saved, envFile);
+  const failed = candidate ? await unreachable(candidate.env, true) : [];
+  return { given, saved, unreachable: failed, docker: dockerAnswers, envFile };
 }
 
-/** Stops what `up` started; `purge` also deletes `.stack/` (data, logs, downloads). */
-export async function down(log: (m: string) => void, purge = false): Promise<void> {
+async function dockerUp(log: Log): Promise<StackEnv> {
+  log('docker compose up -d --wait');
+  await run('docker', ['compose', '-f', COMPOSE_FILE, 'up', '-d', '--wait'], {
+    what: 'docker compose up',
+    passthrough: true,
+  });
+  const failed = await unreachable(COMPOSE_ENV, true);
+  if (failed.length) {
+    const errors = failed.map(
+      (s) => new StackError(s, 'docker compose reported healthy but the service does not answer'),
+    );
+    throw new StackUpError(errors.map((e) => e.message).join('; '), errors);
+  }
+  return COMPOSE_ENV;
+}
+
+/** Prepares (installs, downloads, builds) the three at once, then starts them. */
+async function nativeUp(log: Log): Promise<StackEnv> {
+  const results = await Promise.allSettled(
+    NATIVE_SERVICES.map(async (s) => {
+      await s.prepare(log);
+      return s.up(log);
+    }),
+  );
+  const errors = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [toStackError(NATIVE_SERVICES[i].name, r.reason)] : [],
+  );
+  if (errors.length) {
+    throw new StackUpError(`stack up failed:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, errors);
+  }
+  const [pgUrl, brokers, mongoUrl] = results.map((r) => (r as PromiseFulfilledResult<string>).value);
+  return { KAFKA_BROKERS: brokers, POSTGRES_URL: pgUrl, MONGO_URL: mongoUrl };
+}
+
+const describeEnv = (env: StackEnv) => STACK_ENV_KEYS.map((k) => `${ENDPOINT_OF[k]} ${redactUrl(env[k])}`).join(', ');
+
+/**
+ * Brings the stack up (idempotent) and writes the stack's env file. Logs one line saying which
+ * services are used and why. Throws a {@link StackUpError} (holding each service's
+ * {@link StackError}) when a service cannot be used, rather than starting another stack beside it.
+ */
+export async function up(log: Log): Promise<UpResult> {
+  const started = Date.now();
+  const choice = chooseMode(await modeInputs());
+  if (!choice.ok) {
+    const errors = choice.unreachable.map((s) => new StackError(s, 'does not answer', { retriable: true }));
+    throw new StackUpError(`stack up: ${choice.reason}`, errors);
+  }
+  const { mode, reason } = choice;
+  const env = choice.env ?? (mode === 'docker' ? await dockerUp(log) : await nativeUp(log));
+  writeEnv(mode, env);
+  const took = mode === 'external' ? '' : ` in ${((Date.now() - started) / 1000).toFixed(1)}s`;
+  log(`${mode} stack up${took}: ${describeEnv(env)} (${reason})`);
+  return { mode, env, reason };
+}
+
+/** Stops what `up` started; `purge` also deletes the stack folder (data, logs, downloads). */
+export async function down(log: Log, purge = false): Promise<void> {
   const mode = currentMode();
   if (mode === 'docker') {
-    await run('docker', ['compose', '-f', COMPOSE_FILE, 'down', ...(purge ? ['--volumes'] : [])], { what: 'docker compose down', stdio: ['ignore', 'inherit', 'inherit'] });
+    const args = ['compose', '-f', COMPOSE_FILE, 'down', ...(purge ? ['--volumes'] : [])];
+    await run('docker', args, { what: 'docker compose down', passthrough: true });
   } else {
+    // Processes of a native stack used before an external one are stopped too (none: a no-op).
     // Kafka first: it may still be writing group offsets while the others go.
     for (const s of [kafka, ferretdb, postgres]) {
       if (await s.down()) log(`${s.name}: stopped`);
@@ -136,28 +197,28 @@ export async function down(log: (m: string) => void, purge = false): Promise<voi
   }
   if (purge) {
     rmSync(STACK_DIR, { recursive: true, force: true });
-    log('.stack/ deleted');
-  } else {
-    rmSync(STACK_ENV_FILE, { force: true });
+    log(`${shownPath(STACK_DIR)} deleted`);
+    return;
   }
+  rmSync(STACK_ENV_FILE, { force: true });
+  // Nothing of yours was started or stopped: forgetting them is all `down` can do.
+  if (mode === 'external') rmSync(MODE_FILE, { force: true });
 }
 
-/** One line per service: mode, address, up or down. */
-export async function status(): Promise<string[]> {
+/**
+ * Each service's state. Native (or no `up` yet): the address from the port file, else the
+ * default, is probed whoever serves it, and `pid` is set only for this stack's processes.
+ * External and docker: the addresses in the env file are probed.
+ */
+export async function status(): Promise<ServiceState[]> {
   const mode = currentMode();
-  if (mode === 'native' || mode === undefined) {
-    const lines: string[] = [];
-    for (const s of NATIVE_SERVICES) {
-      const st = await s.status();
-      lines.push(`${s.name.padEnd(9)} ${(mode ?? 'native').padEnd(8)} ${st.address.padEnd(16)} ${st.up ? 'up' : 'down'}${st.pid ? ` (pid ${st.pid})` : ''}`);
-    }
-    return lines;
+  const env = savedEnv();
+  if ((mode === 'external' || mode === 'docker') && env) {
+    const failed = await unreachable(env);
+    return STACK_ENV_KEYS.map((k) => {
+      const name = ENDPOINT_OF[k];
+      return { name, mode, address: redactUrl(env[k]), up: !failed.includes(name) };
+    });
   }
-  const env = parseEnvFile(readFileSync(STACK_ENV_FILE, 'utf8')) as unknown as StackEnv;
-  const failed = await reachable(env);
-  return [
-    ['kafka', env.KAFKA_BROKERS],
-    ['postgres', redactUrl(env.POSTGRES_URL)],
-    ['mongo', redactUrl(env.MONGO_URL)],
-  ].map(([name, addr]) => `${name.padEnd(9)} ${mode.padEnd(8)} ${addr.padEnd(16)} ${failed.includes(name) ? 'down' : 'up'}`);
+  return Promise.all(NATIVE_SERVICES.map((s) => s.status()));
 }

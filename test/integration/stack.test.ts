@@ -1,7 +1,7 @@
 /** Smoke tests of the stack over real connections: the services npm test brought up really serve. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -9,7 +9,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { brokerList, parseEnvFile } from '../../lib/config';
-import { status } from '../../lib/stack/stack';
+import { freePort } from '../../lib/stack/proc';
+import { currentMode, status, type ServiceState } from '../../lib/stack/stack';
 import { stackConfig, uniqueName } from '../helpers/env';
 import { TSX, runCommand } from '../helpers/run';
 
@@ -20,9 +21,9 @@ after(async () => {
 });
 
 test('stack status reports every service up', async () => {
-  const lines = await status();
-  assert.equal(lines.length, 3);
-  for (const l of lines) assert.match(l, / up( |$)/, l);
+  const states = await status();
+  assert.equal(states.length, 3);
+  for (const s of states) assert.ok(s.up, JSON.stringify(s));
 });
 
 test('kafka: the quotes topic has 3 partitions, and a record produced is consumed back', async () => {
@@ -83,28 +84,107 @@ test('mongo: a document inserted is read back', async () => {
   assert.equal(doc?.character, 'Homer Simpson');
 });
 
-test('external mode: reachable KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are used as given, and nothing is started or stopped', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'quotes-sink-external-'));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  // This run's services, handed over as if they were the user's own.
-  const env = { QUOTES_SINK_STACK_DIR: dir, KAFKA_BROKERS: cfg.KAFKA_BROKERS, POSTGRES_URL: cfg.POSTGRES_URL, MONGO_URL: cfg.MONGO_URL };
+/** `stack <args>` in a child process whose stack folder is `dir`; `env` on top of this process's. */
+const stackCli = (dir: string, args: string[], env: Record<string, string> = {}) =>
+  runCommand(TSX, ['cli/stack.ts', ...args], { QUOTES_SINK_STACK_DIR: dir, ...env }, 60_000);
 
-  const up = await runCommand(TSX, ['cli/stack.ts', 'up'], env, 60_000);
+/** What `stack status --json` reports in stack folder `dir`. */
+async function statusIn(
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; states: ServiceState[] }> {
+  const r = await stackCli(dir, ['status', '--json'], env);
+  return { code: r.code, states: JSON.parse(r.stdout) as ServiceState[] };
+}
+
+function tempStackDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// This run's own settings may be in this process's environment (loaded from .stack/env): blank them.
+const NOTHING_SET = { KAFKA_BROKERS: '', POSTGRES_URL: '', MONGO_URL: '' };
+
+test('external mode: reachable KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are used as given, kept, and nothing is started or stopped', async () => {
+  const dir = tempStackDir('quotes-sink-external-');
+  // This run's services, handed over as if they were the user's own.
+  const env = { KAFKA_BROKERS: cfg.KAFKA_BROKERS, POSTGRES_URL: cfg.POSTGRES_URL, MONGO_URL: cfg.MONGO_URL };
+
+  const up = await stackCli(dir, ['up'], env);
   assert.equal(up.code, 0, up.stderr);
-  assert.match(up.stderr, /external services from the environment/);
   assert.equal(readFileSync(path.join(dir, 'mode'), 'utf8'), 'external');
   const written = parseEnvFile(readFileSync(path.join(dir, 'env'), 'utf8'));
-  assert.deepEqual([written.STACK_MODE, written.KAFKA_BROKERS, written.POSTGRES_URL, written.MONGO_URL], ['external', cfg.KAFKA_BROKERS, cfg.POSTGRES_URL, cfg.MONGO_URL]);
+  assert.deepEqual(
+    [written.STACK_MODE, written.KAFKA_BROKERS, written.POSTGRES_URL, written.MONGO_URL],
+    ['external', cfg.KAFKA_BROKERS, cfg.POSTGRES_URL, cfg.MONGO_URL],
+  );
   assert.deepEqual(readdirSync(dir).sort(), ['env', 'mode'], 'no data, logs or pid files: nothing was started');
 
-  const st = await runCommand(TSX, ['cli/stack.ts', 'status'], env, 60_000);
-  assert.equal(st.code, 0, st.stdout + st.stderr);
-  assert.equal(st.stdout.trim().split('\n').filter((l) => / external .* up$/.test(l)).length, 3, st.stdout);
+  // The next up, with nothing set in its shell, keeps these services.
+  const again = await stackCli(dir, ['up'], NOTHING_SET);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(parseEnvFile(readFileSync(path.join(dir, 'env'), 'utf8')).POSTGRES_URL, cfg.POSTGRES_URL);
+  assert.deepEqual(readdirSync(dir).sort(), ['env', 'mode'], 'still nothing started');
 
-  const down = await runCommand(TSX, ['cli/stack.ts', 'down'], env, 60_000);
+  const st = await statusIn(dir, env);
+  assert.equal(st.code, 0, JSON.stringify(st.states));
+  assert.deepEqual(
+    st.states.map((s) => [s.name, s.mode, s.up]),
+    [
+      ['kafka', 'external', true],
+      ['postgres', 'external', true],
+      ['mongo', 'external', true],
+    ],
+  );
+
+  const down = await stackCli(dir, ['down'], env);
   assert.equal(down.code, 0, down.stderr);
   assert.doesNotMatch(down.stderr, /stopped/);
   // The services it was given still serve.
-  const lines = await status();
-  for (const l of lines) assert.match(l, / up( |$)/, l);
+  for (const s of await status()) assert.ok(s.up, JSON.stringify(s));
+});
+
+test('external mode: a kept .stack/env whose services do not answer fails in one line naming them, and starts nothing', async () => {
+  const dir = tempStackDir('quotes-sink-external-gone-');
+  const closed = await freePort(39_000);
+  const kept = `KAFKA_BROKERS=${cfg.KAFKA_BROKERS}\nPOSTGRES_URL=postgres://mchi:hidden@127.0.0.1:${closed}/simpsons\nMONGO_URL=${cfg.MONGO_URL}\n`;
+  writeFileSync(path.join(dir, 'env'), kept);
+  writeFileSync(path.join(dir, 'mode'), 'external');
+
+  const up = await stackCli(dir, ['up'], NOTHING_SET);
+  assert.equal(up.code, 1, up.stderr);
+  const lines = up.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, up.stderr);
+  assert.match(
+    lines[0],
+    new RegExp(`postgres \\(postgres://mchi:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/simpsons\\) does not answer`),
+  );
+  assert.doesNotMatch(up.stderr, /kafka|mongo \(/, 'only the service that does not answer is named');
+  assert.deepEqual(readdirSync(dir).sort(), ['env', 'mode'], 'no second stack was started');
+});
+
+test('status in a second checkout: services serving at the addresses are up, with no pid (not started by it)', async (t) => {
+  const mine = await status();
+  if (currentMode() === 'external' || currentMode() === 'docker' || mine.some((s) => !s.pid)) {
+    t.skip("needs this checkout's own native stack");
+    return;
+  }
+  const dir = tempStackDir('quotes-sink-second-');
+  // Another checkout that knows the ports (the defaults, or port files like these) but started nothing.
+  for (const [name, sub] of [
+    ['postgres', 'pg'],
+    ['kafka', 'kafka'],
+    ['ferretdb', 'ferretdb'],
+  ]) {
+    const port = mine.find((s) => s.name === name)?.address.split(':')[1] ?? '';
+    mkdirSync(path.join(dir, sub), { recursive: true });
+    writeFileSync(path.join(dir, sub, 'port'), port);
+  }
+  const st = await statusIn(dir, NOTHING_SET);
+  assert.equal(st.code, 0, JSON.stringify(st.states));
+  assert.deepEqual(
+    st.states.map((s) => [s.name, s.address, s.up, s.pid]),
+    mine.map((s) => [s.name, s.address, true, undefined]),
+  );
 });
