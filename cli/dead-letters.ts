@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { createKafka } from '../lib/kafka';
-import { DeadLetters } from '../lib/sink/dead-letters';
+import { DeadLetters, printable } from '../lib/sink/dead-letters';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     case 'list': {
       const rows = await dl.list(Number(values.limit), values.all);
       for (const r of rows) {
-        console.log(`${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.replayedAt ? 'replayed ' : ''}${r.error}\n${''.padEnd(22)} ${r.preview}`);
+        console.log(`${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.replayedAt ? 'replayed ' : ''}${printable(r.error)}\n${''.padEnd(22)} ${r.preview}`);
       }
       console.log(`${rows.length} dead letter(s)${values.all ? '' : ' not yet replayed'}`);
       return;

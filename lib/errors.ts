@@ -33,7 +33,8 @@ export class InvalidEventError extends QuotesSinkError {
 }
 
 /** Why one record could not be decoded or validated (it goes to the dead letters, the batch goes on). */
-export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable';
+/** `store`: a store refused this one record (the server's message says why); the rest was written. */
+export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable' | 'store';
 
 /** One record could not be decoded or validated. */
 export class RecordError extends QuotesSinkError {

@@ -4,8 +4,8 @@ import { redactUrl } from './config';
 
 const SECRET_PATHS = ['*.password', '*.POSTGRES_URL', '*.MONGO_URL', '*.KAFKA_SASL_PASSWORD', 'password', 'connectionString'];
 
-/** Removes `user:password@` from any URL in a message. */
-export const scrub = (s: string) => s.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s/@:]+:[^\s@]*@/gi, (m) => redactUrl(m));
+/** Removes the password of any URL in a message. */
+export const scrub = (s: string): string => redactUrl(s);
 
 /** A serialised error: what the log line shows of it. */
 export interface SerializedError {

@@ -62,25 +62,53 @@ export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHea
 }
 
 /**
- * Why a parsed JSON value cannot be stored as is, or undefined when it can: strings must be
- * well-formed without NUL (Postgres text/jsonb), and field names must not start with `$` or hold
- * a `.` (MongoDB document keys).
+ * Nesting a value may have. MongoDB allows 100 levels per document, and the sink nests the
+ * payload two levels down; deeper values also overflow the BSON serialiser's stack.
  */
-export function unstorableReason(v: unknown, path = '(value)'): string | undefined {
-  if (typeof v === 'string') return isStorableText(v) ? undefined : `${path} holds a NUL character or a lone UTF-16 surrogate`;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const r = unstorableReason(v[i], `${path}[${i}]`);
-      if (r) return r;
+export const MAX_DEPTH = 90;
+
+/** Earliest and latest instants both PostgreSQL timestamptz (4713 BC) and a JS Date (275760 AD) hold. */
+export const TIMESTAMP_RANGE = { min: -210_866_803_200_000, max: 8_640_000_000_000_000 } as const;
+
+/** Whether `ms` is an instant both stores can keep. */
+export const isStorableTimestamp = (ms: number): boolean =>
+  Number.isFinite(ms) && ms >= TIMESTAMP_RANGE.min && ms <= TIMESTAMP_RANGE.max;
+
+function keyProblem(k: string, path: string): string | undefined {
+  if (!isStorableText(k)) return `a field name in ${path} holds a NUL character or a lone UTF-16 surrogate`;
+  if (k.startsWith('$') || k.includes('.')) return `field name ${JSON.stringify(k)} in ${path} starts with "$" or holds "." (not a MongoDB field name)`;
+  return undefined;
+}
+
+function leafProblem(v: unknown, path: string): string | undefined {
+  if (typeof v === 'string' && !isStorableText(v)) return `${path} holds a NUL character or a lone UTF-16 surrogate`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${path} is a number beyond double precision (${String(v)})`;
+  return undefined;
+}
+
+/**
+ * Why a parsed JSON value cannot be stored as is, or undefined when it can: strings well-formed
+ * without NUL (Postgres text/jsonb), numbers finite, field names without a leading `$` or a `.`
+ * (MongoDB), nesting at most {@link MAX_DEPTH}. Iterative, so no value can overflow the stack.
+ */
+export function unstorableReason(value: unknown): string | undefined {
+  const stack: [unknown, string, number][] = [[value, '(value)', 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, path, depth] = item;
+    if (v === null || typeof v !== 'object') {
+      const p = leafProblem(v, path);
+      if (p) return p;
+      continue;
     }
-    return undefined;
-  }
-  if (v && typeof v === 'object') {
+    if (depth >= MAX_DEPTH) return `${path} is nested more than ${MAX_DEPTH} levels deep`;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`, depth + 1]);
+      continue;
+    }
     for (const [k, x] of Object.entries(v)) {
-      if (!isStorableText(k)) return `a field name in ${path} holds a NUL character or a lone UTF-16 surrogate`;
-      if (k.startsWith('$') || k.includes('.')) return `field name ${JSON.stringify(k)} in ${path} starts with "$" or holds "." (not a MongoDB field name)`;
-      const r = unstorableReason(x, k);
-      if (r) return r;
+      const p = keyProblem(k, path);
+      if (p) return p;
+      stack.push([x, k, depth + 1]);
     }
   }
   return undefined;
@@ -111,6 +139,7 @@ export function decodeRecord(r: KafkaEventRecord): DecodedRecord {
     valueBase64,
     error: new RecordError(kind, meta.coordinates, detail),
   });
+  if (!isStorableTimestamp(r.timestamp)) return fail('unstorable', `timestamp ${r.timestamp} is outside what the stores can hold`);
   const bytes = Buffer.from(valueBase64, 'base64');
   if (bytes.length === 0) return fail('json', 'the value is empty');
   const text = decodeUtf8(bytes);

@@ -8,7 +8,12 @@ export const quoteSchema = z
   .object({
     quote: nonEmpty,
     character: nonEmpty,
-    image: z.string().url('must be a URL').nullish(),
+    // Shown as a picture by whoever reads the store: only web URLs, never javascript:, data: or file:.
+    image: z
+      .string()
+      .url('must be a URL')
+      .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')
+      .nullish(),
     characterDirection: z.string().nullish(),
   })
   .passthrough();

@@ -43,6 +43,7 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 /** Adds a settled chunk to the totals, or throws its store error (the batch must be retried). */
 function settle(acc: BatchAccumulator, outcome: ChunkOutcome): void {
   if (!outcome.ok) throw outcome.error;
+  acc.addRefused(outcome.refused);
   for (const w of outcome.writes) {
     if (w.of === 'records') acc.addWrite(w.store, w.count, w.ms);
     else acc.addDeadLetterWrite(w.count, w.ms, w.store);
@@ -93,10 +94,11 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
   const all = eventRecords(event);
   const acc = new BatchAccumulator();
   const ingestedAt = new Date();
+  const screens = stores.records.flatMap((s) => (s.screen ? [s.screen.bind(s)] : []));
   let inFlight: Promise<ChunkOutcome> | undefined;
   for (const bounds of chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)) {
     const tPrepare = performance.now();
-    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc);
+    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens);
     acc.decodeMs += performance.now() - tPrepare;
     if (inFlight) settle(acc, await inFlight);
     inFlight = writeChunk(stores, chunk, ingestedAt);

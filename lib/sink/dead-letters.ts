@@ -27,13 +27,20 @@ export function parseDeadLetterId(id: string): { topic: string; partition: numbe
   return c;
 }
 
-/** A printable preview of a raw value: its text if UTF-8, else a note of its size. */
+/** C0/C1 controls and bidi overrides: a terminal would act on them instead of showing them. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` safe to print on a terminal: control characters as `\uXXXX` escapes. */
+export const printable = (text: string): string =>
+  text.replace(CONTROL, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** A printable preview of a raw value: its text if UTF-8 (controls escaped), else a note of its size. */
 export function preview(valueBase64: string | null, max = 80): string {
   if (valueBase64 === null) return '(no value)';
   const buf = Buffer.from(valueBase64, 'base64');
   const text = buf.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(buf)) return text.length > max ? `${text.slice(0, max)}…` : text;
-  return `(${buf.length} bytes, not UTF-8)`;
+  if (!Buffer.from(text, 'utf8').equals(buf)) return `(${buf.length} bytes, not UTF-8)`;
+  return printable(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
 /** Headers as stored back to what the producer sent. */

@@ -10,6 +10,8 @@ export interface GoodRecord<T> {
   /** The value as received (unknown fields included): the payload column/field. */
   payload: unknown;
   value: T;
+  /** The raw value, base64 as received: what a dead letter keeps if a store refuses the record. */
+  valueBase64: string;
 }
 
 /** A record that could not be decoded or validated. */

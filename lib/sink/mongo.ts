@@ -1,5 +1,6 @@
 /** MongoDB adapter: one unordered bulkWrite per write chunk, idempotent on `_id` = Kafka coordinates. */
 import {
+  BSON,
   MongoBulkWriteError,
   MongoClient,
   type AnyBulkWriteOperation,
@@ -11,7 +12,8 @@ import {
 import type { Config } from '../config';
 import type { RecordType } from '../records/record-type';
 import { toDocument, type GoodRecord, type Tombstone } from './model';
-import type { RecordStore, WriteCount } from './port';
+import type { RecordStore, RecordWriteCount, Rejection } from './port';
+import { recordId } from '../event/coordinates';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
 export function mongoOptions(c: Config): MongoClientOptions {
@@ -38,6 +40,11 @@ export const mongoTargetFrom = (c: Config): MongoTarget => ({ database: c.MONGO_
 
 const DUPLICATE_KEY = 11000;
 
+/** MongoDB's document limit, less room for the sink's own fields around the payload. */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 - 64 * 1024;
+/** JSON below this size cannot expand past the limit as BSON, so only larger values are measured. */
+const MEASURE_ABOVE_BYTES = 1024 * 1024;
+
 type RecordDocument = Document & { _id: string };
 
 /** The indexes of a record type's collection: its own, then the sink's. */
@@ -46,15 +53,20 @@ export function mongoIndexes<T>(type: RecordType<T>): IndexSpecification[] {
   return [...own, { 'kafka.timestamp': 1 }];
 }
 
-/** Counts a bulk write that failed only on duplicates of `_id` as written plus present; rethrows anything else. */
-function countDuplicates(e: unknown, sent: number): WriteCount {
-  if (e instanceof MongoBulkWriteError) {
-    const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
-    if (errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY)) {
-      return { written: sent - errors.length, alreadyPresent: errors.length };
-    }
-  }
-  throw e;
+/** The per-document errors of a bulk write, or undefined when it failed as a whole (an outage). */
+function writeErrorsOf(e: unknown): { index: number; code?: number; errmsg?: string }[] | undefined {
+  if (!(e instanceof MongoBulkWriteError)) return undefined;
+  const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
+  return errors.length > 0 ? errors : undefined;
+}
+
+/**
+ * Whether a duplicate-key error is on `_id` (the record is there already), on another unique index
+ * (the record is refused), or does not say (FerretDB names no index: look the `_id` up).
+ */
+function duplicateOn(errmsg = ''): '_id' | 'other' | 'unknown' {
+  if (/index: _id_\b/.test(errmsg)) return '_id';
+  return /index: /.test(errmsg) ? 'other' : 'unknown';
 }
 
 export class MongoStore<T> implements RecordStore<T> {
@@ -96,7 +108,7 @@ export class MongoStore<T> implements RecordStore<T> {
    * change, it is cheaper on MongoDB, and FerretDB v1 (the native test stack) hangs for good on an
    * update command that matches more than 100 existing documents (a replayed batch).
    */
-  async write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<WriteCount> {
+  async write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
     const ops: AnyBulkWriteOperation<RecordDocument>[] = records.map((g) => ({
@@ -106,8 +118,51 @@ export class MongoStore<T> implements RecordStore<T> {
       const r = await this.collection().bulkWrite(ops, { ordered: false });
       return { written: r.insertedCount, alreadyPresent: records.length - r.insertedCount };
     } catch (e) {
-      return countDuplicates(e, records.length);
+      const errors = writeErrorsOf(e);
+      if (!errors) throw e;
+      return this.settleWriteErrors(records, errors);
     }
+  }
+
+  /**
+   * Sorts per-document errors into present (a duplicate `_id` whose document exists) and refused
+   * (any other error, including a duplicate on another unique index): only the first is "written".
+   */
+  private async settleWriteErrors(
+    records: readonly GoodRecord<T>[],
+    errors: { index: number; code?: number; errmsg?: string }[],
+  ): Promise<RecordWriteCount> {
+    const rejected: Rejection[] = [];
+    const unclear: number[] = [];
+    let present = 0;
+    for (const w of errors) {
+      const on = w.code === DUPLICATE_KEY ? duplicateOn(w.errmsg) : 'other';
+      if (on === '_id') present++;
+      else if (on === 'unknown') unclear.push(w.index);
+      else rejected.push({ index: w.index, reason: w.errmsg ?? `MongoDB error ${w.code}` });
+    }
+    if (unclear.length > 0) {
+      const ids = unclear.map((i) => recordId(records[i].meta.coordinates));
+      const found = new Set((await this.collection().find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+      for (const i of unclear) {
+        if (found.has(recordId(records[i].meta.coordinates))) present++;
+        else rejected.push({ index: i, reason: 'duplicate key on a unique index other than _id' });
+      }
+    }
+    return { written: records.length - errors.length, alreadyPresent: present, rejected };
+  }
+
+  async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const r = await this.collection().deleteMany({ _id: { $in: records.map((g) => recordId(g.meta.coordinates)) } });
+    return r.deletedCount;
+  }
+
+  /** Over MongoDB's document size: JSON of a few MB can grow past 16 MB as BSON (small arrays do). */
+  screen(record: GoodRecord<T>, valueBytes: number): string | undefined {
+    if (valueBytes < MEASURE_ABOVE_BYTES) return undefined;
+    const bytes = BSON.calculateObjectSize(toDocument(this.type, record, new Date(0)));
+    return bytes > MAX_DOCUMENT_BYTES ? `the document would be ${bytes} bytes of BSON, over MongoDB's 16 MB limit` : undefined;
   }
 
   async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {

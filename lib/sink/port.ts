@@ -11,13 +11,35 @@ export interface WriteCount {
   alreadyPresent: number;
 }
 
+/** A record a store refused for its content (not an outage): its index in the chunk, and why. */
+export interface Rejection {
+  index: number;
+  reason: string;
+}
+
+/** A record store's write: counts, plus the records it refused (neither written nor present). */
+export interface RecordWriteCount extends WriteCount {
+  rejected?: Rejection[];
+}
+
 /** A store of records (one row or document per record, idempotent on the record's identity). */
 export interface RecordStore<T> {
   readonly name: StoreName;
   /** Creates tables, collections and indexes if missing; once per instance, retried after a failure. */
   ready(): Promise<void>;
-  /** Writes a chunk's records; a record whose identity is stored already counts as present. */
-  write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<WriteCount>;
+  /**
+   * Writes a chunk's records; a record whose identity is stored already counts as present. A record
+   * the server refuses for its content is reported in `rejected` and the others are written; only
+   * an infrastructure failure rejects the promise.
+   */
+  write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<RecordWriteCount>;
+  /** Deletes these records (a compensation when another store refused them); returns how many there were. */
+  deleteRecords(records: readonly GoodRecord<T>[]): Promise<number>;
+  /**
+   * Why this store could never keep `record` (e.g. over its document size limit), or undefined.
+   * Checked before any write, so such a record is dead-lettered instead of failing its batch.
+   */
+  screen?(record: GoodRecord<T>, valueBytes: number): string | undefined;
   /** Deletes, for each tombstone, the stored records of its partition with its key and a lower offset. */
   deleteByKey(tombstones: readonly Tombstone[]): Promise<number>;
   close(): Promise<void>;

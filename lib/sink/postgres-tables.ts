@@ -1,5 +1,5 @@
 /** The sink's two Postgres tables, as descriptors: records of a type, and dead letters. */
-import type { RecordMeta } from '../event/decode';
+import { isStorableTimestamp, type RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord } from './model';
 import type { SqlColumn, TableSpec } from './table-spec';
@@ -44,7 +44,8 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
     { name: 'kafka_key_base64', sqlType: 'text', from: (d) => d.meta.keyBase64 ?? null },
     { name: 'value_base64', sqlType: 'text', from: (d) => d.valueBase64 ?? null },
     { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (d) => d.meta.headers },
-    { name: 'kafka_timestamp', sqlType: 'timestamptz', from: (d) => isoTime(d.meta.timestamp) },
+    // Nullable: a record can be dead-lettered for a timestamp no store can hold.
+    { name: 'kafka_timestamp', sqlType: 'timestamptz', from: (d) => (isStorableTimestamp(d.meta.timestamp) ? isoTime(d.meta.timestamp) : null) },
     { name: 'error_kind', sqlType: 'text', notNull: true, from: (d) => d.error.kind },
     { name: 'error', sqlType: 'text', notNull: true, from: (d) => d.error.detail },
     { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },

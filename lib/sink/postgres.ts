@@ -4,9 +4,9 @@ import pg from 'pg';
 import type { Config } from '../config';
 import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
-import type { DeadLetterStore, RecordStore, WriteCount } from './port';
+import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from './port';
 import { deadLettersTable, recordsTable } from './postgres-tables';
-import { createTableSql, insertSql, toRow, type TableSpec } from './table-spec';
+import { createTableSql, insertSql, toRow, type SqlRow, type TableSpec } from './table-spec';
 import { ident, qualified, type Tables } from './tables';
 
 /** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
@@ -100,9 +100,40 @@ async function insertRows(pool: pg.Pool, sql: string, rows: readonly object[]): 
   return { written: r.rows[0].written, alreadyPresent: rows.length - r.rows[0].written };
 }
 
+/**
+ * Errors that come from a row's content rather than the server or the connection: data exceptions
+ * (class 22), integrity violations (23, e.g. another unique index), program limits (54, e.g. an
+ * index row too large). Only these are isolated to a record; anything else fails the batch.
+ */
+export const isContentError = (e: unknown): boolean =>
+  typeof (e as { code?: unknown })?.code === 'string' && /^(22|23|54)/.test((e as { code: string }).code);
+
+/**
+ * Inserts rows [from, to); when the server refuses the statement for a row's content, splits it
+ * in halves until the refused rows are found, and writes all the others.
+ */
+async function insertIsolating(pool: pg.Pool, sql: string, rows: readonly SqlRow[], from: number, to: number): Promise<RecordWriteCount> {
+  try {
+    const count = await insertRows(pool, sql, rows.slice(from, to));
+    return { ...count, rejected: [] };
+  } catch (e) {
+    if (!isContentError(e)) throw e;
+    if (to - from === 1) return { written: 0, alreadyPresent: 0, rejected: [{ index: from, reason: (e as Error).message }] };
+    const mid = from + Math.ceil((to - from) / 2);
+    const a = await insertIsolating(pool, sql, rows, from, mid);
+    const b = await insertIsolating(pool, sql, rows, mid, to);
+    return { written: a.written + b.written, alreadyPresent: a.alreadyPresent + b.alreadyPresent, rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])] };
+  }
+}
+
+const COORDINATES_RECORDSET = 'json_to_recordset($1::json) as t("topic" text, "partition" integer, "offset" bigint';
+
+const RECORDS_DELETE = (table: string) =>
+  `delete from ${table} r using ${COORDINATES_RECORDSET}) where r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"`;
+
 const TOMBSTONE_DELETE = (table: string) =>
   [
-    `delete from ${table} r using json_to_recordset($1::json) as t("topic" text, "partition" integer, "offset" bigint, "key" text)`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text)`,
     'where r."topic" = t."topic" and r."partition" = t."partition" and r."kafka_key_base64" = t."key" and r."offset" < t."offset"',
   ].join(' ');
 
@@ -112,6 +143,7 @@ export class PostgresStore<T> implements RecordStore<T> {
   private readonly spec: TableSpec<GoodRecord<T>>;
   private readonly insert: string;
   private readonly deleteSql: string;
+  private readonly deleteRecordsSql: string;
 
   /** `pool` is owned by the caller until {@link close}, which ends it. */
   constructor(
@@ -123,20 +155,24 @@ export class PostgresStore<T> implements RecordStore<T> {
     this.spec = recordsTable(type);
     this.insert = insertSql(qualified(tables, 'records'), this.spec);
     this.deleteSql = TOMBSTONE_DELETE(qualified(tables, 'records'));
+    this.deleteRecordsSql = RECORDS_DELETE(qualified(tables, 'records'));
   }
 
   ready(): Promise<void> {
     return this.schema.ensure();
   }
 
-  async write(records: readonly GoodRecord<T>[]): Promise<WriteCount> {
+  async write(records: readonly GoodRecord<T>[]): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    return insertRows(
-      this.pool,
-      this.insert,
-      records.map((g) => toRow(this.spec, g)),
-    );
+    const rows = records.map((g) => toRow(this.spec, g));
+    return insertIsolating(this.pool, this.insert, rows, 0, rows.length);
+  }
+
+  async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(records.map((g) => g.meta.coordinates))]);
+    return r.rowCount ?? 0;
   }
 
   async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {

@@ -5,7 +5,7 @@
 import { PartitionRanges, recordId, type PartitionRange } from '../event/coordinates';
 import { decodeRecord } from '../event/decode';
 import type { KafkaEventRecord } from '../event/types';
-import type { ChunkBounds, StoreName } from '../errors';
+import { RecordError, type ChunkBounds, type StoreName } from '../errors';
 import type { RecordType } from '../records/record-type';
 import { validateRecord } from '../records/validate';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
@@ -57,6 +57,12 @@ export class BatchAccumulator {
     for (const d of chunk.deadLetters) this.deadByKind[d.error.kind] = (this.deadByKind[d.error.kind] ?? 0) + 1;
   }
 
+  /** Counts records a store refused: no longer valid, now dead letters. */
+  addRefused(refused: readonly DeadLetter[]): void {
+    this.valid -= refused.length;
+    for (const d of refused) this.deadByKind[d.error.kind] = (this.deadByKind[d.error.kind] ?? 0) + 1;
+  }
+
   /** Adds one store's write of one chunk. */
   addWrite(store: StoreName, count: WriteCount, ms: number): void {
     const t = (this.stores[store] ??= { written: 0, alreadyPresent: 0, ms: 0 });
@@ -76,14 +82,39 @@ export class BatchAccumulator {
 
 type Sorted<T> = { kind: 'record'; record: GoodRecord<T> } | { kind: 'dead'; dead: DeadLetter } | { kind: 'tombstone'; tombstone: Tombstone };
 
-/** Decodes and validates one record (pure). */
-export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>): Sorted<T> {
+/** Why a store cannot keep a record, checked before anything is written (see {@link RecordStore.screen}). */
+export type Screen<T> = (record: GoodRecord<T>, valueBytes: number) => string | undefined;
+
+/** Decodes, validates and screens one record (pure). */
+export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[] = []): Sorted<T> {
   const d = decodeRecord(r);
   if (d.kind === 'tombstone') return { kind: 'tombstone', tombstone: { meta: d.meta } };
   if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
   const v = validateRecord(type, d.value, d.meta.coordinates);
   if (!v.ok) return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: v.error } };
-  return { kind: 'record', record: { meta: d.meta, payload: d.value, value: v.value } };
+  const record = { meta: d.meta, payload: d.value, value: v.value, valueBase64: d.valueBase64 };
+  const valueBytes = Math.floor((d.valueBase64.length * 3) / 4);
+  for (const screen of screens) {
+    const why = screen(record, valueBytes);
+    if (why) return unpreparable(r, why);
+  }
+  return { kind: 'record', record };
+}
+
+/** A record nothing else caught: dead-lettered with the raw bytes as received. */
+function unpreparable<T>(r: KafkaEventRecord, detail: string): Sorted<T> {
+  const coordinates = { topic: r.topic, partition: r.partition, offset: r.offset };
+  const meta = { coordinates, timestamp: r.timestamp, timestampType: r.timestampType, keyBase64: r.key ?? undefined, headers: [] };
+  return { kind: 'dead', dead: { meta, valueBase64: r.value ?? undefined, error: new RecordError('unstorable', coordinates, detail) } };
+}
+
+/** {@link sortRecord}, except that an exception while preparing a record dead-letters that record alone. */
+function sortSafely<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[]): Sorted<T> {
+  try {
+    return sortRecord(r, type, screens);
+  } catch (e) {
+    return unpreparable(r, `could not be prepared: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Prepares records [from, to) of `all` (no I/O); in-event duplicates are counted and left out. */
@@ -92,6 +123,7 @@ export function prepareChunk<T>(
   bounds: ChunkBounds,
   type: RecordType<T>,
   acc: BatchAccumulator,
+  screens: readonly Screen<T>[] = [],
 ): PreparedChunk<T> {
   const chunk: PreparedChunk<T> = { bounds, partitions: {}, records: [], deadLetters: [], tombstones: [] };
   const ranges = new PartitionRanges();
@@ -99,7 +131,7 @@ export function prepareChunk<T>(
     const r = all[i];
     ranges.add(r);
     if (!acc.admit(r)) continue;
-    const s = sortRecord(r, type);
+    const s = sortSafely(r, type, screens);
     if (s.kind === 'record') chunk.records.push(s.record);
     else if (s.kind === 'dead') chunk.deadLetters.push(s.dead);
     else chunk.tombstones.push(s.tombstone);

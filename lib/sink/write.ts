@@ -1,47 +1,88 @@
-/** Writing one prepared chunk to every store at once, with a typed outcome instead of a rejection. */
+/**
+ * Writing one prepared chunk to every store at once, with a typed outcome instead of a rejection.
+ * A record a store refuses for its content is dead-lettered (kind `store`) and taken out of the
+ * stores that accepted it, so it ends in exactly one place.
+ */
 import { performance } from 'node:perf_hooks';
-import { BatchWriteError, StoreWriteError, type StoreName } from '../errors';
-import type { Stores, WriteCount } from './port';
+import { BatchWriteError, RecordError, StoreWriteError, type StoreName } from '../errors';
+import type { DeadLetter, GoodRecord } from './model';
+import type { RecordWriteCount, Stores, WriteCount } from './port';
 import type { PreparedChunk } from './prepare';
 
 /** One store's part of a chunk write. */
 export interface StoreWrite {
   store: StoreName;
-  /** Records, or the chunk's dead letters. */
+  /** Records, or dead letters. */
   of: 'records' | 'deadLetters';
   count: WriteCount;
   ms: number;
 }
 
-/** A chunk's writes: every store succeeded, or the failures (each a {@link StoreWriteError}). */
-export type ChunkOutcome = { ok: true; writes: StoreWrite[] } | { ok: false; error: StoreWriteError | BatchWriteError };
+/** A chunk's writes, with the records a store refused (now dead letters); or the store failures. */
+export type ChunkOutcome =
+  | { ok: true; writes: StoreWrite[]; refused: DeadLetter[] }
+  | { ok: false; error: StoreWriteError | BatchWriteError };
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-async function timedWrite(
+async function timed<C extends WriteCount>(
   store: StoreName,
-  of: StoreWrite['of'],
   chunk: PreparedChunk<unknown>,
-  write: () => Promise<WriteCount>,
-): Promise<StoreWrite> {
+  write: () => Promise<C>,
+): Promise<{ store: StoreName; count: C; ms: number }> {
   const t0 = performance.now();
   try {
-    return { store, of, count: await write(), ms: round2(performance.now() - t0) };
+    return { store, count: await write(), ms: round2(performance.now() - t0) };
   } catch (e) {
     throw e instanceof StoreWriteError ? e : new StoreWriteError({ store, partitions: chunk.partitions, chunk: chunk.bounds }, e);
   }
 }
 
-/** Writes the chunk's records to every record store and its dead letters, concurrently. Never rejects. */
-export async function writeChunk<T>(stores: Stores<T>, chunk: PreparedChunk<T>, ingestedAt: Date): Promise<ChunkOutcome> {
-  const writes = stores.records.map((s) => timedWrite(s.name, 'records', chunk, () => s.write(chunk.records, ingestedAt)));
-  if (chunk.deadLetters.length > 0) {
-    const d = stores.deadLetters;
-    writes.push(timedWrite(d.name, 'deadLetters', chunk, () => d.write(chunk.deadLetters)));
-  }
-  const settled = await Promise.allSettled(writes);
-  const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as StoreWriteError] : []));
+/** The fulfilled values, or the failures as one error. */
+function collect<V>(settled: PromiseSettledResult<V>[]): { ok: true; values: V[] } | { ok: false; error: StoreWriteError | BatchWriteError } {
+  const failures = settled.flatMap((r) => (r.status === 'rejected' && r.reason instanceof StoreWriteError ? [r.reason] : []));
   if (failures.length === 1) return { ok: false, error: failures[0] };
   if (failures.length > 1) return { ok: false, error: new BatchWriteError(failures) };
-  return { ok: true, writes: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])) };
+  return { ok: true, values: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])) };
+}
+
+/** The records any store refused, as dead letters of kind `store` naming the store and its message. */
+function refusals<T>(chunk: PreparedChunk<T>, writes: { store: StoreName; count: RecordWriteCount }[]): Map<number, DeadLetter> {
+  const refused = new Map<number, DeadLetter>();
+  for (const { store, count } of writes) {
+    for (const { index, reason } of count.rejected ?? []) {
+      if (refused.has(index)) continue;
+      const g: GoodRecord<T> = chunk.records[index];
+      const error = new RecordError('store', g.meta.coordinates, `${store} refused the record: ${reason}`);
+      refused.set(index, { meta: g.meta, valueBase64: g.valueBase64, error });
+    }
+  }
+  return refused;
+}
+
+/** Dead-letters refused records and deletes them from every record store; returns what each store removed. */
+async function compensate<T>(stores: Stores<T>, chunk: PreparedChunk<T>, refused: Map<number, DeadLetter>) {
+  const records = [...refused.keys()].map((i) => chunk.records[i]);
+  const d = stores.deadLetters;
+  const removals = stores.records.map((s) => timed(s.name, chunk, async () => ({ written: -(await s.deleteRecords(records)), alreadyPresent: 0 })));
+  const deadWrite = timed(d.name, chunk, () => d.write([...refused.values()]));
+  return collect(await Promise.allSettled([...removals, deadWrite]));
+}
+
+/** Writes the chunk's records to every record store and its dead letters, concurrently. Never rejects. */
+export async function writeChunk<T>(stores: Stores<T>, chunk: PreparedChunk<T>, ingestedAt: Date): Promise<ChunkOutcome> {
+  const d = stores.deadLetters;
+  const recordWrites = stores.records.map((s) => timed(s.name, chunk, () => s.write(chunk.records, ingestedAt)));
+  const deadWrite = chunk.deadLetters.length > 0 ? [timed(d.name, chunk, () => d.write(chunk.deadLetters))] : [];
+  const first = collect(await Promise.allSettled([...recordWrites, ...deadWrite]));
+  if (!first.ok) return first;
+  const records = first.values.slice(0, recordWrites.length);
+  const writes: StoreWrite[] = first.values.map((w, i) => ({ ...w, of: i < recordWrites.length ? 'records' : 'deadLetters' }));
+  const refused = refusals(chunk, records);
+  if (refused.size === 0) return { ok: true, writes, refused: [] };
+  const fixed = await compensate(stores, chunk, refused);
+  if (!fixed.ok) return fixed;
+  // Removals count as negative writes, so a store's total says what it holds.
+  fixed.values.forEach((w, i) => writes.push({ ...w, of: i < stores.records.length ? 'records' : 'deadLetters' }));
+  return { ok: true, writes, refused: [...refused.values()] };
 }

@@ -20,6 +20,7 @@ export function failingWrites<T>(store: RecordStore<T>, fail: (call: number) => 
     name: store.name,
     ready: () => store.ready(),
     write: (records, ingestedAt) => (fail(++calls) ? Promise.reject(new InjectedFault(store.name)) : store.write(records, ingestedAt)),
+    deleteRecords: (records) => store.deleteRecords(records),
     deleteByKey: (tombstones) => store.deleteByKey(tombstones),
     close: () => store.close(),
   };

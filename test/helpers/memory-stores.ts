@@ -2,7 +2,7 @@
 import { recordId } from '../../lib/event/coordinates';
 import type { StoreName } from '../../lib/errors';
 import type { DeadLetter, GoodRecord, Tombstone } from '../../lib/sink/model';
-import type { DeadLetterStore, RecordStore, Stores, WriteCount } from '../../lib/sink/port';
+import type { DeadLetterStore, RecordStore, RecordWriteCount, Stores, WriteCount } from '../../lib/sink/port';
 
 /** Records by id, with the chunk sizes it was written in. */
 export class MemoryRecordStore<T> implements RecordStore<T> {
@@ -10,20 +10,34 @@ export class MemoryRecordStore<T> implements RecordStore<T> {
   readonly chunkSizes: number[] = [];
   readonly deleteCalls: number[] = [];
 
-  constructor(readonly name: StoreName) {}
+  /** `refuse(record)` gives a reason to refuse a record for its content, as a server would. */
+  constructor(
+    readonly name: StoreName,
+    private readonly refuse: (r: GoodRecord<T>) => string | undefined = () => undefined,
+  ) {}
 
   async ready(): Promise<void> {}
 
-  async write(records: readonly GoodRecord<T>[]): Promise<WriteCount> {
+  async write(records: readonly GoodRecord<T>[]): Promise<RecordWriteCount> {
     this.chunkSizes.push(records.length);
-    let written = 0;
-    for (const r of records) {
+    const count: Required<RecordWriteCount> = { written: 0, alreadyPresent: 0, rejected: [] };
+    records.forEach((r, index) => {
       const id = recordId(r.meta.coordinates);
-      if (this.byId.has(id)) continue;
-      this.byId.set(id, r);
-      written++;
-    }
-    return { written, alreadyPresent: records.length - written };
+      const reason = this.refuse(r);
+      if (reason) count.rejected.push({ index, reason });
+      else if (this.byId.has(id)) count.alreadyPresent++;
+      else {
+        this.byId.set(id, r);
+        count.written++;
+      }
+    });
+    return count;
+  }
+
+  async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
+    let n = 0;
+    for (const r of records) if (this.byId.delete(recordId(r.meta.coordinates))) n++;
+    return n;
   }
 
   async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { MongoClient } from 'mongodb';
 import { after, before, describe, test } from 'node:test';
 import { InvalidEventError, StoreWriteError } from '../../lib/errors';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
@@ -276,5 +277,75 @@ describe('store failures and retries', () => {
     assert.deepEqual(s.tombstones, { received: 1, deleted: 1 });
     const left = await sb.query(`select 1 from "${sb.env.POSTGRES_QUOTES_TABLE}" where kafka_key = 'Moe'`);
     assert.equal(left.length, 0);
+  });
+});
+
+describe('no record content fails its batch (real stores)', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('isolate')));
+  after(() => sb.close());
+  const q = (extra: string) => `{"quote":"q","character":"c",${extra}}`;
+
+  test('a value the Mongo server refuses is dead-lettered with its reason and kept out of Postgres; the rest is written', async () => {
+    const ev = eventOf([quotes(1, 1)[0], q('"x":[[1]]'), quotes(1, 2)[0]], 1, 100);
+    const s = await processBatch(ev, quoteType, sb, opts);
+    assert.deepEqual(s.deadLettered.byKind, { store: 1 });
+    const [dl] = await sb.query<{ offset: string; error_kind: string; error: string; value_base64: string }>(`select * from ${sb.tables.deadLetters}`);
+    assert.equal(dl.offset, '101');
+    assert.equal(dl.error_kind, 'store');
+    assert.match(dl.error, /^mongo refused the record: .*nested arrays/);
+    assert.equal(Buffer.from(dl.value_base64, 'base64').toString(), q('"x":[[1]]'));
+    assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 1 });
+    const again = await processBatch(ev, quoteType, sb, opts);
+    assert.deepEqual(again.deadLettered, { written: 0, alreadyPresent: 1, byKind: { store: 1 } });
+    assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 1 });
+  });
+
+  test('a duplicate on another unique Mongo index is a refusal, not "already written"', async () => {
+    const own = await sandbox('uniq');
+    try {
+      const client = await MongoClient.connect(own.config.MONGO_URL);
+      await client.db(own.config.MONGO_DATABASE).collection(own.config.MONGO_COLLECTION).createIndex({ quote: 1 }, { unique: true });
+      await client.close();
+      const same = JSON.stringify({ quote: 'the same quote', character: 'Homer' });
+      const s = await processBatch(eventOf([same, same], 2, 0), quoteType, own, opts);
+      assert.deepEqual(s.mongo, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(s.deadLettered.byKind, { store: 1 });
+      assert.deepEqual(await own.counts(), { rows: 1, docs: 1, deadLetters: 1 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('timestamps out of range (9e15, -5e15) are dead-lettered, the rest written', async () => {
+    const records = [9e15, -5e15, 1_700_000_000_000].map((timestamp, i) =>
+      toEventRecord({ topic: 'quotes', partition: 2, offset: 500 + i, timestamp, key: null, value: quotes(1, i)[0] }),
+    );
+    const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, sb, opts);
+    assert.deepEqual(s.deadLettered.byKind, { unstorable: 2 });
+    assert.equal(s.postgres.written, 1);
+    assert.equal(s.mongo.written, 1);
+  });
+
+  test('deep nesting, 1e400 and JSON that grows past 16 MB as BSON are dead-lettered, the rest written', async () => {
+    const huge = `{"quote":"q","character":"c","x":[${Array(1_450_000).fill('0').join(',')}]}`;
+    const values = [q(`"x":${'['.repeat(3000)}${']'.repeat(3000)}`), q('"n":1e400'), huge, quotes(1, 9)[0]];
+    const s = await processBatch(eventOf(values, 1, 700), quoteType, sb, opts);
+    assert.deepEqual(s.deadLettered.byKind, { unstorable: 3 });
+    assert.equal(s.mongo.written, 1);
+  });
+
+  test('TOMBSTONES=delete deletes within the tombstone partition only', async () => {
+    const own = await sandbox('tomb');
+    try {
+      const r = (partition: number, offset: number, value: string | null) => toEventRecord({ topic: 'quotes', partition, offset, timestamp: 1, key: 'Moe', value });
+      const s = await processBatch(buildEvent('self-managed', 'x:1', [r(0, 10, quotes(1)[0]), r(1, 2, quotes(1, 1)[0]), r(0, 11, null)]), quoteType, own, { tombstones: 'delete' });
+      assert.deepEqual(s.tombstones, { received: 1, deleted: 1 });
+      const left = await own.query<{ partition: number; offset: string }>(`select partition, "offset" from ${own.tables.records}`);
+      assert.deepEqual(left, [{ partition: 1, offset: '2' }], 'the newer record of partition 1 stays');
+      assert.equal((await own.docs()).length, 1);
+    } finally {
+      await own.close();
+    }
   });
 });

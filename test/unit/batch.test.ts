@@ -9,7 +9,7 @@ import { processBatch } from '../../lib/sink/batch';
 import { BatchAccumulator, chunkBounds, prepareChunk } from '../../lib/sink/prepare';
 import { writeChunk } from '../../lib/sink/write';
 import { failingWrites } from '../helpers/faults';
-import { memoryStores } from '../helpers/memory-stores';
+import { MemoryRecordStore, memoryStores } from '../helpers/memory-stores';
 
 const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: `C${i % 5}` });
 const rec = (partition: number, offset: number, value: string | null, key: string | null = `k${offset}`): KafkaEventRecord =>
@@ -178,5 +178,60 @@ describe('processBatch with in-memory stores', () => {
     const summary = await processBatch(event([]), quoteType, s, opts);
     assert.equal(summary.received, 0);
     assert.deepEqual(s.postgres.chunkSizes, []);
+  });
+});
+
+describe('records a store refuses for their content', () => {
+  const refuseOffset3 = (r: { meta: { coordinates: { offset: number } } }) => (r.meta.coordinates.offset === 3 ? 'nested arrays are not supported' : undefined);
+
+  test('are dead-lettered with kind store and the reason, taken out of the other store, and the rest is written', async () => {
+    const s = memoryStores<Quote>();
+    const picky = new MemoryRecordStore<Quote>('mongo', refuseOffset3);
+    const stores = { records: [s.postgres, picky], deadLetters: s.dead };
+    const summary = await processBatch(event(valid(6)), quoteType, stores, opts);
+    assert.deepEqual([...s.dead.byId.keys()], ['quotes-0-3']);
+    assert.match(s.dead.byId.get('quotes-0-3')?.error.detail ?? '', /^mongo refused the record: nested arrays/);
+    assert.equal(s.dead.byId.get('quotes-0-3')?.valueBase64, Buffer.from(quote(3)).toString('base64'));
+    assert.equal(s.postgres.byId.has('quotes-0-3'), false, 'not left in the store that accepted it');
+    assert.equal(s.postgres.byId.size, 5);
+    assert.equal(picky.byId.size, 5);
+    assert.equal(summary.valid, 5);
+    assert.deepEqual(summary.postgres, { written: 5, alreadyPresent: 0 });
+    assert.deepEqual(summary.mongo, { written: 5, alreadyPresent: 0 });
+    assert.deepEqual(summary.deadLettered, { written: 1, alreadyPresent: 0, byKind: { store: 1 } });
+  });
+
+  test('a replay ends in the same place and adds nothing', async () => {
+    const s = memoryStores<Quote>();
+    const stores = { records: [s.postgres, new MemoryRecordStore<Quote>('mongo', refuseOffset3)], deadLetters: s.dead };
+    await processBatch(event(valid(6)), quoteType, stores, opts);
+    const again = await processBatch(event(valid(6)), quoteType, stores, opts);
+    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 5 });
+    assert.deepEqual(again.deadLettered, { written: 0, alreadyPresent: 1, byKind: { store: 1 } });
+    assert.equal(s.postgres.byId.size, 5);
+  });
+});
+
+describe('a record that cannot even be prepared', () => {
+  test('a timestamp beyond what the stores hold is dead-lettered, the rest written', async () => {
+    const s = memoryStores<Quote>();
+    const bad = { ...rec(0, 1, quote(1)), timestamp: 9e15 };
+    const summary = await processBatch(event([rec(0, 0, quote(0)), bad]), quoteType, s, opts);
+    assert.deepEqual(summary.deadLettered.byKind, { unstorable: 1 });
+    assert.equal(s.postgres.byId.size, 1);
+  });
+
+  test('a value nested 5,000 levels deep is dead-lettered without overflowing the stack', async () => {
+    const s = memoryStores<Quote>();
+    const deep = `{"quote":"q","character":"c","x":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const summary = await processBatch(event([rec(0, 0, deep), rec(0, 1, quote(1))]), quoteType, s, opts);
+    assert.deepEqual(summary.deadLettered.byKind, { unstorable: 1 });
+    assert.match([...s.dead.byId.values()][0].error.detail, /nested more than 90 levels/);
+  });
+
+  test('a number beyond double precision (1e400) is dead-lettered rather than stored as something else', async () => {
+    const s = memoryStores<Quote>();
+    const summary = await processBatch(event([rec(0, 0, '{"quote":"q","character":"c","n":1e400}')]), quoteType, s, opts);
+    assert.deepEqual(summary.deadLettered.byKind, { unstorable: 1 });
   });
 });

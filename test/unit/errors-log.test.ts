@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { BatchWriteError, InvalidEventError, QuotesSinkError, StoreWriteError } from '../../lib/errors';
+import { redactUrl } from '../../lib/config';
 import { createLogger, scrub, serializeError } from '../../lib/log';
+import { preview, printable } from '../../lib/sink/dead-letters';
 
 const context = { store: 'postgres' as const, partitions: { 'quotes-0': { first: 3, last: 9, count: 7 } }, chunk: { from: 0, to: 7 } };
 const pgError = () => Object.assign(new Error('connection refused to postgres://u:hunter2@db:5432/x'), { code: 'ECONNREFUSED' });
@@ -60,4 +62,21 @@ test('the logger writes the serialised error with its cause, and no password', (
 
 test('scrub removes the password of every URL in a text', () => {
   assert.equal(scrub('a mongodb://u:p@h/ and postgres://x:y@z/d'), 'a mongodb://u:***@h/ and postgres://x:***@z/d');
+});
+
+test('a password holding an unencoded @ is redacted whole', () => {
+  assert.equal(redactUrl('postgres://mchi:p@ss@w0rd@127.0.0.1:5432/db'), 'postgres://mchi:***@127.0.0.1:5432/db');
+  assert.doesNotMatch(scrub('connect to postgres://u:a@b@c/d failed'), /a@b/);
+});
+
+// A hang guard, not a speed test: the old quadratic scrubber needed minutes for this text.
+test('scrubbing a long text without URLs finishes (400,000 characters)', { timeout: 30_000 }, () => {
+  const text = `a://${'x'.repeat(400_000)}`;
+  assert.equal(scrub(text), text);
+});
+
+test('dead-letter previews escape terminal control sequences', () => {
+  const raw = Buffer.from('\u001b[31mred\u0007 \u202eevil').toString('base64');
+  assert.equal(preview(raw), '\\u001b[31mred\\u0007 \\u202eevil');
+  assert.equal(printable('tab\there'), 'tab\\u0009here');
 });

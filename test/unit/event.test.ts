@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { InvalidEventError } from '../../lib/errors';
 import { buildEvent, toEventRecord, toSignedBytes } from '../../lib/event/build';
 import { decodeHeaders, decodeRecord, signedBytesToBuffer } from '../../lib/event/decode';
@@ -48,7 +48,7 @@ test('missing key, null key, tombstone (null or missing value)', () => {
   assert.equal(decodeRecord(noValue as never).kind, 'tombstone');
 });
 
-test('bad content becomes a typed record error, with coordinates', () => {
+describe('bad content becomes a typed record error, with coordinates', () => {
   const cases: [string, string][] = [
     [b64('{"quote": '), 'json'],
     [Buffer.from([0xc3, 0x28]).toString('base64'), 'utf8'],
@@ -59,18 +59,21 @@ test('bad content becomes a typed record error, with coordinates', () => {
     [b64('{"quote":"q","character":"c","a.b":1}'), 'unstorable'],
   ];
   for (const [value, kind] of cases) {
-    const d = decodeRecord(rec({ value, offset: 42 }) as never);
-    assert.equal(d.kind, 'error', value);
-    if (d.kind === 'error') {
-      assert.equal(d.error.kind, kind);
-      assert.match(d.error.message, /quotes\/0\/42/);
-    }
+    test(`${kind}: ${Buffer.from(value, 'base64').toString('utf8').slice(0, 40) || '(empty)'}`, () => {
+      const d = decodeRecord(rec({ value, offset: 42 }) as never);
+      assert.equal(d.kind, 'error', value);
+      if (d.kind === 'error') {
+        assert.equal(d.error.kind, kind);
+        assert.match(d.error.message, /quotes\/0\/42/);
+      }
+    });
   }
-  // A legal escape that only looks risky is fine.
-  assert.equal(decodeRecord(rec({ value: b64('{"quote":"\\ud83d\\ude00","character":"c"}') }) as never).kind, 'value');
+  test('a legal escape that only looks risky is fine', () => {
+    assert.equal(decodeRecord(rec({ value: b64('{"quote":"\\ud83d\\ude00","character":"c"}') }) as never).kind, 'value');
+  });
 });
 
-test('events that are not Kafka events are rejected, naming the problem', () => {
+describe('events that are not Kafka events are rejected, naming the problem', () => {
   const bad: [unknown, RegExp][] = [
     [null, /not an object/],
     [{ eventSource: 'SelfManagedKafka', bootstrapServers: 'x' }, /no "records"/],
@@ -84,7 +87,9 @@ test('events that are not Kafka events are rejected, naming the problem', () => 
     [event([rec({ timestampType: 'NOW' })]), /timestampType/],
   ];
   for (const [input, why] of bad) {
-    assert.throws(() => parseEvent(input), (e: unknown) => e instanceof InvalidEventError && why.test(e.message), String(why));
+    test(String(why), () => {
+      assert.throws(() => parseEvent(input), (e: unknown) => e instanceof InvalidEventError && why.test(e.message), String(why));
+    });
   }
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { RecordMeta } from '../../lib/event/decode';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { validateRecord } from '../../lib/records/validate';
@@ -20,7 +20,7 @@ test('a quote validates and keeps unknown fields', () => {
   assert.ok(validateRecord(quoteType, { quote: 'Doh', character: 'Homer' }, coords).ok, 'image and direction are optional');
 });
 
-test('invalid quotes say which field and which record', () => {
+describe('invalid quotes say which field and which record', () => {
   const cases: [unknown, RegExp][] = [
     [{ character: 'Homer' }, /quote: Required/],
     [{ quote: '   ', character: 'Homer' }, /quote: must be a non-empty string/],
@@ -30,19 +30,21 @@ test('invalid quotes say which field and which record', () => {
     ['just a string', /Expected object/],
   ];
   for (const [value, why] of cases) {
-    const v = validateRecord(quoteType, value, coords);
-    assert.equal(v.ok, false);
-    if (!v.ok) {
-      assert.match(v.error.message, why);
-      assert.match(v.error.message, /quotes\/2\/42/);
-      assert.equal(v.error.kind, 'schema');
-    }
+    test(String(why), () => {
+      const v = validateRecord(quoteType, value, coords);
+      assert.equal(v.ok, false);
+      if (!v.ok) {
+        assert.match(v.error.message, why);
+        assert.match(v.error.message, /quotes\/2\/42/);
+        assert.equal(v.error.kind, 'schema');
+      }
+    });
   }
 });
 
 test('row and document mapping', () => {
   const payload = { quote: 'Doh', character: 'Homer', characterDirection: 'Right', extra: true };
-  const good = { meta, payload, value: payload as Quote };
+  const good = { meta, payload, value: payload as Quote, valueBase64: Buffer.from(JSON.stringify(payload)).toString('base64') };
   const row = toRow(recordsTable(quoteType), good);
   assert.deepEqual(row, {
     topic: 'quotes', partition: 2, offset: 42, kafka_key: 'Homer', kafka_key_base64: 'SG9tZXI=', headers: meta.headers,
@@ -85,4 +87,14 @@ test('identifiers are checked and quoted', () => {
   assert.equal(ident('quotes'), '"quotes"');
   assert.throws(() => ident('quotes"; drop table x; --'), /unsafe SQL identifier/);
   assert.throws(() => ident('Quotes'), /unsafe/);
+});
+
+describe('image URLs: http and https only', () => {
+  for (const image of ['javascript:alert(1)', 'data:text/html,<b>x</b>', 'file:///etc/passwd']) {
+    test(`refuses ${image.slice(0, 20)}`, () => {
+      const v = validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image }, coords);
+      assert.equal(v.ok, false);
+    });
+  }
+  test('accepts https', () => assert.ok(validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image: 'https://x.test/a.png' }, coords).ok));
 });
