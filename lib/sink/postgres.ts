@@ -67,14 +67,27 @@ class SchemaGate {
   constructor(
     private readonly pool: pg.Pool,
     private readonly ddl: string,
+    private readonly tables: readonly string[],
   ) {}
 
   ensure(): Promise<void> {
-    this.ready ??= this.migrate().catch((e: unknown) => {
+    this.ready ??= this.migrateIfMissing().catch((e: unknown) => {
       this.ready = undefined;
       throw e;
     });
     return this.ready;
+  }
+
+  /**
+   * DDL only when a table is missing: a least-privilege role (SELECT/INSERT/DELETE on existing
+   * tables, no CREATE on the database) can then write. The catalogue lookup needs no privilege.
+   */
+  private async migrateIfMissing(): Promise<void> {
+    const r = await this.pool.query<{ missing: number }>(
+      'select count(*)::int as missing from unnest($1::text[]) as t(name) where to_regclass(t.name) is null',
+      [this.tables],
+    );
+    if (r.rows[0].missing > 0) await this.migrate();
   }
 
   private async migrate(): Promise<void> {
@@ -226,6 +239,6 @@ export function postgresStores<T>(
   type: RecordType<T>,
   tables: Tables,
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
-  const gate = new SchemaGate(pool, schemaSql(type, tables));
+  const gate = new SchemaGate(pool, schemaSql(type, tables), [qualified(tables, 'records'), qualified(tables, 'deadLetters')]);
   return { records: new PostgresStore(pool, gate, type, tables), deadLetters: new PostgresDeadLetterStore(pool, gate, tables) };
 }

@@ -349,3 +349,34 @@ describe('no record content fails its batch (real stores)', () => {
     }
   });
 });
+
+describe('least privilege', () => {
+  test('a role with SELECT/INSERT/DELETE on existing tables and no CREATE writes batches', async () => {
+    const sb = await sandbox('lp');
+    const role = `lp_${Date.now().toString(36)}`;
+    try {
+      const db = new URL(sb.config.POSTGRES_URL).pathname.slice(1);
+      await sb.query(`create role ${role} login password 'lp-pw'`);
+      await sb.query(`revoke create on schema public from public`).catch(() => undefined);
+      await sb.query(`revoke create on database "${db}" from public`);
+      await sb.query(`grant usage on schema public to ${role}`);
+      await sb.query(`grant select, insert, delete on ${sb.tables.records}, ${sb.tables.deadLetters} to ${role}`);
+      const url = new URL(sb.config.POSTGRES_URL);
+      url.username = role;
+      url.password = 'lp-pw';
+      const limited = openStores(stackConfig({ ...sb.env, POSTGRES_URL: url.toString() }), quoteType);
+      try {
+        const s = await processBatch(eventOf([...quotes(3, 40), '{"bad":1}'], 1, 900), quoteType, { ...sb, records: [limited.records[0], sb.records[1]], deadLetters: limited.deadLetters }, opts);
+        assert.equal(s.postgres.written, 3);
+        assert.equal(s.deadLettered.written, 1);
+      } finally {
+        await limited.close();
+      }
+    } finally {
+      await sb.query(`revoke all on ${sb.tables.records}, ${sb.tables.deadLetters} from ${role}`).catch(() => undefined);
+      await sb.query(`revoke usage on schema public from ${role}`).catch(() => undefined);
+      await sb.query(`drop role if exists ${role}`).catch(() => undefined);
+      await sb.close();
+    }
+  });
+});
