@@ -7,61 +7,91 @@
  * GC, take the RSS as the baseline, then sample the RSS every 2 ms while processBatch runs.
  * Prints one JSON line: event size, baseline, peak and the largest peak − baseline.
  *
- *   node --expose-gc --import tsx bench/memory.ts [--batch 10000] [--rounds 5]
+ *   node --expose-gc --import tsx bench/memory.ts [--batch 10000] [--rounds 5] [--chunk N]
  *
  * Writes into a fresh table and collection of its own, and drops them at the end.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { dropStores, syntheticRecords } from './common';
+import { dropStores, syntheticRecords, watchRss } from './common';
+import { toMb, type MemoryProbe } from './report';
 import { buildEvent } from '../lib/event/build';
 import { quoteType } from '../lib/records/quote';
-import type { RecordType } from '../lib/records/record-type';
 import { processBatch } from '../lib/sink/batch';
-import { MongoStore } from '../lib/sink/mongo';
-import { PostgresStore } from '../lib/sink/postgres';
+import { openStores } from '../lib/sink/stores';
 
-const { values } = parseArgs({ options: { batch: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '1' }, chunk: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '1' },
+    chunk: { type: 'string' },
+  },
+});
 const BATCH = Number(values.batch);
 const ROUNDS = Number(values.rounds);
 const CHUNK = values.chunk ? Number(values.chunk) : undefined;
-const type = quoteType as RecordType<unknown>;
-const MB = 1048576;
+/** RSS sampling interval: short, as a 10,000-record batch takes only about 2 s. */
+const SAMPLE_MS = 2;
+
+/** One round's figures, in MB. */
+interface Round {
+  baselineMb: number;
+  peakMb: number;
+  deltaMb: number;
+}
 
 /** One event of `n` records on partition 0 from `offset`, round-tripped through JSON as Lambda delivers it. */
 const event = (n: number, offset: number): unknown =>
-  JSON.parse(JSON.stringify(buildEvent('self-managed', '127.0.0.1:9092', syntheticRecords(n, 7 + offset, (i) => ({ partition: 0, offset: offset + i })))));
+  JSON.parse(
+    JSON.stringify(
+      buildEvent(
+        'self-managed',
+        '127.0.0.1:9092',
+        syntheticRecords(n, 7 + offset, (i) => ({ partition: 0, offset: offset + i })),
+      ),
+    ),
+  );
 
 async function main(): Promise<void> {
   loadStackEnv();
   const run = `benchmem_${Date.now().toString(36)}`;
-  const config = loadConfig({ ...process.env, POSTGRES_QUOTES_TABLE: run, POSTGRES_DEAD_LETTER_TABLE: `${run}_dl`, MONGO_COLLECTION: run });
-  const stores = { postgres: new PostgresStore(config, type), mongo: new MongoStore(config) };
+  const config = loadConfig({
+    ...process.env,
+    POSTGRES_QUOTES_TABLE: run,
+    POSTGRES_DEAD_LETTER_TABLE: `${run}_dl`,
+    MONGO_COLLECTION: run,
+  });
+  const stores = openStores(config, quoteType);
 
   // Warm-up: connections, schema, indexes and the JIT, so round 1 measures a warm container.
-  await processBatch(event(100, 0), type, stores, { tombstones: 'skip' });
+  await processBatch(event(100, 0), quoteType, stores, { tombstones: 'skip' });
 
-  const rounds: { baselineMb: number; peakMb: number; deltaMb: number }[] = [];
+  const rounds: Round[] = [];
   let eventMb = 0;
   for (let r = 0; r < ROUNDS; r++) {
     let ev: unknown = event(BATCH, 1_000 + r * BATCH);
-    eventMb = JSON.stringify(ev).length / MB;
+    eventMb = toMb(JSON.stringify(ev).length, 2);
     global.gc?.();
-    const baseline = process.memoryUsage().rss;
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 2);
-    await processBatch(ev, type, stores, { tombstones: 'skip', writeChunk: CHUNK });
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const watch = watchRss(SAMPLE_MS);
+    await processBatch(ev, quoteType, stores, { tombstones: 'skip', writeChunk: CHUNK });
+    const { baseline, peak } = watch.stop();
+    // Let the event go before the next round builds its own.
     ev = undefined;
-    rounds.push({ baselineMb: Math.round(baseline / MB), peakMb: Math.round(peak / MB), deltaMb: Math.round(((peak - baseline) / MB) * 10) / 10 });
+    rounds.push({ baselineMb: toMb(baseline), peakMb: toMb(peak), deltaMb: toMb(peak - baseline, 1) });
   }
 
   await dropStores([config]);
-  await Promise.all([stores.postgres.close(), stores.mongo.close()]);
+  await stores.close();
 
   const worst = rounds.reduce((a, b) => (b.deltaMb > a.deltaMb ? b : a));
-  const out = { batchSize: BATCH, eventMb: Math.round(eventMb * 100) / 100, baselineRssMb: worst.baselineMb, peakRssMb: worst.peakMb, maxDeltaMb: worst.deltaMb, rounds };
+  const out: MemoryProbe & { rounds: Round[] } = {
+    batchSize: BATCH,
+    eventMb,
+    baselineRssMb: worst.baselineMb,
+    peakRssMb: worst.peakMb,
+    maxDeltaMb: worst.deltaMb,
+    rounds,
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
