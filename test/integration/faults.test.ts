@@ -6,9 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
 import { ferretdb } from '../../lib/stack/ferretdb';
@@ -20,6 +17,15 @@ import { currentMode, up } from '../../lib/stack/stack';
 import { lane, produce, type Lane } from '../helpers/lane';
 import { exitOf, spawnCommand, TSX } from '../helpers/run';
 import { quotes } from '../helpers/sink';
+import { createSinkHandler } from '../../handlers/sink';
+import { runEmulator } from '../../lib/emulator/emulator';
+import type { Invoker } from '../../lib/emulator/invoke';
+import { createLogger } from '../../lib/log';
+import { quoteType, type Quote } from '../../lib/records/quote';
+import type { Stores } from '../../lib/sink/port';
+import { openStores } from '../../lib/sink/stores';
+import { stackConfig } from '../helpers/env';
+import { failWhile } from '../helpers/faults';
 
 const N = 20_000;
 const native = currentMode() === 'native';
@@ -55,6 +61,40 @@ async function faultRun(name: string, fault: (l: Lane) => Promise<void>, env: Re
   }
 }
 
+/** {@link faultRun} with the emulator in this process and its function over `decorate(stores)`. */
+async function faultRunInProcess(name: string, decorate: (s: Stores<Quote>) => Stores<Quote>, fault: (l: Lane) => Promise<void>): Promise<void> {
+  const l = await lane(name);
+  try {
+    await produce(l, ['--synthetic', String(N), '--seed', '99']);
+    const config = stackConfig(l.env);
+    const log = createLogger('silent');
+    const stores = openStores(config, quoteType);
+    const handle = createSinkHandler({ config, log, stores: decorate(stores) });
+    const invoke: Invoker = (event) => handle(event);
+    invoke.close = stores.close;
+    const run = runEmulator({
+      config,
+      topic: l.topic,
+      groupId: config.KAFKA_GROUP_ID,
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: 250,
+      windowMs: 500,
+      source: 'self-managed',
+      invoke,
+      retry: { maxAttempts: 0, baseMs: 200, capMs: 2_000 },
+      untilIdle: true,
+      idleMs: 1_500,
+      log,
+    });
+    await waitForRows(l, 2_000);
+    await fault(l);
+    await run;
+    assert.deepEqual(await l.sb.counts(), { rows: N, docs: N, deadLetters: 0 });
+  } finally {
+    await l.close();
+  }
+}
+
 const stopFor = (service: NativeService, ms: number) => async () => {
   assert.ok(await service.down(), `${service.name} was running`);
   await sleep(ms);
@@ -77,25 +117,22 @@ describe('faults (native stack)', { skip: native ? false : 'these tests stop and
     }));
 
   test('the handler dies after the Postgres write, before the Mongo write: retries complete Mongo, Postgres unchanged', async () => {
-    const switchFile = path.join(tmpdir(), `quotes-sink-fault-${process.pid}`);
-    await faultRun(
-      'afterpg',
-      async (l) => {
-        writeFileSync(switchFile, 'on');
-        // While the switch is on, every batch reaches Postgres and then fails: Postgres gets ahead.
-        const deadline = Date.now() + 30_000;
-        let ahead = false;
-        while (!ahead && Date.now() < deadline) {
-          await sleep(100);
-          const c = await l.sb.counts();
-          ahead = c.rows > c.docs;
-        }
-        await sleep(1_000);
-        rmSync(switchFile, { force: true });
-        assert.ok(ahead, 'Postgres got ahead of Mongo while the fault was on');
-      },
-      { SINK_FAULT_FILE: switchFile },
-    );
+    let faultOn = false;
+    // The emulator runs in this process, its function built over stores whose Mongo writes fail
+    // while the fault is on: what a function dying between the two writes leaves behind.
+    await faultRunInProcess('afterpg', (stores) => failWhile(stores, 'mongo', () => faultOn), async (l) => {
+      faultOn = true;
+      const deadline = Date.now() + 30_000;
+      let ahead = false;
+      while (!ahead && Date.now() < deadline) {
+        await sleep(100);
+        const c = await l.sb.counts();
+        ahead = c.rows > c.docs;
+      }
+      await sleep(1_000);
+      faultOn = false;
+      assert.ok(ahead, 'Postgres got ahead of Mongo while the fault was on');
+    });
   });
 
   test("Postgres connections cut server-side while writes are in flight: same", () =>
