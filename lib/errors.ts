@@ -33,8 +33,12 @@ export class InvalidEventError extends QuotesSinkError {
 }
 
 /** Why one record could not be decoded or validated (it goes to the dead letters, the batch goes on). */
-/** `store`: a store refused this one record (the server's message says why); the rest was written. */
-export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable' | 'store';
+/**
+ * `store`: a store refused this one record (the server's message says why); the rest was written.
+ * `collision`: a different record is stored at the same coordinates (a re-created topic, another
+ * cluster); the stored one is kept, and this one is not counted as present.
+ */
+export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable' | 'store' | 'collision';
 
 /** One record could not be decoded or validated. */
 export class RecordError extends QuotesSinkError {

@@ -22,7 +22,7 @@ export interface RecordMeta {
 }
 
 export type DecodedRecord =
-  | { kind: 'value'; meta: RecordMeta; value: unknown; valueBase64: string }
+  | { kind: 'value'; meta: RecordMeta; value: unknown; valueBase64: string; text: string }
   | { kind: 'tombstone'; meta: RecordMeta }
   | { kind: 'error'; meta: RecordMeta; error: RecordError; valueBase64?: string };
 
@@ -152,5 +152,5 @@ export function decodeRecord(r: KafkaEventRecord): DecodedRecord {
   }
   const unstorable = unstorableReason(value);
   if (unstorable) return fail('unstorable', unstorable);
-  return { kind: 'value', meta, value, valueBase64 };
+  return { kind: 'value', meta, value, valueBase64, text };
 }

@@ -12,6 +12,8 @@ export interface GoodRecord<T> {
   value: T;
   /** The raw value, base64 as received: what a dead letter keeps if a store refuses the record. */
   valueBase64: string;
+  /** The raw value as text (it is UTF-8 JSON): kept byte for byte, and parsed losslessly by Postgres. */
+  valueText: string;
 }
 
 /** A record that could not be decoded or validated. */
@@ -42,6 +44,7 @@ export function toDocument<T>(type: RecordType<T>, r: GoodRecord<T>, ingestedAt:
       timestamp: new Date(r.meta.timestamp),
       timestampType: r.meta.timestampType,
     },
+    raw: r.valueText,
     ingestedAt,
   };
 }

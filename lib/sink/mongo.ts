@@ -47,6 +47,26 @@ const MEASURE_ABOVE_BYTES = 1024 * 1024;
 
 type RecordDocument = Document & { _id: string };
 
+/** What a stored document says of the record it holds. */
+interface StoredIdentity {
+  _id: string;
+  kafka?: { timestamp?: Date; keyBase64?: string | null };
+  raw?: string;
+  payload?: unknown;
+}
+
+const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
+
+/**
+ * Whether a stored document holds this very record: same timestamp, key and value (documents from
+ * before `raw` existed are compared by payload).
+ */
+function sameRecord<T>(stored: StoredIdentity, r: GoodRecord<T>): boolean {
+  if (stored.kafka?.timestamp?.getTime() !== r.meta.timestamp) return false;
+  if ((stored.kafka?.keyBase64 ?? null) !== (r.meta.keyBase64 ?? null)) return false;
+  return stored.raw !== undefined ? stored.raw === r.valueText : JSON.stringify(stored.payload) === JSON.stringify(r.payload);
+}
+
 /** The indexes of a record type's collection: its own, then the sink's. */
 export function mongoIndexes<T>(type: RecordType<T>): IndexSpecification[] {
   const own = (type.indexes ?? []).map((i) => Object.fromEntries(i.fields.map((f) => [f, 1 as const])));
@@ -133,28 +153,42 @@ export class MongoStore<T> implements RecordStore<T> {
     errors: { index: number; code?: number; errmsg?: string }[],
   ): Promise<RecordWriteCount> {
     const rejected: Rejection[] = [];
-    const unclear: number[] = [];
+    const duplicates: number[] = [];
     let present = 0;
     for (const w of errors) {
       const on = w.code === DUPLICATE_KEY ? duplicateOn(w.errmsg) : 'other';
-      if (on === '_id') present++;
-      else if (on === 'unknown') unclear.push(w.index);
-      else rejected.push({ index: w.index, reason: w.errmsg ?? `MongoDB error ${w.code}` });
+      if (on === 'other') rejected.push({ index: w.index, kind: 'store', reason: w.errmsg ?? `MongoDB error ${w.code}` });
+      else duplicates.push(w.index);
     }
-    if (unclear.length > 0) {
-      const ids = unclear.map((i) => recordId(records[i].meta.coordinates));
-      const found = new Set((await this.collection().find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
-      for (const i of unclear) {
-        if (found.has(recordId(records[i].meta.coordinates))) present++;
-        else rejected.push({ index: i, reason: 'duplicate key on a unique index other than _id' });
-      }
+    const stored = await this.storedCopies(records, duplicates);
+    for (const i of duplicates) {
+      const copy = stored.get(recordId(records[i].meta.coordinates));
+      if (!copy) rejected.push({ index: i, kind: 'store', reason: 'duplicate key on a unique index other than _id' });
+      else if (!sameRecord(copy, records[i])) rejected.push({ index: i, kind: 'collision', reason: COLLISION });
+      else present++;
     }
     return { written: records.length - errors.length, alreadyPresent: present, rejected };
   }
 
+  /** The stored documents (identity fields only) of the records at these positions, by `_id`. */
+  private async storedCopies(records: readonly GoodRecord<T>[], positions: number[]): Promise<Map<string, StoredIdentity>> {
+    if (positions.length === 0) return new Map();
+    const ids = positions.map((i) => recordId(records[i].meta.coordinates));
+    const docs = await this.collection()
+      .find({ _id: { $in: ids } }, { projection: { 'kafka.timestamp': 1, 'kafka.keyBase64': 1, raw: 1, payload: 1 } })
+      .toArray();
+    return new Map(docs.map((d) => [d._id, d as StoredIdentity]));
+  }
+
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
     if (records.length === 0) return 0;
-    const r = await this.collection().deleteMany({ _id: { $in: records.map((g) => recordId(g.meta.coordinates)) } });
+    const r = await this.collection().deleteMany({
+      $or: records.map(({ meta: m }) => ({
+        _id: recordId(m.coordinates),
+        'kafka.timestamp': new Date(m.timestamp),
+        'kafka.keyBase64': m.keyBase64 ?? null,
+      })),
+    });
     return r.deletedCount;
   }
 

@@ -11,10 +11,14 @@ export interface WriteCount {
   alreadyPresent: number;
 }
 
-/** A record a store refused for its content (not an outage): its index in the chunk, and why. */
+/**
+ * A record a store did not keep for its content (not an outage): its index in the chunk, why, and
+ * whether the store refused it or holds a different record at its coordinates.
+ */
 export interface Rejection {
   index: number;
   reason: string;
+  kind?: 'store' | 'collision';
 }
 
 /** A record store's write: counts, plus the records it refused (neither written nor present). */
@@ -33,7 +37,10 @@ export interface RecordStore<T> {
    * an infrastructure failure rejects the promise.
    */
   write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<RecordWriteCount>;
-  /** Deletes these records (a compensation when another store refused them); returns how many there were. */
+  /**
+   * Deletes the stored copies of these records, and only copies of these very records (same
+   * coordinates, timestamp and key): a compensation when another store did not keep them.
+   */
   deleteRecords(records: readonly GoodRecord<T>[]): Promise<number>;
   /**
    * Why this store could never keep `record` (e.g. over its document size limit), or undefined.

@@ -17,6 +17,17 @@ function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
 
 const COORDINATES = ['topic', 'partition', 'offset'] as const;
 
+/**
+ * A stored row and an incoming record at the same coordinates are different records (a re-created
+ * topic, another cluster) when their timestamp, key or value differ. Rows from before `raw_value`
+ * existed are compared by payload.
+ */
+const RECORD_DIFFERS = [
+  't."kafka_timestamp" is distinct from x."kafka_timestamp"',
+  't."kafka_key_base64" is distinct from x."kafka_key_base64"',
+  '(case when t."raw_value" is null then t."payload" <> x."raw_value"::jsonb else t."raw_value" <> x."raw_value" end)',
+].join(' or ');
+
 /** The records table of `type`: coordinates, key, the type's columns, payload, headers, times. */
 export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
   const meta = (g: GoodRecord<T>) => g.meta;
@@ -26,7 +37,9 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
       { name: 'kafka_key', sqlType: 'text', from: (g) => g.meta.keyText ?? null },
       { name: 'kafka_key_base64', sqlType: 'text', from: (g) => g.meta.keyBase64 ?? null },
       ...type.columns.map((c): SqlColumn<GoodRecord<T>> => ({ ...c, from: (g) => c.from(g.value) })),
-      { name: 'payload', sqlType: 'jsonb', notNull: true, from: (g) => g.payload },
+      // jsonb parsed by Postgres from the raw text: numbers keep every digit (JSON.parse would not).
+      { name: 'payload', sqlType: 'jsonb', notNull: true, fromSql: 'x."raw_value"::jsonb' },
+      { name: 'raw_value', sqlType: 'text', from: (g) => g.valueText },
       { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (g) => g.meta.headers },
       { name: 'kafka_timestamp', sqlType: 'timestamptz', notNull: true, from: (g) => isoTime(g.meta.timestamp) },
       { name: 'timestamp_type', sqlType: 'text', notNull: true, from: (g) => g.meta.timestampType },
@@ -34,6 +47,7 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
     ],
     primaryKey: COORDINATES,
     indexes: [...(type.indexes ?? []), { name: 'ingested_at', columns: ['ingested_at'] }],
+    differs: RECORD_DIFFERS,
   };
 }
 

@@ -57,6 +57,12 @@ export function createPostgresPool(c: Config): pg.Pool {
   return pool;
 }
 
+/** How many of the expected table columns the catalogue lacks (a missing table lacks all of its own). */
+const MISSING_COLUMNS = [
+  'select count(*)::int as missing from json_to_recordset($1::json) as c("tbl" text, "col" text)',
+  'where not exists (select 1 from pg_attribute a where a.attrelid = to_regclass(c."tbl") and a.attname = c."col" and not a.attisdropped)',
+].join(' ');
+
 /**
  * The schema, made sure of once per pool and tables: both adapters share it, and a failure is
  * forgotten so the next batch tries again. Serialised across containers by an advisory lock.
@@ -67,7 +73,7 @@ class SchemaGate {
   constructor(
     private readonly pool: pg.Pool,
     private readonly ddl: string,
-    private readonly tables: readonly string[],
+    private readonly columns: readonly { tbl: string; col: string }[],
   ) {}
 
   ensure(): Promise<void> {
@@ -83,10 +89,7 @@ class SchemaGate {
    * tables, no CREATE on the database) can then write. The catalogue lookup needs no privilege.
    */
   private async migrateIfMissing(): Promise<void> {
-    const r = await this.pool.query<{ missing: number }>(
-      'select count(*)::int as missing from unnest($1::text[]) as t(name) where to_regclass(t.name) is null',
-      [this.tables],
-    );
+    const r = await this.pool.query<{ missing: number }>(MISSING_COLUMNS, [JSON.stringify(this.columns)]);
     if (r.rows[0].missing > 0) await this.migrate();
   }
 
@@ -106,12 +109,19 @@ class SchemaGate {
   }
 }
 
-/** Inserts `rows` with `sql` (from {@link insertSql}); counts what was new. */
-async function insertRows(pool: pg.Pool, sql: string, rows: readonly object[]): Promise<WriteCount> {
-  if (rows.length === 0) return { written: 0, alreadyPresent: 0 };
-  const r = await pool.query<{ written: number }>(sql, [JSON.stringify(rows)]);
-  return { written: r.rows[0].written, alreadyPresent: rows.length - r.rows[0].written };
+/**
+ * Inserts `rows` with `sql` (from {@link insertSql}); counts what was new, and reports rows whose
+ * coordinates hold a different record as collisions (positions from `base`).
+ */
+async function insertRows(pool: pg.Pool, sql: string, rows: readonly object[], base = 0): Promise<RecordWriteCount> {
+  if (rows.length === 0) return { written: 0, alreadyPresent: 0, rejected: [] };
+  const r = await pool.query<{ written: number; collisions: number[] | null }>(sql, [JSON.stringify(rows)]);
+  const { written, collisions } = r.rows[0];
+  const rejected = (collisions ?? []).map((i) => ({ index: base + i, kind: 'collision' as const, reason: COLLISION }));
+  return { written, alreadyPresent: rows.length - written - rejected.length, rejected };
 }
+
+const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
 
 /**
  * Errors that come from a row's content rather than the server or the connection: data exceptions
@@ -127,8 +137,7 @@ export const isContentError = (e: unknown): boolean =>
  */
 async function insertIsolating(pool: pg.Pool, sql: string, rows: readonly SqlRow[], from: number, to: number): Promise<RecordWriteCount> {
   try {
-    const count = await insertRows(pool, sql, rows.slice(from, to));
-    return { ...count, rejected: [] };
+    return await insertRows(pool, sql, rows.slice(from, to), from);
   } catch (e) {
     if (!isContentError(e)) throw e;
     if (to - from === 1) return { written: 0, alreadyPresent: 0, rejected: [{ index: from, reason: (e as Error).message }] };
@@ -142,7 +151,11 @@ async function insertIsolating(pool: pg.Pool, sql: string, rows: readonly SqlRow
 const COORDINATES_RECORDSET = 'json_to_recordset($1::json) as t("topic" text, "partition" integer, "offset" bigint';
 
 const RECORDS_DELETE = (table: string) =>
-  `delete from ${table} r using ${COORDINATES_RECORDSET}) where r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"`;
+  [
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "ts" timestamptz, "key" text)`,
+    'where r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"',
+    'and r."kafka_timestamp" = t."ts" and r."kafka_key_base64" is not distinct from t."key"',
+  ].join(' ');
 
 const TOMBSTONE_DELETE = (table: string) =>
   [
@@ -184,7 +197,8 @@ export class PostgresStore<T> implements RecordStore<T> {
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
     if (records.length === 0) return 0;
-    const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(records.map((g) => g.meta.coordinates))]);
+    const which = records.map(({ meta: m }) => ({ ...m.coordinates, ts: new Date(m.timestamp).toISOString(), key: m.keyBase64 ?? null }));
+    const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(which)]);
     return r.rowCount ?? 0;
   }
 
@@ -239,6 +253,10 @@ export function postgresStores<T>(
   type: RecordType<T>,
   tables: Tables,
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
-  const gate = new SchemaGate(pool, schemaSql(type, tables), [qualified(tables, 'records'), qualified(tables, 'deadLetters')]);
+  const expected = [
+    ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
+    ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
+  ];
+  const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
   return { records: new PostgresStore(pool, gate, type, tables), deadLetters: new PostgresDeadLetterStore(pool, gate, tables) };
 }

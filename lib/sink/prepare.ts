@@ -92,7 +92,7 @@ export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens:
   if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
   const v = validateRecord(type, d.value, d.meta.coordinates);
   if (!v.ok) return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: v.error } };
-  const record = { meta: d.meta, payload: d.value, value: v.value, valueBase64: d.valueBase64 };
+  const record = { meta: d.meta, payload: d.value, value: v.value, valueBase64: d.valueBase64, valueText: d.text };
   const valueBytes = Math.floor((d.valueBase64.length * 3) / 4);
   for (const screen of screens) {
     const why = screen(record, valueBytes);

@@ -11,8 +11,10 @@ export interface SqlColumn<S> {
   notNull?: boolean;
   /** Server-side default (SQL text). */
   default?: string;
-  /** The value written for `source`; a column without it is left to its default. */
+  /** The value written for `source`; a column without it (or `fromSql`) is left to its default. */
   from?: (source: S) => unknown;
+  /** Instead of `from`: an SQL expression over the other columns' incoming values (alias `x`). */
+  fromSql?: string;
 }
 
 export interface SqlIndex {
@@ -25,23 +27,32 @@ export interface TableSpec<S> {
   columns: readonly SqlColumn<S>[];
   primaryKey: readonly string[];
   indexes?: readonly SqlIndex[];
+  /**
+   * An SQL predicate over a stored row `t` and an incoming row `x` with the same primary key that
+   * is true when they are different records. With it, the insert reports such collisions.
+   */
+  differs?: string;
 }
 
 /** A row as json_to_recordset reads it: one JSON object per row, keyed by column name. */
 export type SqlRow = Record<string, unknown>;
 
-const written = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined);
+const fed = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined);
+const inserted = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined || c.fromSql !== undefined);
 const columnDdl = (c: SqlColumn<unknown>) =>
   `  ${ident(c.name)} ${c.sqlType}${c.notNull ? ' not null' : ''}${c.default ? ` default ${c.default}` : ''},`;
 const list = (names: readonly string[]) => names.map(ident).join(', ');
 
 /** `create table if not exists` plus its indexes; `qualifiedName` is `"schema"."table"`, `table` the bare name. */
 export function createTableSql<S>(qualifiedName: string, table: string, spec: TableSpec<S>): string {
+  // Columns a later version added reach existing tables too (nullable or with a default).
+  const added = spec.columns.filter((c) => !spec.primaryKey.includes(c.name) && (!c.notNull || c.default));
   return [
     `create table if not exists ${qualifiedName} (`,
     ...spec.columns.map((c) => columnDdl(c as SqlColumn<unknown>)),
     `  primary key (${list(spec.primaryKey)})`,
     ');',
+    ...added.map((c) => `alter table ${qualifiedName} add column if not exists ${columnDdl(c as SqlColumn<unknown>).trim().slice(0, -1)};`),
     ...(spec.indexes ?? []).map(
       (i) => `create index if not exists ${ident(`${table}_${i.name}_idx`)} on ${qualifiedName} (${list(i.columns)});`,
     ),
@@ -51,19 +62,26 @@ export function createTableSql<S>(qualifiedName: string, table: string, spec: Ta
 /**
  * The insert of a chunk: rows from one JSON parameter via json_to_recordset, `on conflict do
  * nothing` on the primary key. One round trip and one bind parameter whatever the chunk size.
- * Returns one row: `written`, the number of rows that were new.
+ * Returns one row: `written`, the number of rows that were new, and `collisions`, the 0-based
+ * positions of incoming rows whose key was taken by a different record (with `spec.differs`).
  */
 export function insertSql<S>(qualifiedName: string, spec: TableSpec<S>): string {
-  const cols = written(spec);
-  const names = list(cols.map((c) => c.name));
-  const fields = cols.map((c) => `${ident(c.name)} ${c.sqlType}`).join(', ');
+  const incoming = fed(spec);
+  const fields = incoming.map((c) => `${ident(c.name)} ${c.sqlType}`).join(', ');
+  const targets = inserted(spec);
+  const values = targets.map((c) => c.fromSql ?? `x.${ident(c.name)}`).join(', ');
+  const key = list(spec.primaryKey);
+  const sameKey = spec.primaryKey.map((k) => `t.${ident(k)} = x.${ident(k)}`).join(' and ');
+  // Every part of the statement sees the table as it was before the insert: the join finds
+  // exactly the rows that were there already.
+  const collisions = spec.differs
+    ? `(select json_agg(x."n" - 1) from x join ${qualifiedName} t on ${sameKey} where ${spec.differs})`
+    : 'null';
   return [
-    'with w as (',
-    `  insert into ${qualifiedName} (${names})`,
-    `  select ${names} from json_to_recordset($1::json) as x(${fields})`,
-    `  on conflict (${list(spec.primaryKey)}) do nothing returning 1`,
-    ')',
-    'select count(*)::int as written from w',
+    `with x as (select * from rows from (json_to_recordset($1::json) as (${fields})) with ordinality as x(${list(incoming.map((c) => c.name))}, "n")),`,
+    `w as (insert into ${qualifiedName} (${list(targets.map((c) => c.name))}) select ${values} from x`,
+    `  on conflict (${key}) do nothing returning 1)`,
+    `select (select count(*) from w)::int as written, coalesce(${collisions}, '[]'::json) as collisions`,
   ].join('\n');
 }
 

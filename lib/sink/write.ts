@@ -50,10 +50,11 @@ function collect<V>(settled: PromiseSettledResult<V>[]): { ok: true; values: V[]
 function refusals<T>(chunk: PreparedChunk<T>, writes: { store: StoreName; count: RecordWriteCount }[]): Map<number, DeadLetter> {
   const refused = new Map<number, DeadLetter>();
   for (const { store, count } of writes) {
-    for (const { index, reason } of count.rejected ?? []) {
+    for (const { index, reason, kind = 'store' } of count.rejected ?? []) {
       if (refused.has(index)) continue;
       const g: GoodRecord<T> = chunk.records[index];
-      const error = new RecordError('store', g.meta.coordinates, `${store} refused the record: ${reason}`);
+      const detail = kind === 'collision' ? `${store}: ${reason}` : `${store} refused the record: ${reason}`;
+      const error = new RecordError(kind, g.meta.coordinates, detail);
       refused.set(index, { meta: g.meta, valueBase64: g.valueBase64, error });
     }
   }

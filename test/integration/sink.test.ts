@@ -380,3 +380,52 @@ describe('least privilege', () => {
     }
   });
 });
+
+describe('identity: only the same record counts as present', () => {
+  let sb: Sandbox;
+  before(async () => (sb = await sandbox('ident')));
+  after(() => sb.close());
+
+  test('a different record at stored coordinates (a re-created topic, another cluster) is a collision, not "already written"', async () => {
+    const first = eventOf(quotes(3, 0), 1, 42);
+    await processBatch(first, quoteType, sb, opts);
+    // Same coordinates, other content and timestamps: what a re-created topic's records look like.
+    const second = eventOf(quotes(3, 100), 1, 42);
+    for (const r of second.records['quotes-0']) r.timestamp += 1_000_000;
+    const s = await processBatch(second, quoteType, sb, opts);
+    assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 0 });
+    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 0 });
+    assert.deepEqual(s.deadLettered, { written: 3, alreadyPresent: 0, byKind: { collision: 3 } });
+    const rows = await sb.query<{ quote: string }>(`select quote from ${sb.tables.records} order by "offset"`);
+    assert.deepEqual(rows.map((r) => r.quote), JSON.parse(`[${quotes(3, 0).join(',')}]`).map((q: { quote: string }) => q.quote), 'the stored records are untouched');
+    assert.equal((await sb.docs()).length, 3);
+  });
+
+  test('numbers keep every digit, and the raw value is kept byte for byte', async () => {
+    const raw = '{"quote":"q",  "character":"c", "n": 9007199254740993, "f": 0.1000000000000000055511151231257827}';
+    await processBatch(eventOf([raw], 1, 7000), quoteType, sb, opts);
+    const [row] = await sb.query<{ n: string; raw_value: string }>(`select payload->>'n' as n, raw_value from ${sb.tables.records} where "offset" = 7000`);
+    assert.equal(row.n, '9007199254740993');
+    assert.equal(row.raw_value, raw);
+    const doc = (await sb.docs()).find((d) => d._id === 'quotes-0-7000');
+    assert.equal(doc?.raw, raw);
+  });
+
+  test('tables of an earlier version get the new columns on first use', async () => {
+    const own = await sandbox('migr');
+    try {
+      await own.query(`alter table ${own.tables.records} drop column raw_value`);
+      const fresh = openStores(own.config, quoteType);
+      try {
+        const s = await processBatch(eventOf(quotes(2), 1, 0), quoteType, fresh, opts);
+        assert.equal(s.postgres.written, 2);
+      } finally {
+        await fresh.close();
+      }
+      const [c] = await own.query<{ n: number }>(`select count(raw_value)::int as n from ${own.tables.records}`);
+      assert.equal(c.n, 2);
+    } finally {
+      await own.close();
+    }
+  });
+});

@@ -44,11 +44,12 @@ describe('invalid quotes say which field and which record', () => {
 
 test('row and document mapping', () => {
   const payload = { quote: 'Doh', character: 'Homer', characterDirection: 'Right', extra: true };
-  const good = { meta, payload, value: payload as Quote, valueBase64: Buffer.from(JSON.stringify(payload)).toString('base64') };
+  const valueText = JSON.stringify(payload);
+  const good = { meta, payload, value: payload as Quote, valueBase64: Buffer.from(valueText).toString('base64'), valueText };
   const row = toRow(recordsTable(quoteType), good);
   assert.deepEqual(row, {
     topic: 'quotes', partition: 2, offset: 42, kafka_key: 'Homer', kafka_key_base64: 'SG9tZXI=', headers: meta.headers,
-    kafka_timestamp: '2023-11-14T22:13:20.000Z', timestamp_type: 'CREATE_TIME', payload,
+    kafka_timestamp: '2023-11-14T22:13:20.000Z', timestamp_type: 'CREATE_TIME', raw_value: valueText,
     quote: 'Doh', character: 'Homer', image: null, character_direction: 'Right',
   });
   const at = new Date(0);

@@ -1,0 +1,128 @@
+/**
+ * The read side of the stores: what the UI (and anything else that looks rather than writes) may
+ * ask of them. Adapters live beside the write adapters (lib/sink/postgres-inspect.ts,
+ * lib/sink/mongo-inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
+ * filters of its own.
+ */
+import type { Coordinates } from '../event/coordinates';
+import type { StoredHeader } from '../event/decode';
+import type { StoreName } from '../errors';
+import { QuotesSinkError } from '../errors';
+import type { RecordType } from '../records/record-type';
+import type { GoodRecord } from './model';
+
+/** A record as one store holds it: the parts both stores keep, and the row or document itself. */
+export interface StoredRecord {
+  store: StoreName;
+  coordinates: Coordinates;
+  keyText: string | null;
+  keyBase64: string | null;
+  headers: StoredHeader[];
+  /** The value as received (unknown fields included). */
+  payload: unknown;
+  timestamp: Date;
+  timestampType: string;
+  ingestedAt: Date;
+  /** The row or document as stored, for display. */
+  raw: Record<string, unknown>;
+}
+
+/** A dead letter with its raw bytes, as the dead-letter table keeps it. */
+export interface DeadLetterRecord {
+  coordinates: Coordinates;
+  keyBase64: string | null;
+  valueBase64: string | null;
+  headers: StoredHeader[];
+  errorKind: string;
+  error: string;
+  failedAt: Date;
+  replayedAt: Date | null;
+}
+
+/** One partition's offsets from `from` to `to`, both included. */
+export interface OffsetRange {
+  topic: string;
+  partition: number;
+  from: number;
+  to: number;
+}
+
+/** The widest {@link OffsetRange} one query may cover: keeps a check's memory and time bounded. */
+export const MAX_RANGE_OFFSETS = 100_000;
+
+/** Throws unless `r` is a sane range of at most {@link MAX_RANGE_OFFSETS} offsets. */
+export function checkRange(r: OffsetRange): void {
+  const ok = Number.isSafeInteger(r.from) && Number.isSafeInteger(r.to) && r.from >= 0 && r.to >= r.from;
+  if (!ok) throw new QuotesSinkError(`offset range ${r.from}..${r.to} is not a range of offsets`);
+  if (r.to - r.from + 1 > MAX_RANGE_OFFSETS) {
+    throw new QuotesSinkError(`offset range ${r.from}..${r.to} is wider than ${MAX_RANGE_OFFSETS} offsets`);
+  }
+}
+
+/** The read side of a record store (Postgres table or Mongo collection). */
+export interface RecordInspector {
+  readonly name: StoreName;
+  /** The stored records among `coordinates`, keyed by record id (`recordId`). */
+  find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>>;
+  /** How many records are stored, of `topic` or of every topic. */
+  count(topic?: string): Promise<number>;
+  /** The offsets of `range` that are stored, ascending. */
+  offsetsIn(range: OffsetRange): Promise<number[]>;
+}
+
+/** What a dead-letter list may be narrowed to. */
+export interface DeadLetterFilter {
+  topic?: string;
+  kind?: string;
+  /** Failed at or after. */
+  since?: Date;
+  /** Failed before. */
+  until?: Date;
+  includeReplayed?: boolean;
+  limit?: number;
+}
+
+/** The read side of the dead-letter table. Replay stays with lib/sink/dead-letters.ts. */
+export interface DeadLetterInspector {
+  /** The dead letters among `coordinates`, keyed by record id. */
+  find(coordinates: readonly Coordinates[]): Promise<Map<string, DeadLetterRecord>>;
+  /** Newest first. */
+  list(filter: DeadLetterFilter): Promise<DeadLetterRecord[]>;
+  /** Dead letters by error kind, of `topic` or of every topic. */
+  countByKind(topic?: string): Promise<Record<string, number>>;
+  /** The offsets of `range` that were dead-lettered, ascending. */
+  offsetsIn(range: OffsetRange): Promise<number[]>;
+}
+
+/** Thrown when a stored payload no longer passes its record type's schema (it cannot be rewritten). */
+export class StoredPayloadError extends QuotesSinkError {
+  constructor(
+    readonly coordinates: Coordinates,
+    detail: string,
+  ) {
+    super(`stored payload of ${coordinates.topic}/${coordinates.partition}/${coordinates.offset} fails the schema: ${detail}`);
+  }
+}
+
+/**
+ * The record a store's copy stands for, ready for a record store's `write`: how a store missing a
+ * record is repaired from the other. The value is validated again; the raw value is the payload
+ * re-serialised (the raw bytes are not kept for stored records, only for dead letters).
+ */
+export function toGoodRecord<T>(type: RecordType<T>, s: StoredRecord): GoodRecord<T> {
+  const parsed = type.schema.safeParse(s.payload);
+  if (!parsed.success) throw new StoredPayloadError(s.coordinates, parsed.error.issues.map((i) => i.message).join('; '));
+  return {
+    meta: {
+      coordinates: s.coordinates,
+      timestamp: s.timestamp.getTime(),
+      timestampType: s.timestampType,
+      keyText: s.keyText ?? undefined,
+      keyBase64: s.keyBase64 ?? undefined,
+      headers: s.headers,
+    },
+    payload: s.payload,
+    value: parsed.data,
+    valueBase64: Buffer.from(JSON.stringify(s.payload), 'utf8').toString('base64'),
+  };
+}

@@ -1,0 +1,157 @@
+/** PostgreSQL read adapters: the records table and the dead-letter table, looked at, never written. */
+import type pg from 'pg';
+import { recordId, type Coordinates } from '../event/coordinates';
+import type { StoredHeader } from '../event/decode';
+import type {
+  DeadLetterFilter,
+  DeadLetterInspector,
+  DeadLetterRecord,
+  OffsetRange,
+  RecordInspector,
+  StoredRecord,
+} from './inspect';
+import { checkRange } from './inspect';
+import { qualified, type Tables } from './tables';
+
+/** Postgres's undefined_table: nothing was written yet, so there is nothing to see. */
+const UNDEFINED_TABLE = '42P01';
+
+/** Runs a query; a table that does not exist yet reads as empty. */
+async function rowsOf<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[]): Promise<R[]> {
+  try {
+    return (await pool.query<R>(sql, params)).rows;
+  } catch (e) {
+    if ((e as { code?: string }).code === UNDEFINED_TABLE) return [];
+    throw e;
+  }
+}
+
+/** `(topic, partition, offset) in (…)` over three array parameters, starting at `$first`. */
+const IN_COORDINATES = (first: number) =>
+  `(topic, partition, "offset") in (select * from unnest($${first}::text[], $${first + 1}::int[], $${first + 2}::bigint[]))`;
+
+const coordinateParams = (cs: readonly Coordinates[]) => [cs.map((c) => c.topic), cs.map((c) => c.partition), cs.map((c) => c.offset)];
+
+const coordinatesOf = (r: { topic: string; partition: number; offset: string | number }): Coordinates => ({
+  topic: r.topic,
+  partition: r.partition,
+  offset: Number(r.offset),
+});
+
+const RANGE = 'topic = $1 and partition = $2 and "offset" between $3 and $4 order by "offset"';
+const rangeParams = (r: OffsetRange) => [r.topic, r.partition, r.from, r.to];
+
+/** The records table of the sink's record type. */
+export class PostgresRecordInspector implements RecordInspector {
+  readonly name = 'postgres' as const;
+  private readonly table: string;
+
+  /** `pool` stays the caller's: this adapter never ends it. */
+  constructor(
+    private readonly pool: pg.Pool,
+    tables: Tables,
+  ) {
+    this.table = qualified(tables, 'records');
+  }
+
+  async find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>> {
+    if (coordinates.length === 0) return new Map();
+    const rows = await rowsOf(this.pool, `select * from ${this.table} where ${IN_COORDINATES(1)}`, coordinateParams(coordinates));
+    return new Map(rows.map((r) => [recordId(coordinatesOf(r as never)), this.toStored(r)]));
+  }
+
+  private toStored(r: Record<string, unknown>): StoredRecord {
+    return {
+      store: 'postgres',
+      coordinates: coordinatesOf(r as never),
+      keyText: (r.kafka_key as string | null) ?? null,
+      keyBase64: (r.kafka_key_base64 as string | null) ?? null,
+      headers: (r.headers as StoredHeader[]) ?? [],
+      payload: r.payload,
+      timestamp: r.kafka_timestamp as Date,
+      timestampType: r.timestamp_type as string,
+      ingestedAt: r.ingested_at as Date,
+      raw: { ...r, offset: Number(r.offset) },
+    };
+  }
+
+  async count(topic?: string): Promise<number> {
+    const where = topic === undefined ? '' : 'where topic = $1';
+    const rows = await rowsOf<{ n: number }>(this.pool, `select count(*)::int as n from ${this.table} ${where}`, topic === undefined ? [] : [topic]);
+    return rows[0]?.n ?? 0;
+  }
+
+  async offsetsIn(range: OffsetRange): Promise<number[]> {
+    checkRange(range);
+    const rows = await rowsOf<{ offset: string }>(this.pool, `select "offset" from ${this.table} where ${RANGE}`, rangeParams(range));
+    return rows.map((r) => Number(r.offset));
+  }
+}
+
+/** Builds the where clause and parameters of a dead-letter filter. */
+function deadLetterWhere(f: DeadLetterFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const terms: string[] = [];
+  const add = (sql: (n: number) => string, value: unknown) => {
+    params.push(value);
+    terms.push(sql(params.length));
+  };
+  if (f.topic) add((n) => `topic = $${n}`, f.topic);
+  if (f.kind) add((n) => `error_kind = $${n}`, f.kind);
+  if (f.since) add((n) => `failed_at >= $${n}`, f.since);
+  if (f.until) add((n) => `failed_at < $${n}`, f.until);
+  if (!f.includeReplayed) terms.push('replayed_at is null');
+  return { where: terms.length ? `where ${terms.join(' and ')}` : '', params };
+}
+
+/** The dead-letter table. */
+export class PostgresDeadLetterInspector implements DeadLetterInspector {
+  private readonly table: string;
+
+  /** `pool` stays the caller's: this adapter never ends it. */
+  constructor(
+    private readonly pool: pg.Pool,
+    tables: Tables,
+  ) {
+    this.table = qualified(tables, 'deadLetters');
+  }
+
+  private static toRecord(r: Record<string, unknown>): DeadLetterRecord {
+    return {
+      coordinates: coordinatesOf(r as never),
+      keyBase64: (r.kafka_key_base64 as string | null) ?? null,
+      valueBase64: (r.value_base64 as string | null) ?? null,
+      headers: (r.headers as StoredHeader[]) ?? [],
+      errorKind: r.error_kind as string,
+      error: r.error as string,
+      failedAt: r.failed_at as Date,
+      replayedAt: (r.replayed_at as Date | null) ?? null,
+    };
+  }
+
+  async find(coordinates: readonly Coordinates[]): Promise<Map<string, DeadLetterRecord>> {
+    if (coordinates.length === 0) return new Map();
+    const rows = await rowsOf(this.pool, `select * from ${this.table} where ${IN_COORDINATES(1)}`, coordinateParams(coordinates));
+    return new Map(rows.map((r) => [recordId(coordinatesOf(r as never)), PostgresDeadLetterInspector.toRecord(r)]));
+  }
+
+  async list(filter: DeadLetterFilter): Promise<DeadLetterRecord[]> {
+    const { where, params } = deadLetterWhere(filter);
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1_000);
+    const sql = `select * from ${this.table} ${where} order by failed_at desc, topic, partition, "offset" limit ${limit}`;
+    return (await rowsOf(this.pool, sql, params)).map((r) => PostgresDeadLetterInspector.toRecord(r));
+  }
+
+  async countByKind(topic?: string): Promise<Record<string, number>> {
+    const where = topic === undefined ? '' : 'where topic = $1';
+    const sql = `select error_kind, count(*)::int as n from ${this.table} ${where} group by error_kind order by error_kind`;
+    const rows = await rowsOf<{ error_kind: string; n: number }>(this.pool, sql, topic === undefined ? [] : [topic]);
+    return Object.fromEntries(rows.map((r) => [r.error_kind, r.n]));
+  }
+
+  async offsetsIn(range: OffsetRange): Promise<number[]> {
+    checkRange(range);
+    const rows = await rowsOf<{ offset: string }>(this.pool, `select "offset" from ${this.table} where ${RANGE}`, rangeParams(range));
+    return rows.map((r) => Number(r.offset));
+  }
+}
