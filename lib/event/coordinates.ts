@@ -3,6 +3,8 @@
  * knows how they are spelled (record id, partition key, human form, per-partition ranges).
  */
 
+import { createHash } from 'node:crypto';
+
 /** Topic, partition and offset of one record. */
 export interface Coordinates {
   topic: string;
@@ -72,3 +74,34 @@ export class PartitionRanges {
     return formatRanges(this.ranges);
   }
 }
+
+/**
+ * The cluster a record came from, as a short stable key: part of its identity, so that offset 42
+ * of `quotes-0` on an MSK cluster and on a self-managed one are two records. The key is the first
+ * 60 bits of a SHA-256 of the cluster's name ({@link clusterName}), in base64url.
+ */
+export type ClusterKey = string;
+
+/** Records stored before identities had a cluster. */
+export const LEGACY_CLUSTER: ClusterKey = '';
+
+/**
+ * The cluster's name from an event: the MSK cluster ARN, or the self-managed bootstrap servers
+ * normalised (lower case, sorted, without duplicates), so the same brokers listed in another order
+ * are the same cluster.
+ */
+export function clusterName(event: { eventSourceArn?: string; bootstrapServers?: string }): string {
+  if (event.eventSourceArn) return event.eventSourceArn;
+  const servers = (event.bootstrapServers ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  return `kafka://${[...new Set(servers)].sort().join(',')}`;
+}
+
+/** The short key of a cluster name. */
+export const clusterKey = (name: string): ClusterKey => createHash('sha256').update(name).digest('base64url').slice(0, 10);
+
+/** A stored record's id (Mongo `_id`): `<cluster key>:<topic>-<partition>-<offset>`, or the legacy form without a cluster. */
+export const storedId = (cluster: ClusterKey, c: Coordinates): string =>
+  cluster === LEGACY_CLUSTER ? recordId(c) : `${cluster}:${recordId(c)}`;

@@ -1,4 +1,5 @@
 /** Pure decoding of one event record: base64 → bytes → UTF-8 → JSON, and headers. No I/O. */
+import { LEGACY_CLUSTER, type ClusterKey } from './coordinates';
 import { RecordError, type Coordinates } from '../errors';
 import type { KafkaEventHeaders, KafkaEventRecord } from './types';
 
@@ -11,6 +12,8 @@ export interface StoredHeader {
 
 /** The parts every decoded record keeps, whatever became of its value. */
 export interface RecordMeta {
+  /** The key of the cluster the record came from (see lib/event/coordinates.ts `clusterKey`). */
+  cluster: ClusterKey;
   coordinates: Coordinates;
   timestamp: number;
   timestampType: string;
@@ -115,7 +118,7 @@ export function unstorableReason(value: unknown): string | undefined {
 }
 
 /** Decodes one record. Never throws for bad content: that comes back as `kind: 'error'`. */
-export function decodeRecord(r: KafkaEventRecord): DecodedRecord {
+export function decodeRecord(r: KafkaEventRecord, cluster: ClusterKey = LEGACY_CLUSTER): DecodedRecord {
   const keyBase64 = r.key ?? undefined;
   let keyText: string | undefined;
   if (keyBase64 !== undefined) {
@@ -123,6 +126,7 @@ export function decodeRecord(r: KafkaEventRecord): DecodedRecord {
     if (t !== undefined && isStorableText(t)) keyText = t;
   }
   const meta: RecordMeta = {
+    cluster,
     coordinates: { topic: r.topic, partition: r.partition, offset: r.offset },
     timestamp: r.timestamp,
     timestampType: r.timestampType,

@@ -4,7 +4,7 @@
  * stores are whatever implements the ports in ./port.ts.
  */
 import { performance } from 'node:perf_hooks';
-import type { PartitionRange } from '../event/coordinates';
+import { clusterKey, clusterName, type PartitionRange } from '../event/coordinates';
 import { eventRecords, parseEvent } from '../event/parse';
 import type { RecordType } from '../records/record-type';
 import type { Stores } from './port';
@@ -95,10 +95,11 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
   const acc = new BatchAccumulator();
   const ingestedAt = new Date();
   const screens = stores.records.flatMap((s) => (s.screen ? [s.screen.bind(s)] : []));
+  const cluster = clusterKey(clusterName(event));
   let inFlight: Promise<ChunkOutcome> | undefined;
   for (const bounds of chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)) {
     const tPrepare = performance.now();
-    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens);
+    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens, cluster);
     acc.decodeMs += performance.now() - tPrepare;
     if (inFlight) settle(acc, await inFlight);
     inFlight = writeChunk(stores, chunk, ingestedAt);

@@ -1,6 +1,6 @@
 /** What the sink writes: the records it prepared, and pure mappings to Mongo documents. */
 import type { RecordMeta } from '../event/decode';
-import { recordId } from '../event/coordinates';
+import { storedId } from '../event/coordinates';
 import type { RecordError } from '../errors';
 import type { RecordType } from '../records/record-type';
 
@@ -28,13 +28,14 @@ export interface Tombstone {
   meta: RecordMeta;
 }
 
-/** The Mongo document of a record; `_id` is its coordinates, e.g. `quotes-0-42`. */
+/** The Mongo document of a record; `_id` is its identity, e.g. `q7Xc2a9LkP:quotes-0-42` (cluster key, coordinates). */
 export function toDocument<T>(type: RecordType<T>, r: GoodRecord<T>, ingestedAt: Date): { _id: string } & Record<string, unknown> {
   return {
-    _id: recordId(r.meta.coordinates),
+    _id: storedId(r.meta.cluster, r.meta.coordinates),
     ...type.toDocument(r.value),
     payload: r.payload,
     kafka: {
+      cluster: r.meta.cluster,
       topic: r.meta.coordinates.topic,
       partition: r.meta.coordinates.partition,
       offset: r.meta.coordinates.offset,

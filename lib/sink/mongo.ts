@@ -13,7 +13,7 @@ import type { Config } from '../config';
 import type { RecordType } from '../records/record-type';
 import { toDocument, type GoodRecord, type Tombstone } from './model';
 import type { RecordStore, RecordWriteCount, Rejection } from './port';
-import { recordId } from '../event/coordinates';
+import { LEGACY_CLUSTER, storedId } from '../event/coordinates';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
 export function mongoOptions(c: Config): MongoClientOptions {
@@ -55,6 +55,8 @@ interface StoredIdentity {
   payload?: unknown;
 }
 
+const IDENTITY_FIELDS = { 'kafka.timestamp': 1, 'kafka.keyBase64': 1, raw: 1, payload: 1 } as const;
+
 const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
 
 /**
@@ -92,6 +94,8 @@ function duplicateOn(errmsg = ''): '_id' | 'other' | 'unknown' {
 export class MongoStore<T> implements RecordStore<T> {
   readonly name = 'mongo' as const;
   private indexesReady?: Promise<void>;
+  /** Whether the collection holds documents from before identities had a cluster. */
+  private hasLegacy = false;
 
   /** `client` is owned by the caller until {@link close}, which closes it. */
   constructor(
@@ -104,25 +108,27 @@ export class MongoStore<T> implements RecordStore<T> {
     return this.client.db(this.target.database).collection<RecordDocument>(this.target.collection);
   }
 
-  /** Creates the collection's indexes if missing (once per instance; again after a failure). */
+  /** Creates the collection's indexes if missing, and notes whether it holds documents from before clusters. */
   ready(): Promise<void> {
-    this.indexesReady ??= this.createIndexes().catch((e: unknown) => {
+    this.indexesReady ??= this.prepare().catch((e: unknown) => {
       this.indexesReady = undefined;
       throw e;
     });
     return this.indexesReady;
   }
 
-  // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
-  // indexes already exist.
-  private async createIndexes(): Promise<void> {
+  private async prepare(): Promise<void> {
+    // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
+    // indexes already exist.
     for (const spec of mongoIndexes(this.type)) await this.collection().createIndex(spec);
+    const old = await this.collection().findOne({ 'kafka.cluster': { $exists: false } }, { projection: { _id: 1 } });
+    this.hasLegacy = old !== null;
   }
 
   /**
-   * Inserts the chunk in one unordered bulkWrite, `_id` = the record's coordinates. A document that
-   * is already there fails with a duplicate-key error, which counts as already written: a replay
-   * changes nothing, and a race with a concurrent writer cannot double a record.
+   * Inserts the chunk in one unordered bulkWrite, `_id` = the record's identity. A document that is
+   * already there fails with a duplicate-key error; it counts as already written only when the
+   * stored document is this very record (a replay), and as a collision otherwise.
    *
    * Inserts rather than `$setOnInsert` upserts: the effect is the same for records that never
    * change, it is cheaper on MongoDB, and FerretDB v1 (the native test stack) hangs for good on an
@@ -131,17 +137,42 @@ export class MongoStore<T> implements RecordStore<T> {
   async write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    const ops: AnyBulkWriteOperation<RecordDocument>[] = records.map((g) => ({
-      insertOne: { document: toDocument(this.type, g, ingestedAt) },
+    const legacy = await this.storedAsLegacy(records);
+    const todo = records.map((_, i) => i).filter((i) => !legacy.has(i));
+    const count = await this.insert(records, todo, ingestedAt);
+    return { ...count, alreadyPresent: count.alreadyPresent + legacy.size };
+  }
+
+  /** Inserts the records at positions `todo`; per-document errors are settled, an outage throws. */
+  private async insert(records: readonly GoodRecord<T>[], todo: number[], at: Date): Promise<RecordWriteCount> {
+    if (todo.length === 0) return { written: 0, alreadyPresent: 0 };
+    const ops: AnyBulkWriteOperation<RecordDocument>[] = todo.map((i) => ({
+      insertOne: { document: toDocument(this.type, records[i], at) },
     }));
     try {
       const r = await this.collection().bulkWrite(ops, { ordered: false });
-      return { written: r.insertedCount, alreadyPresent: records.length - r.insertedCount };
+      return { written: r.insertedCount, alreadyPresent: todo.length - r.insertedCount };
     } catch (e) {
       const errors = writeErrorsOf(e);
       if (!errors) throw e;
-      return this.settleWriteErrors(records, errors);
+      // WriteError's fields are getters: copy them, a spread would drop them.
+      const mapped = errors.map((w) => ({ index: todo[w.index], code: w.code, errmsg: w.errmsg }));
+      return this.settleWriteErrors(records, mapped, todo.length);
     }
+  }
+
+  /** Positions of records a document from before clusters already holds (looked up only if there are such documents). */
+  private async storedAsLegacy(records: readonly GoodRecord<T>[]): Promise<Set<number>> {
+    const same = new Set<number>();
+    if (!this.hasLegacy) return same;
+    const ids = records.map((g) => storedId(LEGACY_CLUSTER, g.meta.coordinates));
+    const docs = await this.collection().find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS }).toArray();
+    const byId = new Map(docs.map((d) => [d._id, d as StoredIdentity]));
+    records.forEach((g, i) => {
+      const copy = byId.get(ids[i]);
+      if (copy && sameRecord(copy, g)) same.add(i);
+    });
+    return same;
   }
 
   /**
@@ -151,6 +182,7 @@ export class MongoStore<T> implements RecordStore<T> {
   private async settleWriteErrors(
     records: readonly GoodRecord<T>[],
     errors: { index: number; code?: number; errmsg?: string }[],
+    sent: number,
   ): Promise<RecordWriteCount> {
     const rejected: Rejection[] = [];
     const duplicates: number[] = [];
@@ -162,21 +194,19 @@ export class MongoStore<T> implements RecordStore<T> {
     }
     const stored = await this.storedCopies(records, duplicates);
     for (const i of duplicates) {
-      const copy = stored.get(recordId(records[i].meta.coordinates));
+      const copy = stored.get(storedId(records[i].meta.cluster, records[i].meta.coordinates));
       if (!copy) rejected.push({ index: i, kind: 'store', reason: 'duplicate key on a unique index other than _id' });
       else if (!sameRecord(copy, records[i])) rejected.push({ index: i, kind: 'collision', reason: COLLISION });
       else present++;
     }
-    return { written: records.length - errors.length, alreadyPresent: present, rejected };
+    return { written: sent - errors.length, alreadyPresent: present, rejected };
   }
 
   /** The stored documents (identity fields only) of the records at these positions, by `_id`. */
   private async storedCopies(records: readonly GoodRecord<T>[], positions: number[]): Promise<Map<string, StoredIdentity>> {
     if (positions.length === 0) return new Map();
-    const ids = positions.map((i) => recordId(records[i].meta.coordinates));
-    const docs = await this.collection()
-      .find({ _id: { $in: ids } }, { projection: { 'kafka.timestamp': 1, 'kafka.keyBase64': 1, raw: 1, payload: 1 } })
-      .toArray();
+    const ids = positions.map((i) => storedId(records[i].meta.cluster, records[i].meta.coordinates));
+    const docs = await this.collection().find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS }).toArray();
     return new Map(docs.map((d) => [d._id, d as StoredIdentity]));
   }
 
@@ -184,7 +214,7 @@ export class MongoStore<T> implements RecordStore<T> {
     if (records.length === 0) return 0;
     const r = await this.collection().deleteMany({
       $or: records.map(({ meta: m }) => ({
-        _id: recordId(m.coordinates),
+        _id: storedId(m.cluster, m.coordinates),
         'kafka.timestamp': new Date(m.timestamp),
         'kafka.keyBase64': m.keyBase64 ?? null,
       })),
@@ -205,6 +235,8 @@ export class MongoStore<T> implements RecordStore<T> {
     await this.ready();
     const r = await this.collection().deleteMany({
       $or: keyed.map(({ meta: m }) => ({
+        // Documents from before clusters have no kafka.cluster; they came from this deployment too.
+        $or: [{ 'kafka.cluster': m.cluster }, { 'kafka.cluster': { $exists: false } }],
         'kafka.topic': m.coordinates.topic,
         'kafka.partition': m.coordinates.partition,
         'kafka.keyBase64': m.keyBase64,

@@ -6,16 +6,18 @@ import type { SqlColumn, TableSpec } from './table-spec';
 
 const isoTime = (ms: number) => new Date(ms).toISOString();
 
-/** Columns every table keyed by coordinates starts with. */
+/** Columns every table keyed by a record's identity starts with: its cluster and coordinates. */
 function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
   return [
+    // '' for rows stored before identities had a cluster.
+    { name: 'cluster', sqlType: 'text', notNull: true, default: "''", from: (s) => meta(s).cluster },
     { name: 'topic', sqlType: 'text', notNull: true, from: (s) => meta(s).coordinates.topic },
     { name: 'partition', sqlType: 'integer', notNull: true, from: (s) => meta(s).coordinates.partition },
     { name: 'offset', sqlType: 'bigint', notNull: true, from: (s) => meta(s).coordinates.offset },
   ];
 }
 
-const COORDINATES = ['topic', 'partition', 'offset'] as const;
+const IDENTITY = ['cluster', 'topic', 'partition', 'offset'] as const;
 
 /**
  * A stored row and an incoming record at the same coordinates are different records (a re-created
@@ -27,6 +29,14 @@ const RECORD_DIFFERS = [
   't."kafka_key_base64" is distinct from x."kafka_key_base64"',
   '(case when t."raw_value" is null then t."payload" <> x."raw_value"::jsonb else t."raw_value" <> x."raw_value" end)',
 ].join(' or ');
+
+/** A row stored before identities had a cluster holds this very record: it is present, not new. */
+const SAME_AS_LEGACY = (table: string) =>
+  [
+    `x."cluster" <> '' and exists (select 1 from ${table} t where t."cluster" = ''`,
+    'and t."topic" = x."topic" and t."partition" = x."partition" and t."offset" = x."offset"',
+    `and not (${RECORD_DIFFERS}))`,
+  ].join(' ');
 
 /** The records table of `type`: coordinates, key, the type's columns, payload, headers, times. */
 export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
@@ -45,9 +55,10 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
       { name: 'timestamp_type', sqlType: 'text', notNull: true, from: (g) => g.meta.timestampType },
       { name: 'ingested_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
     ],
-    primaryKey: COORDINATES,
+    primaryKey: IDENTITY,
     indexes: [...(type.indexes ?? []), { name: 'ingested_at', columns: ['ingested_at'] }],
     differs: RECORD_DIFFERS,
+    skipIf: SAME_AS_LEGACY,
   };
 }
 
@@ -65,5 +76,5 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
     { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
     { name: 'replayed_at', sqlType: 'timestamptz' },
   ],
-  primaryKey: COORDINATES,
+  primaryKey: IDENTITY,
 };

@@ -148,19 +148,20 @@ async function insertIsolating(pool: pg.Pool, sql: string, rows: readonly SqlRow
   }
 }
 
-const COORDINATES_RECORDSET = 'json_to_recordset($1::json) as t("topic" text, "partition" integer, "offset" bigint';
+const COORDINATES_RECORDSET = 'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
 
 const RECORDS_DELETE = (table: string) =>
   [
     `delete from ${table} r using ${COORDINATES_RECORDSET}, "ts" timestamptz, "key" text)`,
-    'where r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"',
+    'where r."cluster" = t."cluster" and r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"',
     'and r."kafka_timestamp" = t."ts" and r."kafka_key_base64" is not distinct from t."key"',
   ].join(' ');
 
 const TOMBSTONE_DELETE = (table: string) =>
   [
     `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text)`,
-    'where r."topic" = t."topic" and r."partition" = t."partition" and r."kafka_key_base64" = t."key" and r."offset" < t."offset"',
+    'where r."cluster" in (t."cluster", \'\') and r."topic" = t."topic" and r."partition" = t."partition"',
+    'and r."kafka_key_base64" = t."key" and r."offset" < t."offset"',
   ].join(' ');
 
 /** The records table of one record type. */
@@ -197,7 +198,7 @@ export class PostgresStore<T> implements RecordStore<T> {
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
     if (records.length === 0) return 0;
-    const which = records.map(({ meta: m }) => ({ ...m.coordinates, ts: new Date(m.timestamp).toISOString(), key: m.keyBase64 ?? null }));
+    const which = records.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, ts: new Date(m.timestamp).toISOString(), key: m.keyBase64 ?? null }));
     const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(which)]);
     return r.rowCount ?? 0;
   }
@@ -206,7 +207,7 @@ export class PostgresStore<T> implements RecordStore<T> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
     await this.ready();
-    const params = keyed.map(({ meta: m }) => ({ ...m.coordinates, key: m.keyBase64 }));
+    const params = keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 }));
     const r = await this.pool.query(this.deleteSql, [JSON.stringify(params)]);
     return r.rowCount ?? 0;
   }

@@ -2,7 +2,7 @@
  * The pure steps of a batch: an accumulator for its counts and partition ranges, and the
  * preparation of one chunk (decode, validate, sort into records, dead letters and tombstones).
  */
-import { PartitionRanges, recordId, type PartitionRange } from '../event/coordinates';
+import { LEGACY_CLUSTER, PartitionRanges, recordId, type ClusterKey, type PartitionRange } from '../event/coordinates';
 import { decodeRecord } from '../event/decode';
 import type { KafkaEventRecord } from '../event/types';
 import { RecordError, type ChunkBounds, type StoreName } from '../errors';
@@ -86,8 +86,8 @@ type Sorted<T> = { kind: 'record'; record: GoodRecord<T> } | { kind: 'dead'; dea
 export type Screen<T> = (record: GoodRecord<T>, valueBytes: number) => string | undefined;
 
 /** Decodes, validates and screens one record (pure). */
-export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[] = []): Sorted<T> {
-  const d = decodeRecord(r);
+export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[] = [], cluster: ClusterKey = LEGACY_CLUSTER): Sorted<T> {
+  const d = decodeRecord(r, cluster);
   if (d.kind === 'tombstone') return { kind: 'tombstone', tombstone: { meta: d.meta } };
   if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
   const v = validateRecord(type, d.value, d.meta.coordinates);
@@ -96,24 +96,24 @@ export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens:
   const valueBytes = Math.floor((d.valueBase64.length * 3) / 4);
   for (const screen of screens) {
     const why = screen(record, valueBytes);
-    if (why) return unpreparable(r, why);
+    if (why) return unpreparable(r, why, cluster);
   }
   return { kind: 'record', record };
 }
 
 /** A record nothing else caught: dead-lettered with the raw bytes as received. */
-function unpreparable<T>(r: KafkaEventRecord, detail: string): Sorted<T> {
+function unpreparable<T>(r: KafkaEventRecord, detail: string, cluster: ClusterKey): Sorted<T> {
   const coordinates = { topic: r.topic, partition: r.partition, offset: r.offset };
-  const meta = { coordinates, timestamp: r.timestamp, timestampType: r.timestampType, keyBase64: r.key ?? undefined, headers: [] };
+  const meta = { cluster, coordinates, timestamp: r.timestamp, timestampType: r.timestampType, keyBase64: r.key ?? undefined, headers: [] };
   return { kind: 'dead', dead: { meta, valueBase64: r.value ?? undefined, error: new RecordError('unstorable', coordinates, detail) } };
 }
 
 /** {@link sortRecord}, except that an exception while preparing a record dead-letters that record alone. */
-function sortSafely<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[]): Sorted<T> {
+function sortSafely<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[], cluster: ClusterKey): Sorted<T> {
   try {
-    return sortRecord(r, type, screens);
+    return sortRecord(r, type, screens, cluster);
   } catch (e) {
-    return unpreparable(r, `could not be prepared: ${e instanceof Error ? e.message : String(e)}`);
+    return unpreparable(r, `could not be prepared: ${e instanceof Error ? e.message : String(e)}`, cluster);
   }
 }
 
@@ -124,6 +124,7 @@ export function prepareChunk<T>(
   type: RecordType<T>,
   acc: BatchAccumulator,
   screens: readonly Screen<T>[] = [],
+  cluster: ClusterKey = LEGACY_CLUSTER,
 ): PreparedChunk<T> {
   const chunk: PreparedChunk<T> = { bounds, partitions: {}, records: [], deadLetters: [], tombstones: [] };
   const ranges = new PartitionRanges();
@@ -131,7 +132,7 @@ export function prepareChunk<T>(
     const r = all[i];
     ranges.add(r);
     if (!acc.admit(r)) continue;
-    const s = sortSafely(r, type, screens);
+    const s = sortSafely(r, type, screens, cluster);
     if (s.kind === 'record') chunk.records.push(s.record);
     else if (s.kind === 'dead') chunk.deadLetters.push(s.dead);
     else chunk.tombstones.push(s.tombstone);

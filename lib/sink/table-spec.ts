@@ -32,6 +32,8 @@ export interface TableSpec<S> {
    * is true when they are different records. With it, the insert reports such collisions.
    */
   differs?: string;
+  /** An SQL predicate over an incoming row `x` (and the table, given its name): such rows are not inserted and count as present. */
+  skipIf?: (table: string) => string;
 }
 
 /** A row as json_to_recordset reads it: one JSON object per row, keyed by column name. */
@@ -43,16 +45,33 @@ const columnDdl = (c: SqlColumn<unknown>) =>
   `  ${ident(c.name)} ${c.sqlType}${c.notNull ? ' not null' : ''}${c.default ? ` default ${c.default}` : ''},`;
 const list = (names: readonly string[]) => names.map(ident).join(', ');
 
+/** Makes the primary key of an existing table `columns` (a later version widened the identity). */
+function primaryKeyMigration(qualifiedName: string, columns: readonly string[]): string {
+  return `do $$
+declare pk name; cols text;
+begin
+  select c.conname, string_agg(a.attname, ',' order by k.ord) into pk, cols
+    from pg_constraint c cross join unnest(c.conkey) with ordinality k(attnum, ord)
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+    where c.conrelid = '${qualifiedName}'::regclass and c.contype = 'p' group by c.conname;
+  if cols is distinct from '${columns.join(',')}' then
+    if pk is not null then execute format('alter table ${qualifiedName} drop constraint %I', pk); end if;
+    alter table ${qualifiedName} add primary key (${list(columns)});
+  end if;
+end $$;`;
+}
+
 /** `create table if not exists` plus its indexes; `qualifiedName` is `"schema"."table"`, `table` the bare name. */
 export function createTableSql<S>(qualifiedName: string, table: string, spec: TableSpec<S>): string {
   // Columns a later version added reach existing tables too (nullable or with a default).
-  const added = spec.columns.filter((c) => !spec.primaryKey.includes(c.name) && (!c.notNull || c.default));
+  const added = spec.columns.filter((c) => !c.notNull || c.default);
   return [
     `create table if not exists ${qualifiedName} (`,
     ...spec.columns.map((c) => columnDdl(c as SqlColumn<unknown>)),
     `  primary key (${list(spec.primaryKey)})`,
     ');',
     ...added.map((c) => `alter table ${qualifiedName} add column if not exists ${columnDdl(c as SqlColumn<unknown>).trim().slice(0, -1)};`),
+    primaryKeyMigration(qualifiedName, spec.primaryKey),
     ...(spec.indexes ?? []).map(
       (i) => `create index if not exists ${ident(`${table}_${i.name}_idx`)} on ${qualifiedName} (${list(i.columns)});`,
     ),
@@ -80,6 +99,7 @@ export function insertSql<S>(qualifiedName: string, spec: TableSpec<S>): string 
   return [
     `with x as (select * from rows from (json_to_recordset($1::json) as (${fields})) with ordinality as x(${list(incoming.map((c) => c.name))}, "n")),`,
     `w as (insert into ${qualifiedName} (${list(targets.map((c) => c.name))}) select ${values} from x`,
+    ...(spec.skipIf ? [`  where not (${spec.skipIf(qualifiedName)})`] : []),
     `  on conflict (${key}) do nothing returning 1)`,
     `select (select count(*) from w)::int as written, coalesce(${collisions}, '[]'::json) as collisions`,
   ].join('\n');

@@ -1,5 +1,5 @@
 /** In-memory stores implementing the sink's ports: processBatch tests with no database. */
-import { recordId } from '../../lib/event/coordinates';
+import { storedId } from '../../lib/event/coordinates';
 import type { StoreName } from '../../lib/errors';
 import type { DeadLetter, GoodRecord, Tombstone } from '../../lib/sink/model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, Stores, WriteCount } from '../../lib/sink/port';
@@ -22,7 +22,7 @@ export class MemoryRecordStore<T> implements RecordStore<T> {
     this.chunkSizes.push(records.length);
     const count: Required<RecordWriteCount> = { written: 0, alreadyPresent: 0, rejected: [] };
     records.forEach((r, index) => {
-      const id = recordId(r.meta.coordinates);
+      const id = storedId(r.meta.cluster, r.meta.coordinates);
       const reason = this.refuse(r);
       if (reason) count.rejected.push({ index, reason });
       else if (this.byId.has(id)) count.alreadyPresent++;
@@ -36,7 +36,7 @@ export class MemoryRecordStore<T> implements RecordStore<T> {
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
     let n = 0;
-    for (const r of records) if (this.byId.delete(recordId(r.meta.coordinates))) n++;
+    for (const r of records) if (this.byId.delete(storedId(r.meta.cluster, r.meta.coordinates))) n++;
     return n;
   }
 
@@ -70,7 +70,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
   async write(deadLetters: readonly DeadLetter[]): Promise<WriteCount> {
     let written = 0;
     for (const d of deadLetters) {
-      const id = recordId(d.meta.coordinates);
+      const id = storedId(d.meta.cluster, d.meta.coordinates);
       if (this.byId.has(id)) continue;
       this.byId.set(id, d);
       written++;

@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { after, before, describe, test } from 'node:test';
 import { InvalidEventError, StoreWriteError } from '../../lib/errors';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { clusterKey, clusterName } from '../../lib/event/coordinates';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { processBatch, type Stores } from '../../lib/sink/batch';
 import { openStores } from '../../lib/sink/stores';
@@ -60,7 +61,11 @@ describe('fixture batches', () => {
     assert.equal(Buffer.from(String(dl[0].value_base64), 'base64').toString(), '{"quote": "Ha-ha!", "character": ');
 
     const docs = await sb.docs();
-    assert.deepEqual(docs.map((d) => d._id), ['quotes-0-100', 'quotes-0-101', 'quotes-1-100', 'quotes-2-100']);
+    const cluster = clusterKey(clusterName(fixture('msk-event.json')));
+    assert.deepEqual(
+      docs.map((d) => d._id),
+      ['quotes-0-100', 'quotes-0-101', 'quotes-1-100', 'quotes-2-100'].map((id) => `${cluster}:${id}`),
+    );
     assert.equal(docs[0].character, 'Homer Simpson');
     assert.equal((docs[0].kafka as { partition: number }).partition, 0);
   });
@@ -407,7 +412,7 @@ describe('identity: only the same record counts as present', () => {
     const [row] = await sb.query<{ n: string; raw_value: string }>(`select payload->>'n' as n, raw_value from ${sb.tables.records} where "offset" = 7000`);
     assert.equal(row.n, '9007199254740993');
     assert.equal(row.raw_value, raw);
-    const doc = (await sb.docs()).find((d) => d._id === 'quotes-0-7000');
+    const doc = (await sb.docs()).find((d) => (d.kafka as { offset: number }).offset === 7000);
     assert.equal(doc?.raw, raw);
   });
 
@@ -424,6 +429,56 @@ describe('identity: only the same record counts as present', () => {
       }
       const [c] = await own.query<{ n: number }>(`select count(raw_value)::int as n from ${own.tables.records}`);
       assert.equal(c.n, 2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('the same coordinates on two clusters (trigger=both) are two records, both stored', async () => {
+    const own = await sandbox('clusters');
+    try {
+      const records = quotes(2, 300).map((value, i) => toEventRecord({ topic: 'quotes', partition: 0, offset: 42 + i, timestamp: 5, key: null, value }));
+      const msk = buildEvent('msk', 'b-1.msk:9098', records);
+      const selfManaged = buildEvent('self-managed', '10.0.0.1:9092', records);
+      const a = await processBatch(msk, quoteType, own, opts);
+      const b = await processBatch(selfManaged, quoteType, own, opts);
+      assert.equal(a.postgres.written, 2);
+      assert.deepEqual(b.postgres, { written: 2, alreadyPresent: 0 });
+      assert.deepEqual(b.mongo, { written: 2, alreadyPresent: 0 });
+      assert.deepEqual(await own.counts(), { rows: 4, docs: 4, deadLetters: 0 });
+      const again = await processBatch(msk, quoteType, own, opts);
+      assert.deepEqual(again.mongo, { written: 0, alreadyPresent: 2 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('records stored before identities had a cluster still count as present when replayed', async () => {
+    const own = await sandbox('legacy');
+    try {
+      const ev = eventOf(quotes(3, 500), 1, 0);
+      await processBatch(ev, quoteType, own, opts);
+      // Make them look as an earlier version stored them: no cluster, old primary key and _id.
+      await own.query(`alter table ${own.tables.records} drop constraint ${own.env.POSTGRES_QUOTES_TABLE}_pkey`);
+      await own.query(`alter table ${own.tables.records} drop column cluster`);
+      await own.query(`alter table ${own.tables.records} add primary key (topic, partition, "offset")`);
+      const client = await MongoClient.connect(own.config.MONGO_URL);
+      const col = client.db(own.config.MONGO_DATABASE).collection<{ _id: string; kafka: Record<string, unknown> }>(own.config.MONGO_COLLECTION);
+      for (const d of await col.find().toArray()) {
+        await col.deleteOne({ _id: d._id });
+        const { cluster: _c, ...kafka } = d.kafka;
+        await col.insertOne({ ...d, _id: String(d._id).split(':')[1], kafka });
+      }
+      await client.close();
+      const fresh = openStores(own.config, quoteType);
+      try {
+        const s = await processBatch(ev, quoteType, fresh, opts);
+        assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 3 });
+        assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 3 });
+      } finally {
+        await fresh.close();
+      }
+      assert.deepEqual(await own.counts(), { rows: 3, docs: 3, deadLetters: 0 });
     } finally {
       await own.close();
     }

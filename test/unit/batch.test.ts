@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BatchWriteError, InvalidEventError, StoreWriteError } from '../../lib/errors';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
 import type { KafkaEventRecord } from '../../lib/event/types';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
@@ -19,6 +20,9 @@ const event = (records: KafkaEventRecord[]) => buildEvent('self-managed', '127.0
 const valid = (n: number, partitions = 1) =>
   Array.from({ length: n }, (_, i) => rec(i % partitions, Math.floor(i / partitions), quote(i)));
 const opts = { tombstones: 'skip' as const };
+/** The stored id of a record of {@link event}'s cluster. */
+const KEY = clusterKey(clusterName({ bootstrapServers: '127.0.0.1:9092' }));
+const id = (partition: number, offset: number) => storedId(KEY, { topic: 'quotes', partition, offset });
 
 describe('chunkBounds', () => {
   test('splits n records into chunks of the given size, the last one shorter', () => {
@@ -164,7 +168,7 @@ describe('processBatch with in-memory stores', () => {
     const summary = await processBatch(event(records), quoteType, s, { tombstones: 'delete', writeChunk: 2 });
     assert.deepEqual(summary.tombstones, { received: 2, deleted: 2 });
     assert.deepEqual(s.postgres.deleteCalls, [2]);
-    assert.deepEqual([...s.mongo.byId.keys()], ['quotes-1-2'], 'the older record in the other partition stays');
+    assert.deepEqual([...s.mongo.byId.keys()], [id(1, 2)], 'the older record in the other partition stays');
   });
 
   test('an event that is not a Kafka event is rejected whole and nothing is written', async () => {
@@ -189,10 +193,10 @@ describe('records a store refuses for their content', () => {
     const picky = new MemoryRecordStore<Quote>('mongo', refuseOffset3);
     const stores = { records: [s.postgres, picky], deadLetters: s.dead };
     const summary = await processBatch(event(valid(6)), quoteType, stores, opts);
-    assert.deepEqual([...s.dead.byId.keys()], ['quotes-0-3']);
-    assert.match(s.dead.byId.get('quotes-0-3')?.error.detail ?? '', /^mongo refused the record: nested arrays/);
-    assert.equal(s.dead.byId.get('quotes-0-3')?.valueBase64, Buffer.from(quote(3)).toString('base64'));
-    assert.equal(s.postgres.byId.has('quotes-0-3'), false, 'not left in the store that accepted it');
+    assert.deepEqual([...s.dead.byId.keys()], [id(0, 3)]);
+    assert.match(s.dead.byId.get(id(0, 3))?.error.detail ?? '', /^mongo refused the record: nested arrays/);
+    assert.equal(s.dead.byId.get(id(0, 3))?.valueBase64, Buffer.from(quote(3)).toString('base64'));
+    assert.equal(s.postgres.byId.has(id(0, 3)), false, 'not left in the store that accepted it');
     assert.equal(s.postgres.byId.size, 5);
     assert.equal(picky.byId.size, 5);
     assert.equal(summary.valid, 5);

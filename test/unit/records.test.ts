@@ -11,7 +11,7 @@ import { insertSql, toRow } from '../../lib/sink/table-spec';
 import { ident, qualified } from '../../lib/sink/tables';
 
 const coords = { topic: 'quotes', partition: 2, offset: 42 };
-const meta: RecordMeta = { coordinates: coords, timestamp: 1700000000000, timestampType: 'CREATE_TIME', keyText: 'Homer', keyBase64: 'SG9tZXI=', headers: [{ name: 'source', value: 'api' }] };
+const meta: RecordMeta = { cluster: 'AbCdEfGhIj', coordinates: coords, timestamp: 1700000000000, timestampType: 'CREATE_TIME', keyText: 'Homer', keyBase64: 'SG9tZXI=', headers: [{ name: 'source', value: 'api' }] };
 
 test('a quote validates and keeps unknown fields', () => {
   const v = validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image: 'https://x.test/h.png', characterDirection: 'Right', season: 4 }, coords);
@@ -48,13 +48,13 @@ test('row and document mapping', () => {
   const good = { meta, payload, value: payload as Quote, valueBase64: Buffer.from(valueText).toString('base64'), valueText };
   const row = toRow(recordsTable(quoteType), good);
   assert.deepEqual(row, {
-    topic: 'quotes', partition: 2, offset: 42, kafka_key: 'Homer', kafka_key_base64: 'SG9tZXI=', headers: meta.headers,
+    cluster: 'AbCdEfGhIj', topic: 'quotes', partition: 2, offset: 42, kafka_key: 'Homer', kafka_key_base64: 'SG9tZXI=', headers: meta.headers,
     kafka_timestamp: '2023-11-14T22:13:20.000Z', timestamp_type: 'CREATE_TIME', raw_value: valueText,
     quote: 'Doh', character: 'Homer', image: null, character_direction: 'Right',
   });
   const at = new Date(0);
   const doc = toDocument(quoteType, good, at);
-  assert.equal(doc._id, 'quotes-2-42');
+  assert.equal(doc._id, 'AbCdEfGhIj:quotes-2-42');
   assert.equal(doc.characterDirection, 'Right');
   assert.deepEqual(doc.payload, payload);
   assert.equal((doc.kafka as { offset: number }).offset, 42);
@@ -64,13 +64,13 @@ test('row and document mapping', () => {
 test('the chunk statement binds one parameter whatever the chunk size (far below 65,535)', () => {
   const sql = insertSql('"public"."quotes"', recordsTable(quoteType));
   assert.deepEqual([...new Set(sql.match(/\$\d+/g))], ['$1']);
-  assert.match(sql, /on conflict \("topic", "partition", "offset"\) do nothing/);
+  assert.match(sql, /on conflict \("cluster", "topic", "partition", "offset"\) do nothing/);
 });
 
 test('the DDL has the coordinates as primary key, and the type\'s and the sink\'s indexes', () => {
   const ddl = schemaSql(quoteType, { schema: 'public', records: 'quotes', deadLetters: 'dead_letters' });
   assert.match(ddl, /create table if not exists "public"."quotes" \(/);
-  assert.match(ddl, /primary key \("topic", "partition", "offset"\)/);
+  assert.match(ddl, /primary key \("cluster", "topic", "partition", "offset"\)/);
   assert.match(ddl, /create index if not exists "quotes_character_idx" on "public"."quotes" \("character"\)/);
   assert.match(ddl, /create index if not exists "quotes_ingested_at_idx"/);
   assert.match(ddl, /create table if not exists "public"."dead_letters" \(/);
