@@ -4,7 +4,7 @@
  * lib/sink/mongo-inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
  * filters of its own.
  */
-import type { Coordinates } from '../event/coordinates';
+import { recordId, type ClusterKey, type Coordinates } from '../event/coordinates';
 import type { StoredHeader } from '../event/decode';
 import type { StoreName } from '../errors';
 import { QuotesSinkError } from '../errors';
@@ -14,12 +14,16 @@ import type { GoodRecord } from './model';
 /** A record as one store holds it: the parts both stores keep, and the row or document itself. */
 export interface StoredRecord {
   store: StoreName;
+  /** The cluster key of the record's identity ('' for records stored before identities had one). */
+  cluster: ClusterKey;
   coordinates: Coordinates;
   keyText: string | null;
   keyBase64: string | null;
   headers: StoredHeader[];
   /** The value as received (unknown fields included). */
   payload: unknown;
+  /** The raw value's text, where the store keeps it. */
+  rawValue: string | null;
   timestamp: Date;
   timestampType: string;
   ingestedAt: Date;
@@ -62,7 +66,10 @@ export function checkRange(r: OffsetRange): void {
 /** The read side of a record store (Postgres table or Mongo collection). */
 export interface RecordInspector {
   readonly name: StoreName;
-  /** The stored records among `coordinates`, keyed by record id (`recordId`). */
+  /**
+   * The stored records among `coordinates`, keyed by record id (`recordId`, whatever the cluster:
+   * where several clusters stored the same coordinates, the latest ingested).
+   */
   find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>>;
   /** How many records are stored, of `topic` or of every topic. */
   count(topic?: string): Promise<number>;
@@ -100,20 +107,25 @@ export class StoredPayloadError extends QuotesSinkError {
     readonly coordinates: Coordinates,
     detail: string,
   ) {
-    super(`stored payload of ${coordinates.topic}/${coordinates.partition}/${coordinates.offset} fails the schema: ${detail}`);
+    super(
+      `stored payload of ${coordinates.topic}/${coordinates.partition}/${coordinates.offset} fails the schema: ${detail}`,
+    );
   }
 }
 
 /**
  * The record a store's copy stands for, ready for a record store's `write`: how a store missing a
- * record is repaired from the other. The value is validated again; the raw value is the payload
- * re-serialised (the raw bytes are not kept for stored records, only for dead letters).
+ * record is repaired from the other. The value is validated again; the raw value is the stored
+ * raw text, or the payload re-serialised where the store has no raw text.
  */
 export function toGoodRecord<T>(type: RecordType<T>, s: StoredRecord): GoodRecord<T> {
   const parsed = type.schema.safeParse(s.payload);
-  if (!parsed.success) throw new StoredPayloadError(s.coordinates, parsed.error.issues.map((i) => i.message).join('; '));
+  if (!parsed.success)
+    throw new StoredPayloadError(s.coordinates, parsed.error.issues.map((i) => i.message).join('; '));
+  const valueText = s.rawValue ?? JSON.stringify(s.payload);
   return {
     meta: {
+      cluster: s.cluster,
       coordinates: s.coordinates,
       timestamp: s.timestamp.getTime(),
       timestampType: s.timestampType,
@@ -123,6 +135,18 @@ export function toGoodRecord<T>(type: RecordType<T>, s: StoredRecord): GoodRecor
     },
     payload: s.payload,
     value: parsed.data,
-    valueBase64: Buffer.from(JSON.stringify(s.payload), 'utf8').toString('base64'),
+    valueBase64: Buffer.from(valueText, 'utf8').toString('base64'),
+    valueText,
   };
+}
+
+/** Keys records by record id, the latest ingested winning (one record id, several clusters). */
+export function byRecordId(records: Iterable<StoredRecord>): Map<string, StoredRecord> {
+  const out = new Map<string, StoredRecord>();
+  for (const r of records) {
+    const id = recordId(r.coordinates);
+    const prev = out.get(id);
+    if (!prev || prev.ingestedAt < r.ingestedAt) out.set(id, r);
+  }
+  return out;
 }

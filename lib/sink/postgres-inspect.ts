@@ -10,7 +10,7 @@ import type {
   RecordInspector,
   StoredRecord,
 } from './inspect';
-import { checkRange } from './inspect';
+import { byRecordId, checkRange } from './inspect';
 import { qualified, type Tables } from './tables';
 
 /** Postgres's undefined_table: nothing was written yet, so there is nothing to see. */
@@ -30,7 +30,11 @@ async function rowsOf<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, p
 const IN_COORDINATES = (first: number) =>
   `(topic, partition, "offset") in (select * from unnest($${first}::text[], $${first + 1}::int[], $${first + 2}::bigint[]))`;
 
-const coordinateParams = (cs: readonly Coordinates[]) => [cs.map((c) => c.topic), cs.map((c) => c.partition), cs.map((c) => c.offset)];
+const coordinateParams = (cs: readonly Coordinates[]) => [
+  cs.map((c) => c.topic),
+  cs.map((c) => c.partition),
+  cs.map((c) => c.offset),
+];
 
 const coordinatesOf = (r: { topic: string; partition: number; offset: string | number }): Coordinates => ({
   topic: r.topic,
@@ -56,18 +60,24 @@ export class PostgresRecordInspector implements RecordInspector {
 
   async find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>> {
     if (coordinates.length === 0) return new Map();
-    const rows = await rowsOf(this.pool, `select * from ${this.table} where ${IN_COORDINATES(1)}`, coordinateParams(coordinates));
-    return new Map(rows.map((r) => [recordId(coordinatesOf(r as never)), this.toStored(r)]));
+    const rows = await rowsOf(
+      this.pool,
+      `select * from ${this.table} where ${IN_COORDINATES(1)}`,
+      coordinateParams(coordinates),
+    );
+    return byRecordId(rows.map((r) => this.toStored(r)));
   }
 
   private toStored(r: Record<string, unknown>): StoredRecord {
     return {
       store: 'postgres',
+      cluster: (r.cluster as string | undefined) ?? '',
       coordinates: coordinatesOf(r as never),
       keyText: (r.kafka_key as string | null) ?? null,
       keyBase64: (r.kafka_key_base64 as string | null) ?? null,
       headers: (r.headers as StoredHeader[]) ?? [],
       payload: r.payload,
+      rawValue: (r.raw_value as string | null | undefined) ?? null,
       timestamp: r.kafka_timestamp as Date,
       timestampType: r.timestamp_type as string,
       ingestedAt: r.ingested_at as Date,
@@ -77,14 +87,18 @@ export class PostgresRecordInspector implements RecordInspector {
 
   async count(topic?: string): Promise<number> {
     const where = topic === undefined ? '' : 'where topic = $1';
-    const rows = await rowsOf<{ n: number }>(this.pool, `select count(*)::int as n from ${this.table} ${where}`, topic === undefined ? [] : [topic]);
+    const rows = await rowsOf<{ n: number }>(
+      this.pool,
+      `select count(*)::int as n from ${this.table} ${where}`,
+      topic === undefined ? [] : [topic],
+    );
     return rows[0]?.n ?? 0;
   }
 
   async offsetsIn(range: OffsetRange): Promise<number[]> {
     checkRange(range);
-    const rows = await rowsOf<{ offset: string }>(this.pool, `select "offset" from ${this.table} where ${RANGE}`, rangeParams(range));
-    return rows.map((r) => Number(r.offset));
+    const sql = `select distinct "offset" from ${this.table} where ${RANGE}`;
+    return (await rowsOf<{ offset: string }>(this.pool, sql, rangeParams(range))).map((r) => Number(r.offset));
   }
 }
 
@@ -131,7 +145,11 @@ export class PostgresDeadLetterInspector implements DeadLetterInspector {
 
   async find(coordinates: readonly Coordinates[]): Promise<Map<string, DeadLetterRecord>> {
     if (coordinates.length === 0) return new Map();
-    const rows = await rowsOf(this.pool, `select * from ${this.table} where ${IN_COORDINATES(1)}`, coordinateParams(coordinates));
+    const rows = await rowsOf(
+      this.pool,
+      `select * from ${this.table} where ${IN_COORDINATES(1)}`,
+      coordinateParams(coordinates),
+    );
     return new Map(rows.map((r) => [recordId(coordinatesOf(r as never)), PostgresDeadLetterInspector.toRecord(r)]));
   }
 
@@ -151,7 +169,7 @@ export class PostgresDeadLetterInspector implements DeadLetterInspector {
 
   async offsetsIn(range: OffsetRange): Promise<number[]> {
     checkRange(range);
-    const rows = await rowsOf<{ offset: string }>(this.pool, `select "offset" from ${this.table} where ${RANGE}`, rangeParams(range));
-    return rows.map((r) => Number(r.offset));
+    const sql = `select distinct "offset" from ${this.table} where ${RANGE}`;
+    return (await rowsOf<{ offset: string }>(this.pool, sql, rangeParams(range))).map((r) => Number(r.offset));
   }
 }

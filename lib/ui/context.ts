@@ -1,0 +1,73 @@
+/**
+ * The UI's composition root: the clients it needs, made from the same configuration as the CLIs,
+ * and handed to the read adapters, the dead-letter replay and the record stores (for repair).
+ */
+import type { Config } from '../config';
+import { LOCAL_MSK_ARN } from '../event/build';
+import { clusterKey, clusterName, type ClusterKey } from '../event/coordinates';
+import { createKafka } from '../kafka';
+import { quoteType, type Quote } from '../records/quote';
+import { DeadLetters } from '../sink/dead-letters';
+import type { DeadLetterInspector, RecordInspector } from '../sink/inspect';
+import { MongoRecordInspector } from '../sink/mongo-inspect';
+import { createMongoClient, mongoTargetFrom } from '../sink/mongo';
+import { PostgresDeadLetterInspector, PostgresRecordInspector } from '../sink/postgres-inspect';
+import { createPostgresPool } from '../sink/postgres';
+import type { RecordStore } from '../sink/port';
+import { openStores } from '../sink/stores';
+import { tablesFrom } from '../sink/tables';
+import { KafkaView } from './kafka-view';
+import { EMULATOR_STATUS_DIR } from './status-file';
+
+/** Everything a page may use. Tests may build one with fakes. */
+export interface UiContext {
+  config: Config;
+  kafka: KafkaView;
+  postgres: RecordInspector;
+  mongo: RecordInspector;
+  deadLetters: DeadLetterInspector;
+  /** Replays dead letters by id (`topic/partition/offset`); returns the ids that were re-published. */
+  replay(ids: readonly string[]): Promise<string[]>;
+  /** The record stores the sink writes, for repairs. */
+  recordStores(): readonly RecordStore<Quote>[];
+  /** Where the emulators' status files are. */
+  statusDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The cluster keys the emulator's events give this configuration's records: self-managed events
+ * name the bootstrap servers, MSK-shaped ones the emulator's local cluster ARN.
+ */
+export const clustersOf = (c: Config): ClusterKey[] => [
+  clusterKey(clusterName({ bootstrapServers: c.KAFKA_BROKERS })),
+  clusterKey(clusterName({ eventSourceArn: LOCAL_MSK_ARN })),
+];
+
+/** The UI's context on new clients for `config`; connects lazily. */
+export function createUiContext(config: Config): UiContext {
+  const pool = createPostgresPool(config);
+  const mongoClient = createMongoClient(config);
+  const kafka = createKafka(config, 'quotes-sink-ui');
+  const tables = tablesFrom(config);
+  const deadLetters = new DeadLetters(config);
+  let stores: ReturnType<typeof openStores<Quote>> | undefined;
+  return {
+    config,
+    kafka: new KafkaView(kafka),
+    postgres: new PostgresRecordInspector(pool, tables),
+    mongo: new MongoRecordInspector(mongoClient, mongoTargetFrom(config), clustersOf(config)),
+    deadLetters: new PostgresDeadLetterInspector(pool, tables),
+    // One id at a time through the CLI's replay: the same locking, marking and headers.
+    async replay(ids) {
+      const done: string[] = [];
+      for (const id of ids) done.push(...(await deadLetters.replay(kafka, { id })));
+      return done;
+    },
+    recordStores: () => (stores ??= openStores(config, quoteType)).records,
+    statusDir: EMULATOR_STATUS_DIR,
+    async close() {
+      await Promise.allSettled([this.kafka.close(), pool.end(), mongoClient.close(), stores?.close()]);
+    },
+  };
+}
