@@ -117,44 +117,52 @@ export function unstorableReason(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Decodes one record. Never throws for bad content: that comes back as `kind: 'error'`. */
-export function decodeRecord(r: KafkaEventRecord, cluster: ClusterKey = LEGACY_CLUSTER): DecodedRecord {
+/** The key as text when it is clean UTF-8, else undefined (the base64 stays authoritative). */
+function keyTextOf(keyBase64: string | undefined): string | undefined {
+  if (keyBase64 === undefined) return undefined;
+  const t = decodeUtf8(Buffer.from(keyBase64, 'base64'));
+  return t !== undefined && isStorableText(t) ? t : undefined;
+}
+
+/** The parts of a record every outcome keeps. */
+function metaOf(r: KafkaEventRecord, cluster: ClusterKey): RecordMeta {
   const keyBase64 = r.key ?? undefined;
-  let keyText: string | undefined;
-  if (keyBase64 !== undefined) {
-    const t = decodeUtf8(Buffer.from(keyBase64, 'base64'));
-    if (t !== undefined && isStorableText(t)) keyText = t;
-  }
-  const meta: RecordMeta = {
+  return {
     cluster,
     coordinates: { topic: r.topic, partition: r.partition, offset: r.offset },
     timestamp: r.timestamp,
     timestampType: r.timestampType,
-    keyText,
+    keyText: keyTextOf(keyBase64),
     keyBase64,
     headers: decodeHeaders(r.headers),
   };
-  if (r.value === undefined || r.value === null) return { kind: 'tombstone', meta };
+}
 
-  const valueBase64 = r.value;
-  const fail = (kind: RecordError['kind'], detail: string): DecodedRecord => ({
-    kind: 'error',
-    meta,
-    valueBase64,
-    error: new RecordError(kind, meta.coordinates, detail),
-  });
-  if (!isStorableTimestamp(r.timestamp)) return fail('unstorable', `timestamp ${r.timestamp} is outside what the stores can hold`);
+/** The value's text and parsed JSON, or why it has none: [kind, detail]. */
+function parseValue(timestamp: number, valueBase64: string): { text: string; value: unknown } | [RecordError['kind'], string] {
+  if (!isStorableTimestamp(timestamp)) return ['unstorable', `timestamp ${timestamp} is outside what the stores can hold`];
   const bytes = Buffer.from(valueBase64, 'base64');
-  if (bytes.length === 0) return fail('json', 'the value is empty');
+  if (bytes.length === 0) return ['json', 'the value is empty'];
   const text = decodeUtf8(bytes);
-  if (text === undefined) return fail('utf8', 'the value is not valid UTF-8');
+  if (text === undefined) return ['utf8', 'the value is not valid UTF-8'];
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return fail('json', `the value is not JSON (${(e as Error).message})`);
+    return ['json', `the value is not JSON (${(e as Error).message})`];
   }
   const unstorable = unstorableReason(value);
-  if (unstorable) return fail('unstorable', unstorable);
-  return { kind: 'value', meta, value, valueBase64, text };
+  return unstorable ? ['unstorable', unstorable] : { text, value };
+}
+
+/** Decodes one record. Never throws for bad content: that comes back as `kind: 'error'`. */
+export function decodeRecord(r: KafkaEventRecord, cluster: ClusterKey = LEGACY_CLUSTER): DecodedRecord {
+  const meta = metaOf(r, cluster);
+  if (r.value === undefined || r.value === null) return { kind: 'tombstone', meta };
+  const valueBase64 = r.value;
+  const parsed = parseValue(r.timestamp, valueBase64);
+  if (Array.isArray(parsed)) {
+    return { kind: 'error', meta, valueBase64, error: new RecordError(parsed[0], meta.coordinates, parsed[1]) };
+  }
+  return { kind: 'value', meta, value: parsed.value, valueBase64, text: parsed.text };
 }

@@ -12,8 +12,7 @@ export function isBase64(s: string): boolean {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-function checkRecord(where: string, r: unknown, topic: string, partition: number): asserts r is KafkaEventRecord {
-  if (!isObject(r)) throw new InvalidEventError(`${where} is not an object`);
+function checkPlacement(where: string, r: Record<string, unknown>, topic: string, partition: number): void {
   if (r.topic !== topic || r.partition !== partition) {
     throw new InvalidEventError(`${where} is ${String(r.topic)}-${String(r.partition)}, which does not match its key "${topic}-${partition}"`);
   }
@@ -22,22 +21,32 @@ function checkRecord(where: string, r: unknown, topic: string, partition: number
   if (r.timestampType !== 'CREATE_TIME' && r.timestampType !== 'LOG_APPEND_TIME') {
     throw new InvalidEventError(`${where}.timestampType is ${JSON.stringify(r.timestampType)}, not CREATE_TIME or LOG_APPEND_TIME`);
   }
+}
+
+function checkKeyAndValue(where: string, r: Record<string, unknown>): void {
   for (const field of ['key', 'value'] as const) {
     const v = r[field];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' || !isBase64(v)) throw new InvalidEventError(`${where}.${field} is not base64`);
   }
-  if (r.headers !== undefined) {
-    if (!Array.isArray(r.headers)) throw new InvalidEventError(`${where}.headers is not an array`);
-    for (const h of r.headers) {
-      if (!isObject(h)) throw new InvalidEventError(`${where}.headers has an entry that is not an object`);
-      for (const bytes of Object.values(h)) {
-        if (!Array.isArray(bytes) || !bytes.every((b) => Number.isInteger(b) && b >= -128 && b <= 255)) {
-          throw new InvalidEventError(`${where}.headers has a value that is not an array of bytes`);
-        }
-      }
-    }
+}
+
+const isByteArray = (bytes: unknown) => Array.isArray(bytes) && bytes.every((b) => Number.isInteger(b) && b >= -128 && b <= 255);
+
+function checkHeaders(where: string, headers: unknown): void {
+  if (headers === undefined) return;
+  if (!Array.isArray(headers)) throw new InvalidEventError(`${where}.headers is not an array`);
+  for (const h of headers) {
+    if (!isObject(h)) throw new InvalidEventError(`${where}.headers has an entry that is not an object`);
+    if (!Object.values(h).every(isByteArray)) throw new InvalidEventError(`${where}.headers has a value that is not an array of bytes`);
   }
+}
+
+function checkRecord(where: string, r: unknown, topic: string, partition: number): asserts r is KafkaEventRecord {
+  if (!isObject(r)) throw new InvalidEventError(`${where} is not an object`);
+  checkPlacement(where, r, topic, partition);
+  checkKeyAndValue(where, r);
+  checkHeaders(where, r.headers);
 }
 
 /**

@@ -20,6 +20,47 @@ export interface DeadLetterRow {
   replayedAt: Date | null;
 }
 
+/** Which dead letters {@link DeadLetters.list} returns. */
+export interface DeadLetterQuery {
+  /** At most this many (default 50)… */
+  limit?: number;
+  /** …after skipping this many, newest first (default 0). */
+  offset?: number;
+  /** Replayed ones too (default: not yet replayed only). */
+  includeReplayed?: boolean;
+}
+
+/** A page of dead letters and the number of all that match. */
+export interface DeadLetterPage {
+  rows: DeadLetterRow[];
+  total: number;
+  offset: number;
+}
+
+/** The columns `list` reads (pg returns bigint offsets as strings). */
+interface DeadLetterListRow {
+  topic: string;
+  partition: number;
+  offset: string;
+  error_kind: string;
+  error: string;
+  value_base64: string | null;
+  failed_at: Date;
+  replayed_at: Date | null;
+}
+
+const toDeadLetterRow = (x: DeadLetterListRow): DeadLetterRow => ({
+  id: formatCoordinates({ topic: x.topic, partition: x.partition, offset: Number(x.offset) }),
+  topic: x.topic,
+  partition: x.partition,
+  offset: Number(x.offset),
+  errorKind: x.error_kind,
+  error: x.error,
+  preview: preview(x.value_base64),
+  failedAt: x.failed_at,
+  replayedAt: x.replayed_at,
+});
+
 /** `topic/partition/offset`, the id the CLI shows and takes. */
 export function parseDeadLetterId(id: string): { topic: string; partition: number; offset: number } {
   const c = parseCoordinates(id);
@@ -28,6 +69,7 @@ export function parseDeadLetterId(id: string): { topic: string; partition: numbe
 }
 
 /** C0/C1 controls and bidi overrides: a terminal would act on them instead of showing them. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` safe to print on a terminal: control characters as `\uXXXX` escapes. */
@@ -62,7 +104,10 @@ export class DeadLetters {
   }
 
   private async withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: this.config.POSTGRES_URL, connectionTimeoutMillis: this.config.POSTGRES_CONNECT_TIMEOUT_MS });
+    const c = new pg.Client({
+      connectionString: this.config.POSTGRES_URL,
+      connectionTimeoutMillis: this.config.POSTGRES_CONNECT_TIMEOUT_MS,
+    });
     await c.connect();
     try {
       return await fn(c);
@@ -71,25 +116,23 @@ export class DeadLetters {
     }
   }
 
-  /** The newest dead letters first. */
-  list(limit = 50, includeReplayed = false): Promise<DeadLetterRow[]> {
+  /**
+   * One page of dead letters, newest first, and how many there are in all (not yet replayed
+   * ones only, unless `includeReplayed`).
+   */
+  list(page: DeadLetterQuery = {}): Promise<DeadLetterPage> {
+    const { limit = 50, offset = 0, includeReplayed = false } = page;
     return this.withClient(async (c) => {
-      const r = await c.query(
+      const where = 'where $1 or replayed_at is null';
+      const total = await c.query<{ n: number }>(`select count(*)::int as n from ${this.table} ${where}`, [
+        includeReplayed,
+      ]);
+      const r = await c.query<DeadLetterListRow>(
         `select topic, partition, "offset", error_kind, error, value_base64, failed_at, replayed_at from ${this.table}
-         where $2 or replayed_at is null order by failed_at desc, topic, partition, "offset" limit $1`,
-        [limit, includeReplayed],
+         ${where} order by failed_at desc, topic, partition, "offset" limit $2 offset $3`,
+        [includeReplayed, limit, offset],
       );
-      return r.rows.map((x) => ({
-        id: formatCoordinates({ topic: x.topic, partition: x.partition, offset: Number(x.offset) }),
-        topic: x.topic,
-        partition: x.partition,
-        offset: Number(x.offset),
-        errorKind: x.error_kind,
-        error: x.error,
-        preview: preview(x.value_base64),
-        failedAt: x.failed_at,
-        replayedAt: x.replayed_at,
-      }));
+      return { rows: r.rows.map(toDeadLetterRow), total: total.rows[0].n, offset };
     });
   }
 
@@ -106,10 +149,17 @@ export class DeadLetters {
         const where = which.id ? 'and topic = $1 and partition = $2 and "offset" = $3' : '';
         const params = which.id ? Object.values(parseDeadLetterId(which.id)) : [];
         const rows = (
-          await c.query(`select topic, partition, "offset", kafka_key_base64, value_base64, headers from ${this.table} where replayed_at is null ${where} order by topic, partition, "offset" for update skip locked`, params)
+          await c.query(
+            `select topic, partition, "offset", kafka_key_base64, value_base64, headers from ${this.table} where replayed_at is null ${where} order by topic, partition, "offset" for update skip locked`,
+            params,
+          )
         ).rows;
         if (rows.length > 0) {
-          const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+          const producer = kafka.producer({
+            idempotent: true,
+            maxInFlightRequests: 1,
+            createPartitioner: Partitioners.DefaultPartitioner,
+          });
           await producer.connect();
           try {
             const byTopic = new Map<string, typeof rows>();
@@ -121,18 +171,24 @@ export class DeadLetters {
                 messages: list.map((r) => ({
                   key: r.kafka_key_base64 === null ? null : Buffer.from(r.kafka_key_base64, 'base64'),
                   value: r.value_base64 === null ? null : Buffer.from(r.value_base64, 'base64'),
-                  headers: { ...headersFromStored(r.headers), 'dead-letter-of': formatCoordinates({ topic: r.topic, partition: r.partition, offset: Number(r.offset) }) },
+                  headers: {
+                    ...headersFromStored(r.headers),
+                    'dead-letter-of': formatCoordinates({
+                      topic: r.topic,
+                      partition: r.partition,
+                      offset: Number(r.offset),
+                    }),
+                  },
                 })),
               });
             }
           } finally {
             await producer.disconnect();
           }
-          await c.query(`update ${this.table} set replayed_at = now() where (topic, partition, "offset") in (select * from unnest($1::text[], $2::int[], $3::bigint[]))`, [
-            rows.map((r) => r.topic),
-            rows.map((r) => r.partition),
-            rows.map((r) => r.offset),
-          ]);
+          await c.query(
+            `update ${this.table} set replayed_at = now() where (topic, partition, "offset") in (select * from unnest($1::text[], $2::int[], $3::bigint[]))`,
+            [rows.map((r) => r.topic), rows.map((r) => r.partition), rows.map((r) => r.offset)],
+          );
         }
         await c.query('commit');
         return rows.map((r) => formatCoordinates({ topic: r.topic, partition: r.partition, offset: Number(r.offset) }));
