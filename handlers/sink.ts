@@ -6,10 +6,12 @@
  * clients) once per container, lazily, so a warm container reuses them. A failed batch throws,
  * so the event source mapping retries it (writes are idempotent on Kafka coordinates).
  */
+import type { Context } from 'aws-lambda';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/log';
 import { quoteType, type Quote } from '../lib/records/quote';
-import { processBatch, type BatchSummary } from '../lib/sink/batch';
+import { IncompleteBatchError, processBatch, type BatchItemFailure, type BatchSummary } from '../lib/sink/batch';
+import { emfDocument } from '../lib/sink/metrics';
 import type { Stores } from '../lib/sink/port';
 import { openStores } from '../lib/sink/stores';
 
@@ -18,27 +20,53 @@ export interface SinkDependencies {
   config: Config;
   log: Logger;
   stores: Stores<Quote>;
+  /** Where the metrics line goes (stdout in Lambda, where EMF is read). */
+  emit?: (line: string) => void;
+}
+
+/** What the function answers: the batch's summary, or the records to retry (partial batch response). */
+export type SinkResponse = BatchSummary | { batchItemFailures: BatchItemFailure[] };
+
+/** The Lambda context fields every log line carries. */
+function contextFields(context: Partial<Context> | undefined, coldStart: boolean): Record<string, unknown> {
+  if (!context?.awsRequestId) return { coldStart };
+  return {
+    requestId: context.awsRequestId,
+    functionArn: context.invokedFunctionArn,
+    functionVersion: context.functionVersion,
+    coldStart,
+  };
 }
 
 /** The Lambda handler over given dependencies (tests and the emulator pass decorated stores). */
-export function createSinkHandler(deps: SinkDependencies): (event: unknown) => Promise<BatchSummary> {
-  return async (event) => {
+export function createSinkHandler(deps: SinkDependencies): (event: unknown, context?: Partial<Context>) => Promise<SinkResponse> {
+  let coldStart = true;
+  const emit = deps.emit ?? ((line: string) => process.stdout.write(`${line}\n`));
+  return async (event, context) => {
+    const log = deps.log.child(contextFields(context, coldStart));
+    coldStart = false;
     try {
       const summary = await processBatch(event, quoteType, deps.stores, {
         tombstones: deps.config.TOMBSTONES,
         writeChunk: deps.config.SINK_WRITE_CHUNK,
+        partialResponse: deps.config.SINK_PARTIAL_BATCH_RESPONSE,
       });
-      deps.log.info({ summary }, 'batch written');
+      log.info({ summary }, 'batch written');
+      emit(JSON.stringify(emfDocument(summary, context?.functionName ?? 'quotes-sink-local')));
       return summary;
     } catch (err) {
-      deps.log.error({ err }, 'batch failed');
+      if (err instanceof IncompleteBatchError) {
+        log.warn({ err, batchItemFailures: err.batchItemFailures }, 'batch incomplete: reporting item failures');
+        return { batchItemFailures: err.batchItemFailures };
+      }
+      log.error({ err }, 'batch failed');
       throw err;
     }
   };
 }
 
 interface Container {
-  handle: (event: unknown) => Promise<BatchSummary>;
+  handle: (event: unknown, context?: Partial<Context>) => Promise<SinkResponse>;
   close: () => Promise<void>;
 }
 
@@ -57,9 +85,9 @@ function getContainer(): Container {
 }
 
 /** Lambda entry point. */
-export async function handler(event: unknown): Promise<BatchSummary> {
+export async function handler(event: unknown, context?: Partial<Context>): Promise<SinkResponse> {
   try {
-    return await getContainer().handle(event);
+    return await getContainer().handle(event, context);
   } finally {
     // `serverless invoke local` is a one-shot process that waits for open sockets: let it exit.
     if (process.env.IS_LOCAL === 'true') await closeConnections();

@@ -95,8 +95,13 @@ export class ConfigError extends QuotesSinkError {
 export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const identifier = (what: string) =>
   z.string().regex(IDENTIFIER, `${what} must match ${IDENTIFIER} (lower-case SQL identifier)`);
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+/**
+ * One of `values`. zod's own message echoes the value given, which may be a secret pasted into the
+ * wrong variable; this one lists only what is allowed.
+ */
+const oneOf = <V extends string>(values: readonly [V, ...V[]]) =>
+  z.enum(values as [V, ...V[]], { errorMap: () => ({ message: `must be one of ${values.join(', ')}` }) });
+const bool = oneOf(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -107,7 +112,7 @@ const schema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('quotes-sink'),
   KAFKA_SSL: bool.default('false'),
   KAFKA_SSL_CA_FILE: z.string().optional(),
-  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_MECHANISM: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
 
@@ -118,7 +123,7 @@ const schema = z.object({
   POSTGRES_POOL_MAX: int(1, 100).default(2),
   POSTGRES_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
   POSTGRES_QUERY_TIMEOUT_MS: int(100, 900_000).default(30_000),
-  POSTGRES_SSLMODE: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
+  POSTGRES_SSLMODE: oneOf(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
   POSTGRES_SSL_CA_FILE: z.string().optional(),
 
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must start with mongodb://').default(DEFAULT_MONGO_URL),
@@ -129,10 +134,16 @@ const schema = z.object({
   MONGO_TLS: bool.default('false'),
   MONGO_TLS_CA_FILE: z.string().optional(),
 
-  TOMBSTONES: z.enum(['skip', 'delete']).default('skip'),
+  TOMBSTONES: oneOf(['skip', 'delete']).default('skip'),
   /** Records per write inside a batch (one Postgres statement and one Mongo bulkWrite each). */
   SINK_WRITE_CHUNK: int(1, 10_000).default(1_000),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /**
+   * Whether the event source mapping reports batch item failures (ReportBatchItemFailures): then a
+   * batch failing after some chunks were written answers `batchItemFailures` instead of throwing.
+   * Set by the deploy plugin from the mapping itself; never set it by hand for a mapping without it.
+   */
+  SINK_PARTIAL_BATCH_RESPONSE: bool.default('false'),
+  LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
 /** The validated configuration. */

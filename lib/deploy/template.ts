@@ -162,10 +162,30 @@ function roleStatementList(template: CfnTemplate): IamStatement[] | undefined {
   return policies?.[0]?.PolicyDocument.Statement;
 }
 
+const FUNCTION_TYPE = 'AWS::Lambda::Function';
+
+/**
+ * Sets SINK_PARTIAL_BATCH_RESPONSE on the functions: 'true' only when every mapping reports batch
+ * item failures. A function that answered `batchItemFailures` to a mapping without
+ * ReportBatchItemFailures would have its failed records taken as processed, and lost.
+ */
+function tellFunctionsAboutPartialResponses(template: CfnTemplate, mappings: Record<string, unknown>[]): void {
+  const reported = (m: Record<string, unknown>) =>
+    Array.isArray(m.FunctionResponseTypes) && m.FunctionResponseTypes.includes('ReportBatchItemFailures');
+  const on = mappings.length > 0 && mappings.every(reported);
+  for (const r of Object.values(template.Resources)) {
+    if (r.Type !== FUNCTION_TYPE) continue;
+    const props = (r.Properties ??= {}) as { Environment?: { Variables?: Record<string, unknown> } };
+    const env = ((props.Environment ??= {}).Variables ??= {});
+    env.SINK_PARTIAL_BATCH_RESPONSE = on ? 'true' : 'false';
+  }
+}
+
 /** Adds the params' properties to every Kafka mapping and their IAM statements to the role, in place. */
 export function applyMappingParams(template: CfnTemplate, p: DeployParams): void {
   const mappings = eventSourceMappings(template).map(([, props]) => props);
   for (const props of mappings) Object.assign(props, mappingProperties(p));
+  tellFunctionsAboutPartialResponses(template, mappings);
   const extra = roleStatements(mappings, p);
   if (extra.length === 0) return;
   const list = roleStatementList(template);

@@ -4,7 +4,9 @@
  * stores are whatever implements the ports in ./port.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { clusterKey, clusterName, type PartitionRange } from '../event/coordinates';
+import { clusterKey, clusterName, partitionKey, type PartitionRange } from '../event/coordinates';
+import type { KafkaEventRecord } from '../event/types';
+import { QuotesSinkError, type BatchWriteError, type ChunkBounds, type StoreWriteError } from '../errors';
 import { eventRecords, parseEvent } from '../event/parse';
 import type { RecordType } from '../records/record-type';
 import type { Stores } from './port';
@@ -16,6 +18,8 @@ export type { Stores } from './port';
 
 export interface BatchOptions {
   tombstones: 'skip' | 'delete';
+  /** Throw {@link IncompleteBatchError} (with `batchItemFailures`) when a chunk fails after earlier ones were written. */
+  partialResponse?: boolean;
   /** Records per write (one statement or bulkWrite per store); default DEFAULT_WRITE_CHUNK. */
   writeChunk?: number;
 }
@@ -35,14 +39,56 @@ export interface BatchSummary {
   durationMs: { decode: number; postgres: number; mongo: number; total: number };
 }
 
+/** One entry of a partial batch response: the first record of a partition that must be retried. */
+export interface BatchItemFailure {
+  itemIdentifier: { 'topic-partition': string; offset: number };
+}
+
+/**
+ * A chunk failed after earlier chunks were written: `batchItemFailures` names, per partition, the
+ * first record not known to be written, so the mapping retries from there and not from the start.
+ */
+export class IncompleteBatchError extends QuotesSinkError {
+  constructor(
+    readonly batchItemFailures: BatchItemFailure[],
+    cause: StoreWriteError | BatchWriteError,
+  ) {
+    super(`batch incomplete, retrying from ${batchItemFailures.length} partition(s): ${cause.message}`, { cause, retriable: true });
+  }
+}
+
+/** The first offset of each partition among records [from, …) of the event. */
+export function firstUnwritten(all: readonly KafkaEventRecord[], from: number): BatchItemFailure[] {
+  const first = new Map<string, number>();
+  for (let i = from; i < all.length; i++) {
+    const k = partitionKey(all[i]);
+    const o = first.get(k);
+    if (o === undefined || all[i].offset < o) first.set(k, all[i].offset);
+  }
+  return [...first].map(([k, offset]) => ({ itemIdentifier: { 'topic-partition': k, offset } }));
+}
+
 /** Records decoded, validated and mapped per write: bounds the memory a large batch needs. */
 export const DEFAULT_WRITE_CHUNK = 1_000;
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-/** Adds a settled chunk to the totals, or throws its store error (the batch must be retried). */
-function settle(acc: BatchAccumulator, outcome: ChunkOutcome): void {
-  if (!outcome.ok) throw outcome.error;
+/** A chunk being written, and where it starts in the event. */
+interface InFlight {
+  bounds: ChunkBounds;
+  outcome: Promise<ChunkOutcome>;
+}
+
+/**
+ * Adds a settled chunk to the totals, or throws its store error (the batch must be retried): as an
+ * {@link IncompleteBatchError} when partial responses are on and an earlier chunk was written.
+ */
+async function settle(acc: BatchAccumulator, chunk: InFlight, all: readonly KafkaEventRecord[], partial: boolean): Promise<void> {
+  const outcome = await chunk.outcome;
+  if (!outcome.ok) {
+    if (partial && chunk.bounds.from > 0) throw new IncompleteBatchError(firstUnwritten(all, chunk.bounds.from), outcome.error);
+    throw outcome.error;
+  }
   acc.addRefused(outcome.refused);
   for (const w of outcome.writes) {
     if (w.of === 'records') acc.addWrite(w.store, w.count, w.ms);
@@ -96,15 +142,16 @@ export async function processBatch<T>(input: unknown, type: RecordType<T>, store
   const ingestedAt = new Date();
   const screens = stores.records.flatMap((s) => (s.screen ? [s.screen.bind(s)] : []));
   const cluster = clusterKey(clusterName(event));
-  let inFlight: Promise<ChunkOutcome> | undefined;
+  const partial = opts.partialResponse ?? false;
+  let inFlight: InFlight | undefined;
   for (const bounds of chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)) {
     const tPrepare = performance.now();
     const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens, cluster);
     acc.decodeMs += performance.now() - tPrepare;
-    if (inFlight) settle(acc, await inFlight);
-    inFlight = writeChunk(stores, chunk, ingestedAt);
+    if (inFlight) await settle(acc, inFlight, all, partial);
+    inFlight = { bounds, outcome: writeChunk(stores, chunk, ingestedAt) };
   }
-  if (inFlight) settle(acc, await inFlight);
+  if (inFlight) await settle(acc, inFlight, all, partial);
   const deleted = opts.tombstones === 'delete' ? await deleteTombstones(stores, acc) : 0;
   return summarise(acc, event.eventSource, all.length, deleted, t0);
 }

@@ -147,6 +147,22 @@ describe('applyMappingParams', () => {
     assert.deepEqual(actions(t), ['logs:PutLogEvents']);
   });
 
+  // A function answering batchItemFailures to a mapping that does not read them would lose records.
+  for (const [scaling, report, expected] of [
+    ['provisioned', true, 'true'],
+    ['provisioned', false, 'false'],
+    ['on-demand', true, 'false'],
+  ] as const) {
+    test(`SINK_PARTIAL_BATCH_RESPONSE is ${expected} for ${scaling} with reportBatchItemFailures ${report}`, () => {
+      const t = template({ M: msk() });
+      t.Resources.SinkLambdaFunction = { Type: 'AWS::Lambda::Function', Properties: {} };
+      applyMappingParams(t, params({ scaling, reportBatchItemFailures: report }));
+      const env = (t.Resources.SinkLambdaFunction.Properties as { Environment: { Variables: Record<string, string> } })
+        .Environment.Variables;
+      assert.equal(env.SINK_PARTIAL_BATCH_RESPONSE, expected);
+    });
+  }
+
   test('a template without the role cannot take the permissions', () => {
     const t = template({ M: msk() });
     delete t.Resources.IamRoleLambdaExecution;
