@@ -105,14 +105,14 @@ export function watchRss(everyMs: number): { stop(): RssWatch } {
 }
 
 /**
- * Writes `result` as pretty JSON to bench/results/<prefix><date>.json and to
- * bench/results/<latest>; returns the dated file's path.
+ * Writes `result` as pretty JSON to bench/results/<prefix><date>.json and, when given, to
+ * bench/results/<latest> (some of which are tracked); returns the dated file's path.
  */
-export function writeResult(result: { date: string }, prefix: string, latest: string): string {
+export function writeResult(result: { date: string }, prefix: string, latest?: string): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const json = `${JSON.stringify(result, null, 2)}\n`;
   const dated = path.join(RESULTS_DIR, `${prefix}${result.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(dated, json);
-  writeFileSync(path.join(RESULTS_DIR, latest), json);
+  if (latest) writeFileSync(path.join(RESULTS_DIR, latest), json);
   return dated;
 }

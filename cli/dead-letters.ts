@@ -1,45 +1,102 @@
 /**
- * `npm run dead-letters -- list [--limit N] [--all]` shows dead letters (coordinates, reason, a
- * preview of the value); `npm run dead-letters -- replay --id topic/partition/offset | --all`
- * re-publishes their raw records to Kafka (after the producer or the schema was fixed) and marks
- * them replayed, so replaying twice sends nothing more.
+ * `npm run dead-letters -- list [--limit N] [--offset N] [--all]` shows dead letters (coordinates,
+ * reason, a preview of the value) and how many there are; `npm run dead-letters -- replay --id
+ * topic/partition/offset | --all` re-publishes their raw records to Kafka (after the producer or the
+ * schema was fixed) and marks them replayed, so replaying twice sends nothing more.
  */
-import { parseArgs } from 'node:util';
-import { loadConfig, loadStackEnv } from '../lib/config';
+import { z } from 'zod';
+import { loadConfig, loadStackEnv, type Config } from '../lib/config';
+import { defineCommand, defineGroup, exclusive, intFlag, parseSubcommand } from '../lib/cli/args';
+import { runMain } from '../lib/cli/main';
+import { checkPostgres, reachable } from '../lib/cli/reachable';
+import { parseCoordinates } from '../lib/event/coordinates';
 import { createKafka } from '../lib/kafka';
-import { DeadLetters, printable } from '../lib/sink/dead-letters';
+import { DeadLetters, printable, type DeadLetterPage } from '../lib/sink/dead-letters';
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { limit: { type: 'string', default: '50' }, all: { type: 'boolean', default: false }, id: { type: 'string' } },
-  });
-  loadStackEnv();
-  const config = loadConfig();
-  const dl = new DeadLetters(config);
-  switch (positionals[0]) {
-    case 'list': {
-      const rows = await dl.list(Number(values.limit), values.all);
-      for (const r of rows) {
-        console.log(`${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.replayedAt ? 'replayed ' : ''}${printable(r.error)}\n${''.padEnd(22)} ${r.preview}`);
-      }
-      console.log(`${rows.length} dead letter(s)${values.all ? '' : ' not yet replayed'}`);
-      return;
-    }
-    case 'replay': {
-      const ids = await dl.replay(createKafka(config, 'quotes-sink-dead-letters'), { id: values.id, all: values.all });
-      console.log(ids.length ? `replayed ${ids.length}: ${ids.join(', ')}` : 'nothing to replay (already replayed or no such dead letter)');
-      return;
-    }
-    default:
-      throw new Error('usage: npm run dead-letters -- list [--limit N] [--all] | replay (--id topic/partition/offset | --all)');
-  }
+const LIST = defineCommand({
+  command: 'npm run dead-letters -- list',
+  summary: 'Shows dead letters, newest first: coordinates, reason, a preview of the value, and the total.',
+  flags: {
+    limit: { type: 'string', value: 'N', help: 'show at most N (default 50)' },
+    offset: { type: 'string', value: 'N', help: 'skip the N newest (default 0): the next page' },
+    all: { type: 'boolean', help: 'replayed ones too (default: not yet replayed only)' },
+  },
+  schema: z
+    .object({
+      limit: intFlag(1, 100_000).default('50'),
+      offset: intFlag(0).default('0'),
+      all: z.boolean().default(false),
+    })
+    .strict(),
+});
+
+const REPLAY = defineCommand({
+  command: 'npm run dead-letters -- replay',
+  summary: 'Re-publishes dead letters (raw key, value, headers + dead-letter-of) to their topic; marks them replayed.',
+  flags: {
+    id: { type: 'string', value: 'ID', help: 'the dead letter topic/partition/offset (as list shows it)' },
+    all: { type: 'boolean', help: 'every dead letter not yet replayed' },
+  },
+  schema: z
+    .object({
+      id: z
+        .string()
+        .refine((s) => parseCoordinates(s) !== undefined, 'takes topic/partition/offset')
+        .optional(),
+      all: z.boolean().optional(),
+    })
+    .strict()
+    .superRefine(exclusive('id', 'all'))
+    .superRefine((v, ctx) => {
+      if (!v.id && !v.all)
+        ctx.addIssue({ code: 'custom', message: 'replay needs --id ID or --all', params: { whole: true } });
+    }),
+});
+
+export const DEAD_LETTERS = defineGroup({
+  command: 'npm run dead-letters --',
+  summary: 'The dead-letter table (POSTGRES_DEAD_LETTER_TABLE): list what is in it, replay to Kafka.',
+  subcommands: { list: LIST, replay: REPLAY },
+});
+
+/** The count line: "50 of 185 dead letter(s) not yet replayed …" when there are more than shown. */
+function countLine(page: DeadLetterPage, all: boolean): string {
+  const what = `dead letter(s)${all ? '' : ' not yet replayed'}`;
+  const shown = page.rows.length;
+  if (shown === page.total) return `${shown} ${what}`;
+  if (shown === 0) return `none of ${page.total} ${what} at --offset ${page.offset}`;
+  const range = page.offset === 0 ? `${shown}` : `${page.offset + 1}-${page.offset + shown}`;
+  const more = page.offset + shown < page.total ? `; --offset ${page.offset + shown} for the next page` : '';
+  return `${range} of ${page.total} ${what}, newest first${more}`;
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`dead-letters: ${e.message}`);
-    process.exit(1);
-  },
-);
+async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<void> {
+  await checkPostgres(config);
+  const page = await new DeadLetters(config).list({ limit: o.limit, offset: o.offset, includeReplayed: o.all });
+  for (const r of page.rows) {
+    const head = `${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.replayedAt ? 'replayed ' : ''}${printable(r.error)}`;
+    console.log(`${head}\n${''.padEnd(22)} ${r.preview}`);
+  }
+  console.log(countLine(page, o.all));
+}
+
+async function replay(config: Config, o: z.infer<typeof REPLAY.schema>): Promise<void> {
+  await reachable(config, ['postgres', 'kafka']);
+  const kafka = createKafka(config, 'quotes-sink-dead-letters');
+  const ids = await new DeadLetters(config).replay(kafka, { id: o.id, all: o.all });
+  console.log(
+    ids.length
+      ? `replayed ${ids.length}: ${ids.join(', ')}`
+      : 'nothing to replay (already replayed or no such dead letter)',
+  );
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cmd = parseSubcommand(DEAD_LETTERS, argv);
+  loadStackEnv();
+  const config = loadConfig();
+  if (cmd.name === 'list') await list(config, cmd.options);
+  else await replay(config, cmd.options);
+}
+
+runMain('dead-letters', main);

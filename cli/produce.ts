@@ -1,83 +1,178 @@
 /**
- * `npm run produce -- [--url URL | --api | --file PATH | --synthetic N] [options]`: the tutorial's
+ * `npm run produce -- [--file PATH | --url URL | --api | --synthetic N] [options]`: the tutorial's
  * NiFi flow (GetHTTP → SplitJson → PublishKafka) as a command. With no source it publishes the
- * sample quotes shipped in data/, so it works offline.
- *
- *   --topic T            topic (default KAFKA_TOPIC, "quotes")
- *   --no-key             publish without keys (default: key = character)
- *   --every SECONDS      repeat the fetch, like NiFi's scheduler, until Ctrl-C
- *   --synthetic N        N generated quotes (--seed S for repeatability)
- *   --invalid-ratio R    share of bad records mixed in (synthetic only), e.g. 0.05
+ * sample quotes shipped in data/, so it works offline. `--help` lists the options.
  */
-import { parseArgs } from 'node:util';
-import { loadConfig, loadStackEnv } from '../lib/config';
+import path from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { z } from 'zod';
+import { PROJECT_ROOT, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
 import { createKafka } from '../lib/kafka';
-import { QUOTES_API_URL, SAMPLE_FILE, fetchQuotes, publish, quoteMessages, readQuotes, syntheticMessages } from '../lib/producer/publish';
+import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires } from '../lib/cli/args';
+import { printBanner } from '../lib/cli/banner';
+import { MissingTopicError } from '../lib/cli/errors';
+import { runMain } from '../lib/cli/main';
+import { missingTopics } from '../lib/cli/reachable';
+import { stopSignal } from '../lib/cli/signals';
+import { createTopic } from '../lib/cli/topics';
+import {
+  QUOTES_API_URL,
+  SAMPLE_FILE,
+  fetchQuotes,
+  publish,
+  quoteMessages,
+  readQuotes,
+  syntheticMessages,
+} from '../lib/producer/publish';
+import { perSecond, runRounds, type RoundResult } from '../lib/producer/rounds';
 import { progressBar } from '../lib/progress';
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      url: { type: 'string' },
-      api: { type: 'boolean', default: false },
-      file: { type: 'string' },
-      synthetic: { type: 'string' },
-      seed: { type: 'string', default: '42' },
-      'invalid-ratio': { type: 'string', default: '0' },
-      topic: { type: 'string' },
-      'no-key': { type: 'boolean', default: false },
-      every: { type: 'string' },
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+
+export const PRODUCE = defineCommand({
+  command: 'npm run produce --',
+  summary: [
+    'Publishes quotes to Kafka, one record per quote (key = character, headers source and fetched-at,',
+    'acks=all, idempotent producer). With no source: the sample file data/sample-quotes.json.',
+  ].join('\n'),
+  flags: {
+    file: { type: 'string', value: 'PATH', help: 'a JSON array of quotes (default: the sample file)' },
+    url: { type: 'string', value: 'URL', help: 'fetch a JSON array of quotes from URL' },
+    api: {
+      type: 'boolean',
+      help: `fetch from the tutorial's quotes API (${new URL(QUOTES_API_URL).host}; gone, see below)`,
     },
-  });
+    synthetic: { type: 'string', value: 'N', help: 'N generated quotes instead' },
+    seed: { type: 'string', value: 'S', help: 'seed of --synthetic (default 42; round k of --every uses S+k-1)' },
+    'invalid-ratio': { type: 'string', value: 'R', help: 'share of bad records in --synthetic, 0 to 1 (default 0)' },
+    topic: { type: 'string', value: 'T', help: 'topic (default KAFKA_TOPIC, "quotes")' },
+    'no-key': { type: 'boolean', help: 'publish without keys (default: key = character)' },
+    every: { type: 'string', value: 'SECONDS', help: 'publish again every SECONDS (start to start) until Ctrl-C' },
+    'create-topic': { type: 'boolean', help: 'create the topic if it does not exist' },
+    partitions: { type: 'string', value: 'N', help: 'partitions of a topic --create-topic creates (default 3)' },
+  },
+  schema: z
+    .object({
+      file: z.string().min(1).optional(),
+      url: z
+        .string()
+        .refine((u) => /^https?:\/\//i.test(u) && URL.canParse(u), 'takes an http(s) URL')
+        .optional(),
+      api: z.boolean().optional(),
+      synthetic: intFlag(0, 100_000_000).optional(),
+      seed: intFlag(0, 2 ** 32 - 1).optional(),
+      'invalid-ratio': numberFlag(0, 1).optional(),
+      topic: z.string().regex(TOPIC, 'takes a topic name: letters, digits, ".", "_", "-"').optional(),
+      'no-key': z.boolean().optional(),
+      every: numberFlag(0, 86_400, true).optional(),
+      'create-topic': z.boolean().optional(),
+      partitions: intFlag(1, 1_000).optional(),
+    })
+    .strict()
+    .superRefine(exclusive('synthetic', 'file', 'url', 'api'))
+    .superRefine(requires('invalid-ratio', 'synthetic'))
+    .superRefine(requires('seed', 'synthetic'))
+    .superRefine(requires('partitions', 'create-topic')),
+  notes: [
+    [
+      `The tutorial's quotes API (${QUOTES_API_URL}) stopped serving in 2025:`,
+      '--api is kept for the record. The shipped sample file is the offline default; --url takes any',
+      'URL serving a JSON array (or one object) of quotes.',
+    ].join('\n'),
+    [
+      'The topic must exist (Kafka here does not create topics on use): --create-topic, or',
+      '`npm run topics -- create NAME`. Environment: KAFKA_BROKERS, KAFKA_TOPIC; see the README.',
+    ].join('\n'),
+  ],
+});
+
+type Options = z.infer<typeof PRODUCE.schema>;
+const say = (m: string) => process.stderr.write(`[produce] ${m}\n`);
+
+/** Where the quotes of a round come from. */
+type Source = { kind: 'synthetic'; n: number } | { kind: 'url'; url: string } | { kind: 'file'; file: string };
+
+function sourceOf(o: Options): Source {
+  if (o.synthetic !== undefined) return { kind: 'synthetic', n: o.synthetic };
+  const url = o.url ?? (o.api ? QUOTES_API_URL : undefined);
+  return url ? { kind: 'url', url } : { kind: 'file', file: path.resolve(o.file ?? SAMPLE_FILE) };
+}
+
+/** The source as a header value and in messages: the file relative to the project when inside it. */
+function describe(s: Source): string {
+  if (s.kind === 'synthetic') return 'synthetic';
+  if (s.kind === 'url') return redactUrl(s.url);
+  const rel = path.relative(PROJECT_ROOT, s.file);
+  return rel.startsWith('..') ? s.file : rel;
+}
+
+/** Checks the brokers and the topic; creates it with --create-topic, else says how. */
+async function ensureTopic(c: Config, kafka: Kafka, topic: string, o: Options): Promise<void> {
+  if ((await missingTopics(c, [topic])).length === 0) return;
+  const how = `run produce with --create-topic [--partitions N], or \`npm run topics -- create ${topic}\``;
+  if (!o['create-topic']) throw new MissingTopicError(topic, c.KAFKA_BROKERS, how);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopic(admin, topic, o.partitions ?? 3);
+    say(`created topic ${topic} (${o.partitions ?? 3} partitions)`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** One round: fetch or read (or generate), split, publish; returns what it sent and how long it took. */
+async function publishRound(kafka: Kafka, topic: string, s: Source, o: Options, round: number): Promise<RoundResult> {
+  const t0 = Date.now();
+  const key = !o['no-key'];
+  const label = describe(s);
+  if (s.kind === 'synthetic') {
+    const seed = (o.seed ?? 42) + round - 1;
+    const ratio = o['invalid-ratio'] ?? 0;
+    const bar = progressBar(s.n, 'records');
+    const sent = await publish(kafka, topic, syntheticMessages(s.n, seed, ratio, { key, source: label }), bar.update);
+    bar.done();
+    const invalid = Math.floor(s.n * ratio);
+    return report(round, sent, topic, t0, `(${sent - invalid} valid, ${invalid} invalid, seed ${seed})`);
+  }
+  const quotes = s.kind === 'url' ? await fetchQuotes(s.url) : readQuotes(s.file);
+  const bar = progressBar(quotes.length, 'records');
+  const sent = await publish(kafka, topic, quoteMessages(quotes, { key, source: label }), bar.update);
+  bar.done();
+  return report(round, sent, topic, t0, `from ${label}`);
+}
+
+/** The round's line: its own records, time and rate (not the run's totals). */
+function report(round: number, sent: number, topic: string, t0: number, what: string): RoundResult {
+  const ms = Date.now() - t0;
+  const prefix = round > 1 ? `round ${round}: ` : '';
+  console.log(
+    `${prefix}produced ${sent} records to ${topic} ${what} in ${(ms / 1000).toFixed(1)}s (${perSecond(sent, ms)} records/s)`,
+  );
+  return { sent, ms };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const o = parseCommand(PRODUCE, argv);
   loadStackEnv();
   const config = loadConfig();
-  const topic = values.topic ?? config.KAFKA_TOPIC;
+  const topic = o.topic ?? config.KAFKA_TOPIC;
+  const source = sourceOf(o);
+  // A missing or malformed file is reported before anything connects.
+  if (source.kind === 'file') readQuotes(source.file);
+  printBanner('produce', config, { topic });
   const kafka = createKafka(config, 'quotes-sink-producer');
-  const key = !values['no-key'];
-  const started = Date.now();
-
-  if (values.synthetic !== undefined) {
-    const n = Number(values.synthetic);
-    const ratio = Number(values['invalid-ratio']);
-    if (!Number.isInteger(n) || n < 0) throw new Error('--synthetic takes a whole number');
-    if (!(ratio >= 0 && ratio <= 1)) throw new Error('--invalid-ratio takes a number from 0 to 1');
-    const bar = progressBar(n, 'records');
-    const sent = await publish(kafka, topic, syntheticMessages(n, Number(values.seed), ratio, { key, source: 'synthetic' }), bar.update);
-    bar.done();
-    const invalid = Math.floor(n * ratio);
-    report(sent, topic, started, `(${sent - invalid} valid, ${invalid} invalid, seed ${values.seed})`);
-    return;
-  }
-
-  const url = values.url ?? (values.api ? QUOTES_API_URL : undefined);
-  const source = url ?? values.file ?? SAMPLE_FILE;
-  const once = async () => {
-    const quotes = url ? await fetchQuotes(url) : readQuotes(values.file ?? SAMPLE_FILE);
-    const bar = progressBar(quotes.length, 'records');
-    const sent = await publish(kafka, topic, quoteMessages(quotes, { key, source }), bar.update);
-    bar.done();
-    report(sent, topic, started, `from ${source}`);
-  };
-  await once();
-  if (values.every) {
-    const ms = Number(values.every) * 1000;
-    if (!(ms > 0)) throw new Error('--every takes a number of seconds');
-    let stop = false;
-    process.once('SIGINT', () => (stop = true));
-    process.once('SIGTERM', () => (stop = true));
-    while (!stop) {
-      await new Promise((r) => setTimeout(r, ms));
-      if (!stop) await once().catch((e: Error) => console.error(`fetch failed, trying again in ${values.every}s: ${e.message}`));
-    }
-  }
+  await ensureTopic(config, kafka, topic, o);
+  const everyMs = o.every === undefined ? undefined : o.every * 1000;
+  // One round keeps Node's Ctrl-C (stop at once); a schedule finishes its round, then stops.
+  const signal = everyMs === undefined ? new AbortController().signal : stopSignal(say);
+  const rounds = await runRounds((n) => publishRound(kafka, topic, source, o, n), {
+    everyMs,
+    signal,
+    onError: (e, n) => say(`round ${n} failed, next in ${o.every}s: ${e instanceof Error ? e.message : String(e)}`),
+  });
+  if (everyMs !== undefined) say(`stopped after ${rounds} round(s)`);
+  return 0;
 }
 
-function report(sent: number, topic: string, started: number, what: string): void {
-  const s = (Date.now() - started) / 1000;
-  console.log(`produced ${sent} records to ${topic} ${what} in ${s.toFixed(1)}s (${Math.round(sent / Math.max(s, 0.001))} records/s)`);
-}
-
-main().catch((e: Error) => {
-  console.error(`produce failed: ${e.message}`);
-  process.exit(1);
-});
+runMain('produce', main);

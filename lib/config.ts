@@ -15,7 +15,14 @@ import { QuotesSinkError } from './errors';
 export const DEFAULTS = {
   kafka: { host: '127.0.0.1', port: 9092, topic: 'quotes', partitions: 3, groupId: 'quotes-sink-local' },
   postgres: { host: '127.0.0.1', port: 5432, user: 'mchi', password: 'mchi1234', database: 'simpsons' },
-  mongo: { host: '127.0.0.1', port: 27017, user: 'mchi', password: 'mchi1234', database: 'simpson_db', collection: 'quotes' },
+  mongo: {
+    host: '127.0.0.1',
+    port: 27017,
+    user: 'mchi',
+    password: 'mchi1234',
+    database: 'simpson_db',
+    collection: 'quotes',
+  },
   ui: { kafkaUi: 8080, pgadmin: 5050, mongoExpress: 8081 },
 } as const;
 
@@ -101,13 +108,15 @@ const identifier = (what: string) =>
  */
 const oneOf = <V extends string>(values: readonly [V, ...V[]]) =>
   z.enum(values as [V, ...V[]], { errorMap: () => ({ message: `must be one of ${values.join(', ')}` }) });
-const bool = oneOf(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = oneOf(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z.object({
   KAFKA_BROKERS: z.string().min(1).default(DEFAULT_KAFKA_BROKERS),
-  KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'KAFKA_TOPIC must be a legal Kafka topic name').default(DEFAULTS.kafka.topic),
+  KAFKA_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'KAFKA_TOPIC must be a legal Kafka topic name')
+    .default(DEFAULTS.kafka.topic),
   KAFKA_GROUP_ID: z.string().min(1).default(DEFAULTS.kafka.groupId),
   KAFKA_CLIENT_ID: z.string().min(1).default('quotes-sink'),
   KAFKA_SSL: bool.default('false'),
@@ -116,7 +125,10 @@ const schema = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
 
-  POSTGRES_URL: z.string().regex(/^postgres(ql)?:\/\//, 'POSTGRES_URL must start with postgres://').default(DEFAULT_POSTGRES_URL),
+  POSTGRES_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'POSTGRES_URL must start with postgres://')
+    .default(DEFAULT_POSTGRES_URL),
   POSTGRES_SCHEMA: identifier('POSTGRES_SCHEMA').default('public'),
   POSTGRES_QUOTES_TABLE: identifier('POSTGRES_QUOTES_TABLE').default('quotes'),
   POSTGRES_DEAD_LETTER_TABLE: identifier('POSTGRES_DEAD_LETTER_TABLE').default('dead_letters'),
@@ -126,9 +138,18 @@ const schema = z.object({
   POSTGRES_SSLMODE: oneOf(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
   POSTGRES_SSL_CA_FILE: z.string().optional(),
 
-  MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must start with mongodb://').default(DEFAULT_MONGO_URL),
-  MONGO_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGO_DATABASE has characters MongoDB forbids').default(DEFAULTS.mongo.database),
-  MONGO_COLLECTION: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/, 'MONGO_COLLECTION has characters MongoDB forbids').default(DEFAULTS.mongo.collection),
+  MONGO_URL: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must start with mongodb://')
+    .default(DEFAULT_MONGO_URL),
+  MONGO_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGO_DATABASE has characters MongoDB forbids')
+    .default(DEFAULTS.mongo.database),
+  MONGO_COLLECTION: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,120}$/, 'MONGO_COLLECTION has characters MongoDB forbids')
+    .default(DEFAULTS.mongo.collection),
   MONGO_TIMEOUT_MS: int(100, 900_000).default(30_000),
   MONGO_POOL_MAX: int(1, 100).default(4),
   MONGO_TLS: bool.default('false'),
@@ -174,7 +195,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Brokers as a list, for kafkajs. */
 export function brokerList(brokers: string): string[] {
-  return brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  return brokers
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 }
 
 /**

@@ -13,9 +13,26 @@ export function prng(seed: number): () => number {
 }
 
 const CHARACTERS = [
-  'Homer Simpson', 'Marge Simpson', 'Bart Simpson', 'Lisa Simpson', 'Mr. Burns', 'Waylon Smithers', 'Ned Flanders', 'Moe Szyslak',
-  'Apu Nahasapeemapetilon', 'Chief Wiggum', 'Ralph Wiggum', 'Nelson Muntz', 'Milhouse Van Houten', 'Principal Skinner',
-  'Krusty the Clown', 'Comic Book Guy', 'Troy McClure', 'Lionel Hutz', 'Grampa Simpson', 'Groundskeeper Willie',
+  'Homer Simpson',
+  'Marge Simpson',
+  'Bart Simpson',
+  'Lisa Simpson',
+  'Mr. Burns',
+  'Waylon Smithers',
+  'Ned Flanders',
+  'Moe Szyslak',
+  'Apu Nahasapeemapetilon',
+  'Chief Wiggum',
+  'Ralph Wiggum',
+  'Nelson Muntz',
+  'Milhouse Van Houten',
+  'Principal Skinner',
+  'Krusty the Clown',
+  'Comic Book Guy',
+  'Troy McClure',
+  'Lionel Hutz',
+  'Grampa Simpson',
+  'Groundskeeper Willie',
 ];
 const WORDS = (
   "d'oh why you little mmm donuts excellent okily dokily eat my shorts ay caramba worst episode ever " +
@@ -61,4 +78,5 @@ export function invalidValue(i: number, rand: () => number): string {
 }
 
 /** Whether record `i` of a run is one of the bad ones: exactly floor(n × ratio) of the first n are. */
-export const isInvalidIndex = (i: number, ratio: number) => ratio > 0 && Math.floor((i + 1) * ratio) > Math.floor(i * ratio);
+export const isInvalidIndex = (i: number, ratio: number) =>
+  ratio > 0 && Math.floor((i + 1) * ratio) > Math.floor(i * ratio);

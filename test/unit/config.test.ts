@@ -15,7 +15,11 @@ test('defaults equal the compose stack and need no environment', () => {
 test('every bad value is reported at once, by name, without echoing it', () => {
   let err: unknown;
   try {
-    loadConfig({ POSTGRES_URL: 'mysql://u:supersecret@h/db', POSTGRES_POOL_MAX: '0', POSTGRES_QUOTES_TABLE: 'quotes; drop table x' });
+    loadConfig({
+      POSTGRES_URL: 'mysql://u:supersecret@h/db',
+      POSTGRES_POOL_MAX: '0',
+      POSTGRES_QUOTES_TABLE: 'quotes; drop table x',
+    });
   } catch (e) {
     err = e;
   }
@@ -27,6 +31,30 @@ test('every bad value is reported at once, by name, without echoing it', () => {
   assert.doesNotMatch(err.message, /supersecret/);
 });
 
+test('enum errors list the allowed values without echoing the one given', () => {
+  const given = {
+    LOG_LEVEL: 'pw-LOG',
+    TOMBSTONES: 'pw-TOMB',
+    POSTGRES_SSLMODE: 'pw-SSL',
+    KAFKA_SSL: 'pw-BOOL',
+    KAFKA_SASL_MECHANISM: 'pw-SASL',
+  };
+  let err: unknown;
+  try {
+    loadConfig(given);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  assert.equal(err.problems.length, 5);
+  assert.doesNotMatch(err.message, /pw-/);
+  assert.match(err.message, /LOG_LEVEL: must be one of trace, debug, info, warn, error, fatal, silent/);
+  assert.match(err.message, /TOMBSTONES: must be one of skip, delete/);
+  assert.match(err.message, /POSTGRES_SSLMODE: must be one of disable, require, verify-ca, verify-full/);
+  assert.match(err.message, /KAFKA_SSL: must be one of true, false, 1, 0, yes, no/);
+  assert.match(err.message, /KAFKA_SASL_MECHANISM: must be one of plain, scram-sha-256, scram-sha-512/);
+});
+
 test('SASL needs a username and a password', () => {
   assert.throws(() => loadConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-512' }), /KAFKA_SASL_USERNAME/);
 });
@@ -36,6 +64,9 @@ test('env files: comments, blanks and quotes', () => {
 });
 
 test('redactUrl hides the password only', () => {
-  assert.equal(redactUrl('postgres://mchi:mchi1234@127.0.0.1:5432/simpsons'), 'postgres://mchi:***@127.0.0.1:5432/simpsons');
+  assert.equal(
+    redactUrl('postgres://mchi:mchi1234@127.0.0.1:5432/simpsons'),
+    'postgres://mchi:***@127.0.0.1:5432/simpsons',
+  );
   assert.equal(redactUrl('mongodb://127.0.0.1:27017/'), 'mongodb://127.0.0.1:27017/');
 });
