@@ -10,6 +10,7 @@ import { defineCommand, defineGroup, exclusive, intFlag, parseSubcommand } from 
 import { runMain } from '../lib/cli/main';
 import { checkPostgres, reachable } from '../lib/cli/reachable';
 import { parseCoordinates } from '../lib/event/coordinates';
+import { QuotesSinkError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
 import { DeadLetters, printable, type DeadLetterPage } from '../lib/sink/dead-letters';
 
@@ -83,12 +84,16 @@ async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<voi
 async function replay(config: Config, o: z.infer<typeof REPLAY.schema>): Promise<void> {
   await reachable(config, ['postgres', 'kafka']);
   const kafka = createKafka(config, 'quotes-sink-dead-letters');
-  const ids = await new DeadLetters(config).replay(kafka, { id: o.id, all: o.all });
+  const r = await new DeadLetters(config).replay(kafka, { id: o.id, all: o.all });
+  for (const t of r.missingTopics) console.log(`skipped the dead letters of ${t}: the topic no longer exists`);
   console.log(
-    ids.length
-      ? `replayed ${ids.length}: ${ids.join(', ')}`
+    r.replayed.length
+      ? `replayed ${r.replayed.length} (replay id ${r.replayId}): ${r.replayed.join(', ')}`
       : 'nothing to replay (already replayed or no such dead letter)',
   );
+  if (r.missingTopics.length > 0) {
+    throw new QuotesSinkError(`not replayed: the dead letters of ${r.missingTopics.join(', ')} (no such topic)`);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

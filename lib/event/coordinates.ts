@@ -105,3 +105,23 @@ export const clusterKey = (name: string): ClusterKey => createHash('sha256').upd
 /** A stored record's id (Mongo `_id`): `<cluster key>:<topic>-<partition>-<offset>`, or the legacy form without a cluster. */
 export const storedId = (cluster: ClusterKey, c: Coordinates): string =>
   cluster === LEGACY_CLUSTER ? recordId(c) : `${cluster}:${recordId(c)}`;
+
+/**
+ * A header that gives a record the identity of the record it re-sends (dead-letter replays,
+ * redrives): the sink stores it under that identity, so a copy sent twice is stored once.
+ */
+export const IDENTITY_HEADER = 'quotes-sink-identity';
+
+/** `<cluster key>/<topic>/<partition>/<offset>`: the value of {@link IDENTITY_HEADER}. */
+export const formatIdentity = (cluster: ClusterKey, c: Coordinates): string => `${cluster}/${formatCoordinates(c)}`;
+
+/** Parses {@link formatIdentity}'s form; undefined for anything else (the header is then ignored). */
+export function parseIdentity(s: string): { cluster: ClusterKey; coordinates: Coordinates } | undefined {
+  const slash = s.indexOf('/');
+  if (slash < 0) return undefined;
+  const cluster = s.slice(0, slash);
+  const coordinates = parseCoordinates(s.slice(slash + 1));
+  // Kafka topic names hold no slash, and cluster keys are base64url (or '' for legacy rows).
+  if (!coordinates || coordinates.topic.includes('/') || !/^[A-Za-z0-9_-]*$/.test(cluster)) return undefined;
+  return { cluster, coordinates };
+}

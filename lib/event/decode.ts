@@ -1,5 +1,5 @@
 /** Pure decoding of one event record: base64 → bytes → UTF-8 → JSON, and headers. No I/O. */
-import { LEGACY_CLUSTER, type ClusterKey } from './coordinates';
+import { IDENTITY_HEADER, LEGACY_CLUSTER, parseIdentity, type ClusterKey } from './coordinates';
 import { RecordError, type Coordinates } from '../errors';
 import type { KafkaEventHeaders, KafkaEventRecord } from './types';
 
@@ -124,17 +124,28 @@ function keyTextOf(keyBase64: string | undefined): string | undefined {
   return t !== undefined && isStorableText(t) ? t : undefined;
 }
 
-/** The parts of a record every outcome keeps. */
+/** The identity a re-sent record carries in {@link IDENTITY_HEADER}, if it carries a valid one. */
+function carriedIdentity(headers: StoredHeader[]): ReturnType<typeof parseIdentity> {
+  const h = headers.find((x) => x.name === IDENTITY_HEADER && x.value !== undefined);
+  return h?.value === undefined ? undefined : parseIdentity(h.value);
+}
+
+/**
+ * The parts of a record every outcome keeps. A record re-sent by a dead-letter replay or a redrive
+ * keeps the identity of the record it re-sends, so a copy sent twice is stored once.
+ */
 function metaOf(r: KafkaEventRecord, cluster: ClusterKey): RecordMeta {
   const keyBase64 = r.key ?? undefined;
+  const headers = decodeHeaders(r.headers);
+  const carried = carriedIdentity(headers);
   return {
-    cluster,
-    coordinates: { topic: r.topic, partition: r.partition, offset: r.offset },
+    cluster: carried?.cluster ?? cluster,
+    coordinates: carried?.coordinates ?? { topic: r.topic, partition: r.partition, offset: r.offset },
     timestamp: r.timestamp,
     timestampType: r.timestampType,
     keyText: keyTextOf(keyBase64),
     keyBase64,
-    headers: decodeHeaders(r.headers),
+    headers,
   };
 }
 

@@ -1,10 +1,11 @@
 /** Dead letters you can act on: list them, and re-publish their raw records to Kafka. */
-import type { Kafka, IHeaders } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../config';
 import type { StoredHeader } from '../event/decode';
-import { formatCoordinates, parseCoordinates } from '../event/coordinates';
+import { IDENTITY_HEADER, formatCoordinates, formatIdentity, parseCoordinates, type Coordinates } from '../event/coordinates';
 import { QuotesSinkError } from '../errors';
 import { qualifiedTable } from './tables';
 
@@ -97,6 +98,54 @@ export function headersFromStored(stored: StoredHeader[]): IHeaders {
   return out;
 }
 
+/** What a replay did: the ids it sent, the topics it skipped because they no longer exist, and its id. */
+export interface ReplayResult {
+  replayed: string[];
+  missingTopics: string[];
+  /** Sent in the `dead-letter-replay-id` header of every record of this replay. */
+  replayId: string;
+}
+
+/** Dead letters sent and marked per transaction. */
+const REPLAY_SLICE = 500;
+
+/** The columns a replay reads. */
+interface ReplayRow {
+  cluster: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  kafka_key_base64: string | null;
+  value_base64: string | null;
+  headers: StoredHeader[];
+}
+
+/** The Kafka message that replays a dead letter: its raw key, value and headers, plus where it came from. */
+export function replayMessage(r: ReplayRow, replayId: string): Message {
+  const coordinates = { topic: r.topic, partition: r.partition, offset: Number(r.offset) };
+  return {
+    key: r.kafka_key_base64 === null ? null : Buffer.from(r.kafka_key_base64, 'base64'),
+    value: r.value_base64 === null ? null : Buffer.from(r.value_base64, 'base64'),
+    headers: {
+      ...headersFromStored(r.headers),
+      'dead-letter-of': formatCoordinates(coordinates),
+      'dead-letter-replay-id': replayId,
+      [IDENTITY_HEADER]: formatIdentity(r.cluster, coordinates),
+    },
+  };
+}
+
+/** Topic names on the cluster (a short admin connection). */
+async function listTopics(kafka: Kafka): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await admin.listTopics();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export class DeadLetters {
   private readonly table: string;
   constructor(private readonly config: Config) {
@@ -138,56 +187,63 @@ export class DeadLetters {
 
   /**
    * Re-publishes the raw key, value and headers of the chosen dead letters (not yet replayed) to
-   * their topic, then marks them replayed; rows are locked meanwhile, so two replays never both
-   * send one. Returns the ids replayed.
+   * their topic, and marks them replayed as each send is acknowledged: a slice at a time, in a
+   * transaction of its own that holds the slice's rows locked, so two replays never both send a
+   * row and a failure keeps what was sent before it. Dead letters of topics that no longer exist
+   * are skipped and reported. Each record carries its original identity (IDENTITY_HEADER), so the
+   * sink stores a copy sent twice once.
    */
-  replay(kafka: Kafka, which: { id?: string; all?: boolean }): Promise<string[]> {
-    if (!which.id && !which.all) throw new Error('replay needs --id ID or --all');
+  async replay(kafka: Kafka, which: { id?: string; all?: boolean }): Promise<ReplayResult> {
+    if (!which.id && !which.all) throw new QuotesSinkError('replay needs an id or all');
+    const filter = which.id ? parseDeadLetterId(which.id) : undefined;
+    const topics = await this.pendingTopics(filter);
+    const live = new Set(await listTopics(kafka));
+    const result: ReplayResult = { replayed: [], missingTopics: topics.filter((t) => !live.has(t)), replayId: randomUUID() };
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      for (const topic of topics.filter((t) => live.has(t))) {
+        for (;;) {
+          const sent = await this.replaySlice(producer, topic, filter, result.replayId);
+          result.replayed.push(...sent);
+          if (sent.length < REPLAY_SLICE) break;
+        }
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    return result;
+  }
+
+  /** Topics with dead letters not yet replayed (only the id's topic when one is given). */
+  private pendingTopics(filter?: Coordinates): Promise<string[]> {
+    return this.withClient(async (c) => {
+      const r = await c.query<{ topic: string }>(
+        `select distinct topic from ${this.table} where replayed_at is null ${filter ? 'and topic = $1' : ''} order by topic`,
+        filter ? [filter.topic] : [],
+      );
+      return r.rows.map((x) => x.topic);
+    });
+  }
+
+  /** Sends and marks up to {@link REPLAY_SLICE} dead letters of one topic, in one transaction. */
+  private replaySlice(producer: Producer, topic: string, filter: Coordinates | undefined, replayId: string): Promise<string[]> {
     return this.withClient(async (c) => {
       await c.query('begin');
       try {
-        const where = which.id ? 'and topic = $1 and partition = $2 and "offset" = $3' : '';
-        const params = which.id ? Object.values(parseDeadLetterId(which.id)) : [];
+        const which = filter ? 'and partition = $3 and "offset" = $4' : '';
         const rows = (
-          await c.query(
-            `select topic, partition, "offset", kafka_key_base64, value_base64, headers from ${this.table} where replayed_at is null ${where} order by topic, partition, "offset" for update skip locked`,
-            params,
+          await c.query<ReplayRow>(
+            `select cluster, topic, partition, "offset", kafka_key_base64, value_base64, headers from ${this.table}
+             where topic = $1 and replayed_at is null ${which} order by partition, "offset" limit $2 for update skip locked`,
+            filter ? [topic, REPLAY_SLICE, filter.partition, filter.offset] : [topic, REPLAY_SLICE],
           )
         ).rows;
         if (rows.length > 0) {
-          const producer = kafka.producer({
-            idempotent: true,
-            maxInFlightRequests: 1,
-            createPartitioner: Partitioners.DefaultPartitioner,
-          });
-          await producer.connect();
-          try {
-            const byTopic = new Map<string, typeof rows>();
-            for (const r of rows) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
-            for (const [topic, list] of byTopic) {
-              await producer.send({
-                topic,
-                acks: -1,
-                messages: list.map((r) => ({
-                  key: r.kafka_key_base64 === null ? null : Buffer.from(r.kafka_key_base64, 'base64'),
-                  value: r.value_base64 === null ? null : Buffer.from(r.value_base64, 'base64'),
-                  headers: {
-                    ...headersFromStored(r.headers),
-                    'dead-letter-of': formatCoordinates({
-                      topic: r.topic,
-                      partition: r.partition,
-                      offset: Number(r.offset),
-                    }),
-                  },
-                })),
-              });
-            }
-          } finally {
-            await producer.disconnect();
-          }
+          await producer.send({ topic, acks: -1, messages: rows.map((r) => replayMessage(r, replayId)) });
           await c.query(
-            `update ${this.table} set replayed_at = now() where (topic, partition, "offset") in (select * from unnest($1::text[], $2::int[], $3::bigint[]))`,
-            [rows.map((r) => r.topic), rows.map((r) => r.partition), rows.map((r) => r.offset)],
+            `update ${this.table} set replayed_at = now() where cluster = $1 and topic = $2 and (partition, "offset") in (select * from unnest($3::int[], $4::bigint[]))`,
+            [rows[0].cluster, topic, rows.map((r) => r.partition), rows.map((r) => r.offset)],
           );
         }
         await c.query('commit');

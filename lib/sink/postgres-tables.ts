@@ -77,4 +77,7 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
     { name: 'replayed_at', sqlType: 'timestamptz' },
   ],
   primaryKey: IDENTITY,
+  // A replayed record that fails again is a dead letter again, not "already there".
+  onConflict: (table) =>
+    `do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null where ${table}."replayed_at" is not null`,
 };

@@ -32,6 +32,8 @@ export interface TableSpec<S> {
    * is true when they are different records. With it, the insert reports such collisions.
    */
   differs?: string;
+  /** What a conflict on the primary key does instead of nothing (`do update set … where …`); updated rows count as written. */
+  onConflict?: (table: string) => string;
   /** An SQL predicate over an incoming row `x` (and the table, given its name): such rows are not inserted and count as present. */
   skipIf?: (table: string) => string;
 }
@@ -100,7 +102,7 @@ export function insertSql<S>(qualifiedName: string, spec: TableSpec<S>): string 
     `with x as (select * from rows from (json_to_recordset($1::json) as (${fields})) with ordinality as x(${list(incoming.map((c) => c.name))}, "n")),`,
     `w as (insert into ${qualifiedName} (${list(targets.map((c) => c.name))}) select ${values} from x`,
     ...(spec.skipIf ? [`  where not (${spec.skipIf(qualifiedName)})`] : []),
-    `  on conflict (${key}) do nothing returning 1)`,
+    `  on conflict (${key}) ${spec.onConflict?.(qualifiedName) ?? 'do nothing'} returning 1)`,
     `select (select count(*) from w)::int as written, coalesce(${collisions}, '[]'::json) as collisions`,
   ].join('\n');
 }

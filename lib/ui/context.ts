@@ -61,7 +61,7 @@ export function createUiContext(config: Config): UiContext {
     // One id at a time through the CLI's replay: the same locking, marking and headers.
     async replay(ids) {
       const done: string[] = [];
-      for (const id of ids) done.push(...(await deadLetters.replay(kafka, { id })));
+      for (const id of ids) done.push(...(await deadLetters.replay(kafka, { id })).replayed);
       return done;
     },
     recordStores: () => (stores ??= openStores(config, quoteType)).records,
