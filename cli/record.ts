@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { buildEvent, toEventRecord } from '../lib/event/build';
+import { buildEvent, fromKafkaMessage } from '../lib/event/build';
 import type { KafkaEventRecord } from '../lib/event/types';
 import { createKafka } from '../lib/kafka';
 
@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const start = new Map<number, string>();
-  const committed = values['from-beginning'] ? [] : await admin.fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: [topic] });
+  const committed = values['from-beginning']
+    ? []
+    : await admin.fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: [topic] });
   const low = await admin.fetchTopicOffsets(topic);
   for (const p of low) {
     const c = committed[0]?.partitions.find((x) => x.partition === p.partition)?.offset;
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
     autoCommit: false,
     eachMessage: async ({ partition, message: m }) => {
       if (records.length >= max) return resolveDone();
-      records.push(toEventRecord({ topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers, timestampType: (m.attributes & 0x08) !== 0 ? 'LOG_APPEND_TIME' : 'CREATE_TIME' }));
+      records.push(fromKafkaMessage(topic, partition, m));
       if (records.length >= max) resolveDone();
     },
   });
@@ -63,7 +65,9 @@ async function main(): Promise<void> {
   records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   const event = buildEvent(values.source, config.KAFKA_BROKERS, records);
   writeFileSync(values.out, `${JSON.stringify(event, null, 2)}\n`);
-  console.log(`recorded ${records.length} records from ${Object.keys(event.records).length} partitions of ${topic} to ${values.out} (${values.source})`);
+  console.log(
+    `recorded ${records.length} records from ${Object.keys(event.records).length} partitions of ${topic} to ${values.out} (${values.source})`,
+  );
 }
 
 main().then(

@@ -5,8 +5,11 @@
  */
 import type { KafkaEventRecord } from '../event/types';
 
-/** Lambda's synchronous invoke payload limit (6 MB), less room for the event's envelope. */
-export const MAX_EVENT_BYTES = 6 * 1024 * 1024 - 64 * 1024;
+/** Lambda's synchronous invocation payload limit: 6 MB (6 MiB), request and response alike. */
+export const INVOKE_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+
+/** What the collector lets an event's records reach: the limit less room for the envelope. */
+export const MAX_EVENT_BYTES = INVOKE_PAYLOAD_LIMIT - 64 * 1024;
 
 export interface CollectorOptions {
   batchSize: number;
@@ -17,10 +20,13 @@ export interface CollectorOptions {
 /** Sends one event's records; resolves when the handler succeeded, rejects when delivery gave up. */
 export type Dispatch = (records: KafkaEventRecord[]) => Promise<void>;
 
-/** A record's share of the event's JSON, closely over-estimated without serialising it. */
+/**
+ * A record's share of the event's JSON, over-estimated without serialising it: a header name may
+ * need escaping (up to 6 characters each), a signed byte takes at most 5 (`-128,`).
+ */
 export function recordBytes(r: KafkaEventRecord): number {
   let headerBytes = 0;
-  for (const h of r.headers) for (const [k, v] of Object.entries(h)) headerBytes += k.length + 8 + v.length * 5;
+  for (const h of r.headers) for (const [k, v] of Object.entries(h)) headerBytes += k.length * 6 + 8 + v.length * 5;
   return 220 + r.topic.length + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headerBytes;
 }
 
@@ -33,8 +39,13 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Gathers records into events and dispatches each once it closes. One event at a time is open;
+ * events already dispatched run concurrently (each holds other partitions' records).
+ */
 export class EventCollector {
   private pending?: Pending;
+  private closed?: Error;
   private readonly maxBytes: number;
   /** Events dispatched and not yet settled. */
   inFlight = 0;
@@ -62,13 +73,20 @@ export class EventCollector {
     return { records: [], bytes: 0, done, resolve, reject };
   }
 
+  /** Whether one more record of `size` bytes may join `p` (a lone record always may: see the emulator). */
+  private fits(p: Pending, size: number): boolean {
+    return p.records.length < this.opts.batchSize && p.bytes + size <= this.maxBytes;
+  }
+
   private flush(): void {
     const p = this.pending;
     if (!p || p.records.length === 0) return;
     this.pending = undefined;
     if (p.timer) clearTimeout(p.timer);
     this.inFlight++;
-    this.dispatch(p.records).then(p.resolve, p.reject).finally(() => this.inFlight--);
+    this.dispatch(p.records)
+      .then(p.resolve, p.reject)
+      .finally(() => this.inFlight--);
   }
 
   /**
@@ -76,10 +94,11 @@ export class EventCollector {
    * handled successfully (so the caller may commit), rejects if one was given up on.
    */
   add(records: KafkaEventRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
     const waits = new Set<Promise<void>>();
     for (const r of records) {
       const size = recordBytes(r);
-      if (this.pending && (this.pending.records.length >= this.opts.batchSize || this.pending.bytes + size > this.maxBytes)) this.flush();
+      if (this.pending && !this.fits(this.pending, size)) this.flush();
       this.pending ??= this.open();
       this.pending.records.push(r);
       this.pending.bytes += size;
@@ -89,5 +108,18 @@ export class EventCollector {
     if (p && p.records.length >= this.opts.batchSize) this.flush();
     else if (p && !p.timer) p.timer = setTimeout(() => this.flush(), this.opts.windowMs);
     return Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * Stops collecting: the open event is not dispatched and its records' add() calls reject with
+   * `reason` (so their partitions are not committed); later add() calls reject at once. Events
+   * already dispatched are left to settle.
+   */
+  close(reason: Error): void {
+    this.closed ??= reason;
+    const p = this.pending;
+    this.pending = undefined;
+    if (p?.timer) clearTimeout(p.timer);
+    p?.reject(reason);
   }
 }

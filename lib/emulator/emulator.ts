@@ -1,186 +1,364 @@
 /**
  * The Kafka event source mapping, locally: a kafkajs consumer group reads the topic, records are
- * batched into AWS-shaped events (lib/emulator/collector.ts), the function is invoked, and offsets
- * are committed only after it succeeded (at-least-once). A failed event is retried with backoff;
- * its partitions do not advance meanwhile, other partitions go on.
+ * batched into AWS-shaped events (./collector.ts), the function is invoked, and offsets are
+ * committed only after it succeeded (at-least-once). A failed event is retried with backoff
+ * (./retry.ts); its partitions do not advance meanwhile, other partitions go on.
+ *
+ * An object in the manner of the kafkajs Runner: `start()`, `stop(reason)`, `status()`, and `done`.
+ * The Kafka client and the invoker are passed in; process signals are the CLI's business.
  */
-import type { Consumer, KafkaMessage } from 'kafkajs';
-import type { Config } from '../config';
-import { buildEvent, toEventRecord } from '../event/build';
-import { createKafka } from '../kafka';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { QuotesSinkError } from '../errors';
+import { buildEvent, fromKafkaMessage, type EventShape } from '../event/build';
+import { formatCoordinates, partitionKey } from '../event/coordinates';
+import type { KafkaEventRecord } from '../event/types';
 import type { Logger } from '../log';
-import type { BatchSummary } from '../sink/batch';
-import { EventCollector } from './collector';
-import { withRetry, type Invoker, type RetryOptions } from './invoke';
+import { EventCollector, INVOKE_PAYLOAD_LIMIT, MAX_EVENT_BYTES, recordBytes } from './collector';
+import { summaryOf, type Invoker } from './invoke';
+import { Positions } from './positions';
+import { asError, withRetry, type RetryOptions } from './retry';
+import {
+  lagOf,
+  StatusAccumulator,
+  type EmulatorStatus,
+  type EventReport,
+  type RetentionGap,
+  type Watermarks,
+} from './status';
+
+export type { EmulatorStatus } from './status';
+
+/** TRIM_HORIZON (earliest) or LATEST: where a group with no committed offset starts. */
+export type StartingPosition = 'TRIM_HORIZON' | 'LATEST';
+
+/** Run until every partition is caught up for `idleMs`, or until {@link Emulator.stop} is called. */
+export type StopWhen = { idleMs: number } | 'signal';
 
 export interface EmulatorOptions {
-  config: Config;
+  /** The kafkajs client (only its consumer and admin are used). */
+  kafka: Pick<Kafka, 'consumer' | 'admin'>;
+  invoke: Invoker;
+  log: Pick<Logger, 'info' | 'warn' | 'error'>;
   topic: string;
   groupId: string;
-  /** TRIM_HORIZON (earliest) or LATEST, for a group with no committed offsets. */
-  startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** The events' `bootstrapServers`: one comma-separated string. */
+  bootstrapServers: string;
+  startingPosition: StartingPosition;
   batchSize: number;
   windowMs: number;
-  source: 'msk' | 'self-managed';
-  invoke: Invoker;
+  source: EventShape;
   retry: RetryOptions;
-  /** Exit once every partition is caught up (lag 0) for `idleMs`. */
-  untilIdle: boolean;
-  idleMs: number;
-  log: Logger;
+  stopWhen: StopWhen;
   /** kafkajs fetch limits: bytes per fetch and per partition (memory against read-ahead). */
   fetchMaxBytes?: number;
   partitionFetchMaxBytes?: number;
-  /** Called about every `statusEveryMs` with the running totals. */
+  /** How stale kafkajs's metadata may get: partitions added to the topic are read within about this. */
+  metadataMaxAgeMs?: number;
+  /** Called about every `statusEveryMs` (default 2 s) with the running totals. */
   onStatus?: (s: EmulatorStatus) => void;
   statusEveryMs?: number;
 }
 
-export interface EmulatorStatus {
-  events: number;
-  records: number;
-  written: { postgres: number; mongo: number };
-  alreadyPresent: number;
-  deadLettered: number;
-  tombstones: number;
-  retries: number;
-  /** Records per second over the last status period. */
-  rate: number;
-  lag: Record<string, number>;
-  elapsedMs: number;
-}
-
-/** Kafka's timestamp type is bit 3 of the record batch attributes. */
-const timestampType = (m: KafkaMessage) => ((m.attributes & 0x08) !== 0 ? 'LOG_APPEND_TIME' : 'CREATE_TIME');
-
-/** Lag per partition: high watermark minus the group's committed offset. */
-async function lagOf(admin: ReturnType<ReturnType<typeof createKafka>['admin']>, topic: string, groupId: string): Promise<Record<string, number>> {
-  const [high, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-  const c = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
-  const lag: Record<string, number> = {};
-  for (const p of high) {
-    const done = c.get(p.partition) ?? -1;
-    lag[`${topic}-${p.partition}`] = done < 0 ? Number(p.high) - Number(p.low) : Number(p.high) - done;
-  }
-  return lag;
-}
-
 export const DEFAULT_FETCH_MAX_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_PARTITION_FETCH_MAX_BYTES = 8 * 1024 * 1024;
+/** kafkajs's default is 5 minutes, so a partition added to the topic went unread that long. */
+export const DEFAULT_METADATA_MAX_AGE_MS = 3_000;
+/** Workers for partitions consumed at once: room for partitions added while running. */
+const MIN_CONCURRENCY = 16;
 
-/** Runs until stopped (signal), until idle (`untilIdle`), or until delivery gives up (throws). */
-export async function runEmulator(o: EmulatorOptions): Promise<EmulatorStatus> {
-  const kafka = createKafka(o.config, 'quotes-sink-emulator');
-  const admin = kafka.admin();
-  const consumer: Consumer = kafka.consumer({
-    groupId: o.groupId,
-    // Short, so a killed emulator's partitions are handed to its successor within seconds.
-    sessionTimeout: 10_000,
-    heartbeatInterval: 3_000,
-    maxBytesPerPartition: o.partitionFetchMaxBytes ?? DEFAULT_PARTITION_FETCH_MAX_BYTES,
-    maxBytes: o.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
-    maxWaitTimeInMs: 200,
-    allowAutoTopicCreation: false,
-  });
-  const bootstrapServers = o.config.KAFKA_BROKERS;
-  const started = Date.now();
-  const status: EmulatorStatus = { events: 0, records: 0, written: { postgres: 0, mongo: 0 }, alreadyPresent: 0, deadLettered: 0, tombstones: 0, retries: 0, rate: 0, lag: {}, elapsedMs: 0 };
-  let fatal: unknown;
-  let stopRequested = false;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => (finish = r));
+/** The emulator was asked to stop: work not yet invoked is dropped, nothing more is committed. */
+export class EmulatorStoppedError extends QuotesSinkError {
+  constructor(readonly reason: string) {
+    super(`emulator stopping (${reason})`);
+  }
+}
 
-  const collector = new EventCollector({ batchSize: o.batchSize, windowMs: o.windowMs }, async (records) => {
-    const event = buildEvent(o.source, bootstrapServers, records);
-    const summary: BatchSummary = await withRetry(() => o.invoke(event), o.retry, (attempt, err, delay) => {
-      status.retries++;
-      o.log.warn({ attempt, delayMs: delay, err }, `invoke failed, retrying ${records.length} records`);
+/**
+ * An event would be over Lambda's invoke payload limit even alone: one record too large. AWS
+ * cannot invoke the function with it either (the invoke fails with RequestEntityTooLarge, and the
+ * mapping retries and then sends the batch to its on-failure destination, if any). Locally no retry
+ * can help and there is no such destination, so the emulator stops with this error, never invokes
+ * with the event, and commits nothing from that record on: its partition stays where it was.
+ */
+export class EventTooLargeError extends QuotesSinkError {
+  constructor(
+    readonly bytes: number,
+    readonly record: KafkaEventRecord,
+  ) {
+    super(
+      `record ${formatCoordinates(record)} makes an event of ${bytes} bytes, over Lambda's ${INVOKE_PAYLOAD_LIMIT}-byte ` +
+        'invoke payload limit: the event source mapping cannot invoke the function with it',
+    );
+  }
+}
+
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * The local event source mapping for one topic and consumer group.
+ *
+ * @example
+ * const emulator = new Emulator({ kafka, invoke, log, topic, groupId, ... });
+ * process.once('SIGTERM', () => emulator.stop('SIGTERM'));
+ * const status = await emulator.run(); // or start(), later stop(reason), then await done
+ */
+export class Emulator {
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+  private readonly collector: EventCollector;
+  private readonly stats = new StatusAccumulator();
+  private readonly aborter = new AbortController();
+  private positions = new Positions();
+  private state: State = 'new';
+  private fatal?: Error;
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+  private starting?: Promise<void>;
+  private idleSince?: number;
+  private lastReport = Date.now();
+  private requestStop!: () => void;
+  private readonly stopRequested = new Promise<void>((resolve) => (this.requestStop = resolve));
+  private settle!: { resolve: (s: EmulatorStatus) => void; reject: (e: Error) => void };
+  /** Settles once stopped and disconnected: the final status, or the error that stopped it. */
+  readonly done: Promise<EmulatorStatus>;
+
+  constructor(private readonly o: EmulatorOptions) {
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.done.catch(() => undefined); // the caller observes it; no unhandled rejection meanwhile
+    this.admin = o.kafka.admin();
+    this.consumer = o.kafka.consumer({
+      groupId: o.groupId,
+      // Short, so a killed emulator's partitions are handed to its successor within seconds.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: o.partitionFetchMaxBytes ?? DEFAULT_PARTITION_FETCH_MAX_BYTES,
+      maxBytes: o.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+      maxWaitTimeInMs: 200,
+      allowAutoTopicCreation: false,
+      // kafkajs notices new partitions (and rejoins the group to get them) only on a metadata refresh.
+      metadataMaxAge: o.metadataMaxAgeMs ?? DEFAULT_METADATA_MAX_AGE_MS,
     });
-    status.events++;
-    status.records += summary.received;
-    status.written.postgres += summary.postgres.written;
-    status.written.mongo += summary.mongo.written;
-    status.alreadyPresent += summary.postgres.alreadyPresent;
-    status.deadLettered += summary.deadLettered.written;
-    status.tombstones += summary.tombstones.received;
-  });
+    this.collector = new EventCollector({ batchSize: o.batchSize, windowMs: o.windowMs }, (records) =>
+      this.dispatch(records),
+    );
+  }
 
-  const stop = (why: string) => {
-    if (stopRequested) return;
-    stopRequested = true;
-    o.log.info({ why }, 'stopping: finishing the in-flight batch, then committing');
-    finish();
-  };
-  const onSignal = (sig: NodeJS.Signals) => stop(sig);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  /** Connects and starts consuming. Rejects (and so does `done`) if that fails. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    this.starting = this.connect();
+    void this.stopRequested.then(() => this.shutdown());
+    try {
+      await this.starting;
+    } catch (e) {
+      const err = asError(e);
+      this.fail(err);
+      throw err;
+    }
+    const every = this.o.stopWhen === 'signal' ? (this.o.statusEveryMs ?? 2_000) : 250;
+    this.timer = setInterval(() => void this.tick(), every);
+  }
 
-  await admin.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topic: o.topic, fromBeginning: o.startingPosition === 'TRIM_HORIZON' });
-  const partitions = (await admin.fetchTopicMetadata({ topics: [o.topic] })).topics[0].partitions.length;
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: partitions,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
-      if (fatal || stopRequested || !isRunning() || batch.messages.length === 0) return;
-      const records = batch.messages.map((m) =>
-        toEventRecord({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers, timestampType: timestampType(m) }),
-      );
-      const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
-      try {
-        // At most one batch-size slice of a partition is in flight at a time, as with the ESM:
-        // the next slice is added only once the events holding the previous one succeeded.
-        for (let i = 0; i < records.length && !fatal; i += o.batchSize) await collector.add(records.slice(i, i + o.batchSize));
-      } catch (e) {
-        fatal = e;
-        finish();
-        return;
-      } finally {
-        clearInterval(beat);
-      }
+  private async connect(): Promise<void> {
+    await this.admin.connect();
+    const [marks, committed] = await this.offsets();
+    this.positions = new Positions(committed);
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.fail(payload.error);
+    });
+    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: this.o.startingPosition === 'TRIM_HORIZON' });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.max(marks.length, MIN_CONCURRENCY),
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+  }
+
+  /** Starts, then waits until stopped: the final status. */
+  async run(): Promise<EmulatorStatus> {
+    await this.start();
+    return this.done;
+  }
+
+  /**
+   * Begins stopping: backoff waits end at once, records not yet invoked are dropped, and nothing
+   * more is committed, except a fetched batch whose last invocation, under way, then succeeds.
+   * Idempotent; `done` settles once everything is released.
+   */
+  stop(reason: string): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    const never = this.state === 'new';
+    this.state = 'stopping';
+    this.o.log.info({ why: reason }, 'stopping: letting invocations under way finish, committing nothing else');
+    const stopped = new EmulatorStoppedError(reason);
+    this.aborter.abort(stopped);
+    this.collector.close(stopped);
+    if (never) this.finish();
+    else this.requestStop();
+  }
+
+  /** The running totals. */
+  status(): EmulatorStatus {
+    return this.stats.snapshot();
+  }
+
+  private fail(e: Error): void {
+    this.fatal ??= e;
+    this.stop(`failed: ${e.message}`);
+  }
+
+  /** Committed offsets and watermarks of the topic, by partition. */
+  private async offsets(): Promise<[Watermarks[], Map<number, number>]> {
+    const [topicOffsets, groupOffsets] = await Promise.all([
+      this.admin.fetchTopicOffsets(this.o.topic),
+      this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topic] }),
+    ]);
+    const marks = topicOffsets.map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) }));
+    const committed = new Map(groupOffsets[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
+    return [marks, committed];
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+    if (this.state !== 'running' || !isRunning() || batch.isEmpty()) return;
+    const { topic, partition } = batch;
+    this.positions.begin(partition);
+    const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
+    try {
+      await this.checkRetention(partition, Number(batch.firstOffset()));
+      if (!(await this.deliver(topic, partition, batch.messages))) return;
       const last = batch.lastOffset();
       resolveOffset(last);
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
-    },
-  });
+      const next = Number(last) + 1;
+      await this.consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
+      this.positions.advance(partition, next);
+    } finally {
+      clearInterval(beat);
+      this.positions.end(partition);
+    }
+  }
 
-  let lastRecords = 0;
-  let lastTick = Date.now();
-  let idleSince: number | undefined;
-  const tick = async () => {
+  /**
+   * Adds a fetched batch's records to events, one batch-size slice at a time: a partition has at
+   * most one slice in flight, as with the mapping. True once all were handled; false if stopped.
+   */
+  private async deliver(topic: string, partition: number, messages: KafkaMessage[]): Promise<boolean> {
+    const records = messages.map((m) => fromKafkaMessage(topic, partition, m));
     try {
-      status.lag = await lagOf(admin, o.topic, o.groupId);
+      for (let i = 0; i < records.length; i += this.o.batchSize) {
+        if (this.state !== 'running') return false;
+        await this.collector.add(records.slice(i, i + this.o.batchSize));
+      }
+      return true;
+    } catch (e) {
+      if (!(e instanceof EmulatorStoppedError)) this.fail(asError(e));
+      return false;
+    }
+  }
+
+  /** A batch starting past our position may follow a reset over deleted offsets: count the gap. */
+  private async checkRetention(partition: number, firstOffset: number): Promise<void> {
+    const at = this.positions.of(partition);
+    if (at === undefined || firstOffset <= at) return;
+    const marks = await this.offsets().then(
+      ([m]) => m,
+      () => [], // the broker may be briefly away: the status tick looks again
+    );
+    for (const gap of this.positions.gaps(marks, partition)) this.lost(gap);
+  }
+
+  private lost(gap: RetentionGap): void {
+    this.stats.lost(gap);
+    this.o.log.warn(
+      { retentionGap: { topic: this.o.topic, ...gap, offsets: gap.to - gap.from } },
+      `retention deleted offsets ${gap.from}..${gap.to - 1} of ${partitionKey({ topic: this.o.topic, partition: gap.partition })} before they were consumed; resuming at ${gap.to}`,
+    );
+  }
+
+  /** Invokes the function with one event, retrying as configured; rejects when delivery gave up. */
+  private async dispatch(records: KafkaEventRecord[]): Promise<void> {
+    const event = buildEvent(this.o.source, this.o.bootstrapServers, records);
+    assertInvokable(event, records);
+    const summary = await withRetry(async () => summaryOf(await this.o.invoke(event)), this.o.retry, {
+      signal: this.aborter.signal,
+      onRetry: (attempt, err, delayMs) => {
+        this.stats.retried();
+        this.o.log.warn({ attempt, delayMs, err }, `invoke failed, retrying ${records.length} records`);
+      },
+    });
+    this.stats.eventDone(summary ?? unreported(records.length));
+  }
+
+  /** Refreshes lag and retention gaps, reports the status, and stops once idle (if asked to). */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.state !== 'running') return;
+    this.ticking = true;
+    try {
+      await this.refresh();
     } catch {
       return; // the broker may be briefly away; the next tick tries again
+    } finally {
+      this.ticking = false;
     }
     const now = Date.now();
-    status.rate = Math.round(((status.records - lastRecords) * 1000) / Math.max(1, now - lastTick));
-    status.elapsedMs = now - started;
-    lastRecords = status.records;
-    lastTick = now;
-    o.onStatus?.(status);
-    if (o.untilIdle) {
-      const caughtUp = Object.values(status.lag).every((l) => l === 0) && collector.waiting === 0 && collector.inFlight === 0;
-      if (!caughtUp) idleSince = undefined;
-      else if (idleSince === undefined) idleSince = now;
-      else if (now - idleSince >= o.idleMs) stop('idle: every partition caught up');
+    if (this.o.onStatus && now - this.lastReport >= (this.o.statusEveryMs ?? 2_000)) {
+      this.lastReport = now;
+      this.o.onStatus(this.stats.tick());
     }
-  };
-  const timer = setInterval(() => void tick(), o.untilIdle ? 250 : (o.statusEveryMs ?? 2_000));
-  try {
-    await finished;
-  } finally {
-    clearInterval(timer);
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    await consumer.disconnect().catch(() => undefined);
-    status.lag = await lagOf(admin, o.topic, o.groupId).catch(() => status.lag);
-    status.elapsedMs = Date.now() - started;
-    await admin.disconnect().catch(() => undefined);
-    await o.invoke.close?.();
+    if (this.o.stopWhen !== 'signal') this.stopIfIdle(now, this.o.stopWhen.idleMs);
   }
-  if (fatal) throw fatal;
-  return status;
+
+  private async refresh(): Promise<void> {
+    const [marks, committed] = await this.offsets();
+    this.stats.setLag(lagOf(this.o.topic, marks, committed));
+    for (const gap of this.positions.gaps(marks)) this.lost(gap);
+  }
+
+  private stopIfIdle(now: number, idleMs: number): void {
+    const lag = Object.values(this.stats.snapshot().lag);
+    const caughtUp = lag.every((l) => l === 0) && this.collector.waiting === 0 && this.collector.inFlight === 0;
+    if (!caughtUp) this.idleSince = undefined;
+    else if (this.idleSince === undefined) this.idleSince = now;
+    else if (now - this.idleSince >= idleMs) this.stop('idle: every partition caught up');
+  }
+
+  /** Waits for the batches under way, leaves the group, releases the invoker, settles `done`. */
+  private async shutdown(): Promise<void> {
+    await this.starting?.catch(() => undefined); // a stop during start-up waits for it, then undoes it
+    clearInterval(this.timer);
+    await this.consumer.disconnect().catch(() => undefined);
+    await this.refresh().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+    await this.o.invoke.close?.().catch((err: unknown) => this.o.log.warn({ err }, 'closing the invoker failed'));
+    this.finish();
+  }
+
+  private finish(): void {
+    this.state = 'stopped';
+    if (this.fatal) this.settle.reject(this.fatal);
+    else this.settle.resolve(this.stats.snapshot());
+  }
+}
+
+/** What an event is counted as when the function reported no summary: received, nothing known written. */
+const unreported = (received: number): EventReport => ({
+  received,
+  postgres: { written: 0, alreadyPresent: 0 },
+  mongo: { written: 0, alreadyPresent: 0 },
+  deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
+  tombstones: { received: 0, deleted: 0 },
+});
+
+/**
+ * Throws {@link EventTooLargeError} if `event` is over the invoke payload limit. The collector keeps
+ * every event of several records under it (its estimate is an upper bound), so only an event of one
+ * large record is serialised to measure it.
+ */
+function assertInvokable(event: object, records: KafkaEventRecord[]): void {
+  const estimate = records.reduce((n, r) => n + recordBytes(r), 0);
+  if (estimate <= MAX_EVENT_BYTES) return;
+  const bytes = Buffer.byteLength(JSON.stringify(event));
+  if (bytes > INVOKE_PAYLOAD_LIMIT) throw new EventTooLargeError(bytes, records[0]);
 }

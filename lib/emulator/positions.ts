@@ -1,0 +1,57 @@
+/**
+ * Where the group stands in each partition, to notice records that retention deleted before they
+ * were consumed. kafkajs answers a fetch below the low watermark (OFFSET_OUT_OF_RANGE) by resetting
+ * to the subscription's default, the earliest offset for TRIM_HORIZON, and says nothing. The AWS
+ * event source mapping also resumes from the earliest available offset; we do the same but log
+ * the gap and count it in the status.
+ */
+import type { RetentionGap, Watermarks } from './status';
+
+export class Positions {
+  /** Partition → next offset to deliver (everything before it was delivered and committed). */
+  private readonly next = new Map<number, number>();
+  /** Partitions with a batch under way: their position is about to move. */
+  private readonly busy = new Set<number>();
+
+  /** Starts from the group's committed offsets; negative ones (none, or kafkajs's reset marks) are unknown. */
+  constructor(committed: ReadonlyMap<number, number> = new Map()) {
+    for (const [partition, offset] of committed) if (offset >= 0) this.next.set(partition, offset);
+  }
+
+  /** The next offset to deliver in `partition`, if known. */
+  of(partition: number): number | undefined {
+    return this.next.get(partition);
+  }
+
+  /** A batch of `partition` is being handled. */
+  begin(partition: number): void {
+    this.busy.add(partition);
+  }
+
+  /** The batch of `partition` is done (delivered or not). */
+  end(partition: number): void {
+    this.busy.delete(partition);
+  }
+
+  /** Everything before `offset` in `partition` was delivered and committed. */
+  advance(partition: number, offset: number): void {
+    this.next.set(partition, offset);
+  }
+
+  /**
+   * Gaps where the position is below the low watermark: those offsets are gone and will never be
+   * delivered. Each is reported once (the position moves to the low watermark). Partitions with a
+   * batch under way are skipped unless named in `include` (their caller is that batch).
+   */
+  gaps(marks: readonly Watermarks[], include?: number): RetentionGap[] {
+    const out: RetentionGap[] = [];
+    for (const m of marks) {
+      const at = this.next.get(m.partition);
+      if (at === undefined || at >= m.low) continue;
+      if (this.busy.has(m.partition) && m.partition !== include) continue;
+      out.push({ partition: m.partition, from: at, to: m.low });
+      this.next.set(m.partition, m.low);
+    }
+    return out;
+  }
+}

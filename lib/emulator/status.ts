@@ -1,0 +1,122 @@
+/**
+ * The emulator's running totals, kept apart from consumption: what the function reported per
+ * event, retries, offsets lost to retention, lag, and the rate over the last status period.
+ */
+import { partitionKey } from '../event/coordinates';
+import type { BatchSummary } from '../sink/batch';
+
+export interface EmulatorStatus {
+  events: number;
+  records: number;
+  written: { postgres: number; mongo: number };
+  alreadyPresent: number;
+  deadLettered: number;
+  tombstones: number;
+  retries: number;
+  /** Offsets retention deleted before the group consumed them (they can never be delivered). */
+  lostToRetention: number;
+  /** Records per second over the last status period. */
+  rate: number;
+  /** `"<topic>-<partition>"` → records not yet committed by the group. */
+  lag: Record<string, number>;
+  elapsedMs: number;
+}
+
+/** What the status needs of a handler's report. */
+export type EventReport = Pick<BatchSummary, 'received' | 'postgres' | 'mongo' | 'deadLettered' | 'tombstones'>;
+
+/** A partition's log range: `low` is the first offset still stored, `high` the next to be written. */
+export interface Watermarks {
+  partition: number;
+  low: number;
+  high: number;
+}
+
+/** Offsets [from, to) of a partition that retention deleted before the group consumed them. */
+export interface RetentionGap {
+  partition: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * Lag per partition: the high watermark minus where the group stands, the committed offset or,
+ * for a partition with none (or one below what retention kept), the low watermark.
+ */
+export function lagOf(
+  topic: string,
+  marks: readonly Watermarks[],
+  committed: ReadonlyMap<number, number>,
+): Record<string, number> {
+  const lag: Record<string, number> = {};
+  for (const m of marks) {
+    const at = Math.max(committed.get(m.partition) ?? -1, m.low);
+    lag[partitionKey({ topic, partition: m.partition })] = Math.max(0, m.high - at);
+  }
+  return lag;
+}
+
+/** Accumulates the totals; {@link tick} closes a status period and computes its rate. */
+export class StatusAccumulator {
+  private readonly started: number;
+  private readonly s: EmulatorStatus = {
+    events: 0,
+    records: 0,
+    written: { postgres: 0, mongo: 0 },
+    alreadyPresent: 0,
+    deadLettered: 0,
+    tombstones: 0,
+    retries: 0,
+    lostToRetention: 0,
+    rate: 0,
+    lag: {},
+    elapsedMs: 0,
+  };
+  private periodStart: number;
+  private periodRecords = 0;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.started = now();
+    this.periodStart = this.started;
+  }
+
+  /** One event the function handled successfully. */
+  eventDone(r: EventReport): void {
+    this.s.events++;
+    this.s.records += r.received;
+    this.s.written.postgres += r.postgres.written;
+    this.s.written.mongo += r.mongo.written;
+    this.s.alreadyPresent += r.postgres.alreadyPresent;
+    this.s.deadLettered += r.deadLettered.written;
+    this.s.tombstones += r.tombstones.received;
+  }
+
+  /** One failed invocation that will be retried. */
+  retried(): void {
+    this.s.retries++;
+  }
+
+  /** Offsets skipped because retention deleted them first. */
+  lost(gap: RetentionGap): void {
+    this.s.lostToRetention += gap.to - gap.from;
+  }
+
+  /** The latest lag per partition. */
+  setLag(lag: Record<string, number>): void {
+    this.s.lag = lag;
+  }
+
+  /** Ends the current status period: the rate becomes the records per second handled in it. */
+  tick(): EmulatorStatus {
+    const now = this.now();
+    this.s.rate = Math.round(((this.s.records - this.periodRecords) * 1000) / Math.max(1, now - this.periodStart));
+    this.periodStart = now;
+    this.periodRecords = this.s.records;
+    return this.snapshot();
+  }
+
+  /** A copy of the totals now. */
+  snapshot(): EmulatorStatus {
+    return { ...structuredClone(this.s), elapsedMs: this.now() - this.started };
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The Emulator driven through fakes of the kafkajs consumer and admin (in the manner of kafkajs's
+ * runner.spec.js): what it invokes, what it commits, how it stops. No Kafka, no stores.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { Emulator, EventTooLargeError, type EmulatorOptions } from '../../lib/emulator/emulator';
+import type { Invoker } from '../../lib/emulator/invoke';
+import { InvalidEventError } from '../../lib/errors';
+import type { KafkaEvent } from '../../lib/event/types';
+import type { BatchSummary } from '../../lib/sink/batch';
+
+const TOPIC = 'quotes';
+
+/** The consumer's side the emulator uses, recording subscriptions and commits. */
+class FakeConsumer {
+  readonly events = { CRASH: 'consumer.crash' };
+  readonly commits: { partition: number; offset: string }[] = [];
+  eachBatch?: (p: EachBatchPayload) => Promise<void>;
+  subscribed?: { topic: string; fromBeginning: boolean };
+  disconnected = false;
+  connect = async () => undefined;
+  on = () => () => undefined;
+  subscribe = async (s: { topic: string; fromBeginning: boolean }) => void (this.subscribed = s);
+  run = async (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => void (this.eachBatch = o.eachBatch);
+  commitOffsets = async (list: { partition: number; offset: string }[]) => void this.commits.push(...list);
+  disconnect = async () => void (this.disconnected = true);
+}
+
+/** Watermarks and committed offsets as the test sets them. */
+class FakeAdmin {
+  marks = [{ partition: 0, low: 0, high: 0 }];
+  committed = new Map<number, number>();
+  connect = async () => undefined;
+  disconnect = async () => undefined;
+  fetchTopicOffsets = async () =>
+    this.marks.map((m) => ({
+      partition: m.partition,
+      offset: String(m.high),
+      high: String(m.high),
+      low: String(m.low),
+    }));
+  fetchOffsets = async () => [
+    { topic: TOPIC, partitions: [...this.committed].map(([partition, o]) => ({ partition, offset: String(o) })) },
+  ];
+}
+
+const summary = (event: KafkaEvent): BatchSummary => {
+  const n = Object.values(event.records).flat().length;
+  return {
+    eventSource: event.eventSource,
+    received: n,
+    duplicateInEvent: 0,
+    valid: n,
+    postgres: { written: n, alreadyPresent: 0 },
+    mongo: { written: n, alreadyPresent: 0 },
+    deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
+    tombstones: { received: 0, deleted: 0 },
+    partitions: {},
+    durationMs: { decode: 0, postgres: 0, mongo: 0, total: 0 },
+  };
+};
+
+/** An invoker recording its events; `fail` decides per call whether (and how) it fails. */
+function fakeInvoker(fail: (call: number) => Error | undefined = () => undefined) {
+  const events: KafkaEvent[] = [];
+  let closed = false;
+  const invoke: Invoker = async (event) => {
+    events.push(event);
+    const e = fail(events.length);
+    if (e) throw e;
+    return summary(event);
+  };
+  invoke.close = async () => void (closed = true);
+  return { invoke, events, closed: () => closed };
+}
+
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function setup(invoke: Invoker, over: Partial<EmulatorOptions> = {}) {
+  const consumer = new FakeConsumer();
+  const admin = new FakeAdmin();
+  const emulator = new Emulator({
+    kafka: { consumer: () => consumer as unknown as Consumer, admin: () => admin as unknown as Admin },
+    invoke,
+    log: silent,
+    topic: TOPIC,
+    groupId: 'g',
+    bootstrapServers: 'b:9092',
+    startingPosition: 'TRIM_HORIZON',
+    batchSize: 2,
+    windowMs: 5,
+    source: 'self-managed',
+    retry: { attempts: 'forever', baseMs: 1, capMs: 2 },
+    stopWhen: 'signal',
+    ...over,
+  });
+  return { consumer, admin, emulator };
+}
+
+const message = (offset: number, extra: Partial<KafkaMessage> & { batchContext?: object } = {}): KafkaMessage =>
+  ({
+    offset: String(offset),
+    timestamp: '1700000000000',
+    key: null,
+    value: Buffer.from(`{"quote":"q${offset}","character":"c"}`),
+    headers: {},
+    attributes: 0,
+    ...extra,
+  }) as KafkaMessage;
+
+/** Feeds one fetched batch of `partition` to the emulator, as kafkajs's runner would. */
+function feed(consumer: FakeConsumer, partition: number, messages: KafkaMessage[]) {
+  const resolved: string[] = [];
+  const payload = {
+    batch: {
+      topic: TOPIC,
+      partition,
+      highWatermark: '0',
+      messages,
+      isEmpty: () => messages.length === 0,
+      firstOffset: () => messages[0]?.offset ?? null,
+      lastOffset: () => messages[messages.length - 1].offset,
+      offsetLag: () => '0',
+      offsetLagLow: () => '0',
+    },
+    resolveOffset: (o: string) => void resolved.push(o),
+    heartbeat: async () => undefined,
+    isRunning: () => true,
+  } as unknown as EachBatchPayload;
+  return { handled: (consumer.eachBatch as (p: EachBatchPayload) => Promise<void>)(payload), resolved };
+}
+
+test('a fetched batch goes out in batch-size slices, then its next offset is committed', async () => {
+  const f = fakeInvoker();
+  const { consumer, emulator } = setup(f.invoke);
+  await emulator.start();
+  const { handled, resolved } = feed(consumer, 0, [message(0), message(1), message(2)]);
+  await handled;
+  assert.deepEqual(
+    f.events.map((e) => e.records['quotes-0'].map((r) => r.offset)),
+    [[0, 1], [2]],
+  );
+  assert.deepEqual(resolved, ['2']);
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '3' }]);
+  assert.equal(emulator.status().events, 2);
+  assert.equal(emulator.status().records, 3);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+for (const [startingPosition, fromBeginning] of [
+  ['TRIM_HORIZON', true],
+  ['LATEST', false],
+] as const) {
+  test(`${startingPosition} subscribes with fromBeginning ${fromBeginning}`, async () => {
+    const { consumer, emulator } = setup(fakeInvoker().invoke, { startingPosition });
+    await emulator.start();
+    assert.equal(consumer.subscribed?.fromBeginning, fromBeginning);
+    emulator.stop('test');
+    await emulator.done;
+  });
+}
+
+test('a retrying event is abandoned on stop: nothing committed, the invoker closed, done resolves', async () => {
+  const f = fakeInvoker(() => new Error('ECONNREFUSED'));
+  const { consumer, emulator } = setup(f.invoke, { retry: { attempts: 'forever', baseMs: 60_000, capMs: 60_000 } });
+  await emulator.start();
+  const { handled } = feed(consumer, 0, [message(0)]);
+  while (f.events.length === 0) await new Promise((r) => setTimeout(r, 1));
+  const started = Date.now();
+  emulator.stop('SIGTERM');
+  await handled;
+  const status = await emulator.done;
+  assert.ok(Date.now() - started < 1_000, 'the backoff wait ended at once');
+  assert.deepEqual(consumer.commits, []);
+  assert.equal(status.events, 0);
+  assert.ok(consumer.disconnected);
+  assert.ok(f.closed());
+});
+
+test('a non-retriable failure stops the emulator: done rejects with it and nothing is committed', async () => {
+  const bad = new InvalidEventError('no records');
+  const f = fakeInvoker(() => bad);
+  const { consumer, emulator } = setup(f.invoke);
+  await emulator.start();
+  await feed(consumer, 0, [message(0)]).handled;
+  await assert.rejects(emulator.done, (e) => e === bad);
+  assert.equal(f.events.length, 1);
+  assert.deepEqual(consumer.commits, []);
+});
+
+test('a record too large for the invoke payload limit is never invoked', async () => {
+  const f = fakeInvoker();
+  const { consumer, emulator } = setup(f.invoke);
+  await emulator.start();
+  await feed(consumer, 0, [message(0, { value: Buffer.alloc(5 * 1024 * 1024, 0x61) })]).handled;
+  await assert.rejects(emulator.done, EventTooLargeError);
+  assert.equal(f.events.length, 0);
+  assert.deepEqual(consumer.commits, []);
+});
+
+test('a batch resuming past offsets deleted by retention counts the gap', async () => {
+  const f = fakeInvoker();
+  const { consumer, admin, emulator } = setup(f.invoke);
+  admin.committed.set(0, 50);
+  admin.marks = [{ partition: 0, low: 80, high: 82 }];
+  await emulator.start();
+  await feed(consumer, 0, [message(80), message(81)]).handled;
+  assert.equal(emulator.status().lostToRetention, 30);
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '82' }]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test("the timestamp type comes from the record batch's attributes", async () => {
+  const f = fakeInvoker();
+  const { consumer, emulator } = setup(f.invoke, { batchSize: 1 });
+  await emulator.start();
+  await feed(consumer, 0, [message(0, { batchContext: { timestampType: 1 } })]).handled;
+  await feed(consumer, 1, [message(0, { batchContext: { timestampType: 0 } })]).handled;
+  assert.equal(f.events[0].records['quotes-0'][0].timestampType, 'LOG_APPEND_TIME');
+  assert.equal(f.events[1].records['quotes-1'][0].timestampType, 'CREATE_TIME');
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('stopWhen idle: stops by itself once every partition is caught up', async () => {
+  const { admin, emulator } = setup(fakeInvoker().invoke, { stopWhen: { idleMs: 0 } });
+  admin.committed.set(0, 5);
+  admin.marks = [{ partition: 0, low: 0, high: 5 }];
+  const status = await emulator.run();
+  assert.deepEqual(status.lag, { 'quotes-0': 0 });
+});
+
+test('a partial batch response naming records is retried as a whole event', async () => {
+  let calls = 0;
+  const events: KafkaEvent[] = [];
+  const invoke: Invoker = async (event) => {
+    events.push(event);
+    if (++calls === 1) return { batchItemFailures: [{ itemIdentifier: { 'topic-partition': 'quotes-0', offset: 1 } }] };
+    return summary(event);
+  };
+  const { consumer, emulator } = setup(invoke);
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1)]).handled;
+  assert.equal(events.length, 2);
+  assert.deepEqual(events[1], events[0], 'the same event again');
+  assert.equal(emulator.status().retries, 1);
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '2' }]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('an empty partial batch response is a success', async () => {
+  const invoke: Invoker = async () => ({ batchItemFailures: [] });
+  const { consumer, emulator } = setup(invoke);
+  await emulator.start();
+  await feed(consumer, 0, [message(0)]).handled;
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '1' }]);
+  assert.equal(emulator.status().records, 1);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('stop before start settles done at once', async () => {
+  const { emulator } = setup(fakeInvoker().invoke);
+  emulator.stop('SIGINT');
+  assert.equal((await emulator.done).events, 0);
+});
