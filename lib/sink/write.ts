@@ -40,7 +40,13 @@ async function timed<C extends WriteCount>(
 
 /** The fulfilled values, or the failures as one error. */
 function collect<V>(settled: PromiseSettledResult<V>[]): { ok: true; values: V[] } | { ok: false; error: StoreWriteError | BatchWriteError } {
-  const failures = settled.flatMap((r) => (r.status === 'rejected' && r.reason instanceof StoreWriteError ? [r.reason] : []));
+  const failures: StoreWriteError[] = [];
+  for (const r of settled) {
+    if (r.status === 'fulfilled') continue;
+    // timed() wraps every store failure; anything else is a bug, and must not pass for a success.
+    if (!(r.reason instanceof StoreWriteError)) throw r.reason;
+    failures.push(r.reason);
+  }
   if (failures.length === 1) return { ok: false, error: failures[0] };
   if (failures.length > 1) return { ok: false, error: new BatchWriteError(failures) };
   return { ok: true, values: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])) };
