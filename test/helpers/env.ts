@@ -7,7 +7,7 @@ import { STACK_ENV_FILE, loadConfig, loadStackEnv, type Config } from '../../lib
 
 export function stackConfig(overrides: Record<string, string> = {}): Config {
   if (!existsSync(STACK_ENV_FILE) && !process.env.KAFKA_BROKERS) {
-    throw new Error('no .stack/env: run `npm run stack -- up` (npm test does this itself)');
+    throw new Error(`no ${STACK_ENV_FILE}: run \`npm run stack -- up\` (npm test does this itself)`);
   }
   loadStackEnv();
   return loadConfig({ ...process.env, ...overrides });
