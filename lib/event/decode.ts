@@ -70,6 +70,13 @@ export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHea
  */
 export const MAX_DEPTH = 90;
 
+/**
+ * Field names a value may have in all. A record with 200,000 keys made FerretDB's insert run into
+ * the timeout, which failed its batch on every retry; a record type with more fields than this is
+ * not what this sink is for.
+ */
+export const MAX_FIELDS = 10_000;
+
 /** Earliest and latest instants both PostgreSQL timestamptz (4713 BC) and a JS Date (275760 AD) hold. */
 export const TIMESTAMP_RANGE = { min: -210_866_803_200_000, max: 8_640_000_000_000_000 } as const;
 
@@ -92,10 +99,12 @@ function leafProblem(v: unknown, path: string): string | undefined {
 /**
  * Why a parsed JSON value cannot be stored as is, or undefined when it can: strings well-formed
  * without NUL (Postgres text/jsonb), numbers finite, field names without a leading `$` or a `.`
- * (MongoDB), nesting at most {@link MAX_DEPTH}. Iterative, so no value can overflow the stack.
+ * (MongoDB), nesting at most {@link MAX_DEPTH}, at most {@link MAX_FIELDS} field names. Iterative,
+ * so no value can overflow the stack.
  */
 export function unstorableReason(value: unknown): string | undefined {
   const stack: [unknown, string, number][] = [[value, '(value)', 0]];
+  let fields = 0;
   for (let item = stack.pop(); item; item = stack.pop()) {
     const [v, path, depth] = item;
     if (v === null || typeof v !== 'object') {
@@ -108,6 +117,8 @@ export function unstorableReason(value: unknown): string | undefined {
       for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`, depth + 1]);
       continue;
     }
+    fields += Object.keys(v).length;
+    if (fields > MAX_FIELDS) return `the value has more than ${MAX_FIELDS} field names`;
     for (const [k, x] of Object.entries(v)) {
       const p = keyProblem(k, path);
       if (p) return p;

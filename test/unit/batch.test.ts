@@ -239,3 +239,12 @@ describe('a record that cannot even be prepared', () => {
     assert.deepEqual(summary.deadLettered.byKind, { unstorable: 1 });
   });
 });
+
+test('a value with 200,000 field names is dead-lettered instead of timing out its batch on every retry', async () => {
+  const s = memoryStores<Quote>();
+  const many = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]));
+  const value = JSON.stringify({ quote: 'q', character: 'c', many });
+  const summary = await processBatch(event([rec(0, 0, value), rec(0, 1, quote(1))]), quoteType, s, opts);
+  assert.deepEqual(summary.deadLettered.byKind, { unstorable: 1 });
+  assert.equal(s.postgres.byId.size, 1);
+});
