@@ -54,3 +54,13 @@ export async function probeMongo(url: string): Promise<boolean> {
     await client.close().catch(() => undefined);
   }
 }
+
+/**
+ * An HTTP GET that answers `status` (default 200) with a body containing `text`, if given. No
+ * redirect is followed: a login page would not count as the page itself.
+ */
+export async function probeHttp(url: string, text?: string, status = 200): Promise<boolean> {
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(3_000) });
+  const body = await res.text();
+  return res.status === status && (text === undefined || body.includes(text));
+}

@@ -13,7 +13,7 @@ import {
 import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT, STACK_DIR } from '../config';
-import { spawnCapture, type SpawnCaptureOptions } from '../proc/spawn';
+import { CommandError, spawnCapture, type SpawnCaptureOptions } from '../proc/spawn';
 
 /** Folder of the stack's data, logs, pids and generated settings (see QUOTES_SINK_STACK_DIR). */
 export { STACK_DIR };
@@ -183,6 +183,52 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
   // Installs, downloads and builds can be slow, but not endless.
   const result = await spawnCapture(cmd, args, { what: cmd, timeoutMs: 30 * 60_000, ...opts, check: true });
   return result.stdout;
+}
+
+/** The last non-empty line of a command's output: what pip ends a failure with. */
+export function lastLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? ''
+  );
+}
+
+/** npm's line that says why (not its `code`/`errno` lines, nor where its debug log is). */
+const NPM_CAUSE = /^npm (?:error|ERR!) (?!code |errno |syscall |A complete log)\S/;
+
+/** The line of an installer's output that says why it failed: npm's cause, else the last line. */
+export function failureLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .find((l) => NPM_CAUSE.test(l.trim()))
+      ?.trim() ?? lastLine(text)
+  );
+}
+
+/**
+ * {@link run}, with the whole output kept in `logs/<logName>.log`; a failure is one line (how it
+ * ended, the {@link failureLine}, where the rest is) rather than pages of an installer's output.
+ */
+export async function runLogged(cmd: string, args: string[], logName: string, opts: RunOptions = {}): Promise<string> {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const file = logFile(logName);
+  try {
+    const out = await spawnCapture(cmd, args, { what: cmd, timeoutMs: 30 * 60_000, ...opts, check: true });
+    writeFileSync(file, `${out.stdout}${out.stderr}`);
+    return out.stdout;
+  } catch (e) {
+    if (!(e instanceof CommandError) || e.failure === 'spawn') throw e;
+    const output = `${e.result.stdout}${e.result.stderr}`;
+    writeFileSync(file, output);
+    const how = e.message.split('\n')[0].replace(/:$/, '');
+    const last = failureLine(output);
+    throw new Error(`${how}${last ? `: ${last}` : ''} (full output in ${shownPath(file)})`, { cause: e });
+  }
 }
 
 /** Whether `cmd` is on PATH. */

@@ -1,6 +1,7 @@
 /**
- * The native services' one lifecycle. Each service (postgres.ts, kafka.ts, ferretdb.ts) supplies
- * a {@link NativeServiceSpec}; {@link defineNativeService} turns it into what the stack runs.
+ * The native services' one lifecycle. Each service (postgres.ts, kafka.ts, ferretdb.ts, and the UIs
+ * pgadmin.ts and mongo-express.ts) supplies a {@link NativeServiceSpec}; {@link defineNativeService}
+ * turns it into what the stack runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,11 +22,11 @@ import {
   waitUntil,
 } from './proc';
 
-export type ServiceName = 'postgres' | 'kafka' | 'ferretdb';
+export type ServiceName = 'postgres' | 'kafka' | 'ferretdb' | 'pgadmin' | 'mongo-express';
 
 /** One service as `status` sees it. */
 export interface ServiceState {
-  /** A native service (postgres, kafka, ferretdb), or in external and docker mode kafka, postgres, mongo. */
+  /** A native service (postgres, kafka, ferretdb, pgadmin, mongo-express), or in external and docker mode kafka, postgres, mongo. */
   name: string;
   mode: Mode;
   /** host:port, or a URL with its password hidden. */

@@ -35,10 +35,12 @@ import { postgres } from './postgres';
 import { probeKafka, probeMongo, probePostgres } from './probes';
 import { STACK_DIR, run, shownPath } from './proc';
 import type { NativeService, ServiceState } from './service';
+import { downUis, upUis } from './uis';
 
 export type { Mode, StackEnv } from './mode';
 export type { ServiceState } from './service';
 export { StackError, StackUpError } from './errors';
+export { uiStatus } from './uis';
 
 type Log = (m: string) => void;
 
@@ -57,6 +59,12 @@ export interface UpResult {
   env: StackEnv;
   /** One line: why this mode. */
   reason: string;
+}
+
+/** What `up` is asked for beyond the stack. */
+export interface UpOptions {
+  /** Also pgAdmin and mongo-express, natively (lib/stack/uis.ts); compose has its own. */
+  uis?: boolean;
 }
 
 function writeEnv(mode: Mode, env: StackEnv): void {
@@ -166,8 +174,9 @@ const describeEnv = (env: StackEnv) => STACK_ENV_KEYS.map((k) => `${ENDPOINT_OF[
  * Brings the stack up (idempotent) and writes the stack's env file. Logs one line saying which
  * services are used and why. Throws a {@link StackUpError} (holding each service's
  * {@link StackError}) when a service cannot be used, rather than starting another stack beside it.
+ * With `uis`, then starts the web UIs against it (a UI that fails leaves the stack up).
  */
-export async function up(log: Log): Promise<UpResult> {
+export async function up(log: Log, options: UpOptions = {}): Promise<UpResult> {
   const started = Date.now();
   const choice = chooseMode(await modeInputs());
   if (!choice.ok) {
@@ -179,12 +188,15 @@ export async function up(log: Log): Promise<UpResult> {
   writeEnv(mode, env);
   const took = mode === 'external' ? '' : ` in ${((Date.now() - started) / 1000).toFixed(1)}s`;
   log(`${mode} stack up${took}: ${describeEnv(env)} (${reason})`);
+  if (options.uis) await upUis(mode, log);
   return { mode, env, reason };
 }
 
 /** Stops what `up` started; `purge` also deletes the stack folder (data, logs, downloads). */
 export async function down(log: Log, purge = false): Promise<void> {
   const mode = currentMode();
+  // The UIs first: they are clients of the stores. Started in any mode but docker; a no-op if none.
+  await downUis(log);
   if (mode === 'docker') {
     const args = ['compose', '-f', COMPOSE_FILE, 'down', ...(purge ? ['--volumes'] : [])];
     await run('docker', args, { what: 'docker compose down', passthrough: true });
@@ -206,9 +218,21 @@ export async function down(log: Log, purge = false): Promise<void> {
 }
 
 /**
+ * `down --uis`: stops only the native UIs (the stack keeps running); `purge` also deletes their
+ * installs and data. Compose's own UIs stay with compose.
+ */
+export async function downUisOnly(log: Log, purge = false): Promise<void> {
+  await downUis(log, purge);
+  if (currentMode() === 'docker') {
+    log('uis: compose runs its own; `docker compose stop pgadmin mongo-express kafka-ui` stops them');
+  }
+}
+
+/**
  * Each service's state. Native (or no `up` yet): the address from the port file, else the
  * default, is probed whoever serves it, and `pid` is set only for this stack's processes.
- * External and docker: the addresses in the env file are probed.
+ * External and docker: the addresses in the env file are probed. The UIs are not among them
+ * (see {@link uiStatus}).
  */
 export async function status(): Promise<ServiceState[]> {
   const mode = currentMode();
