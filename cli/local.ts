@@ -1,14 +1,18 @@
 /**
- * `npm run local -- [options]`: the Kafka event source mapping emulator (flags and exit codes in
- * {@link USAGE}). Polls the topic with a kafkajs consumer group and calls the sink function with
- * events identical to AWS's.
+ * `npm run local -- [options]`: the Kafka event source mapping emulator (flags in `--help`). Polls
+ * the topic with a kafkajs consumer group and calls the sink function with events identical to
+ * AWS's, with the settings of the deployed mapping when a packaged template is there or named.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { constants } from 'node:os';
-import { parseArgs } from 'node:util';
+import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
 import { closeConnections, handler } from '../handlers/sink';
+import { defineCommand, enumFlag, intFlag, parseCommand } from '../lib/cli/args';
+import { printBanner } from '../lib/cli/banner';
+import { UsageError } from '../lib/cli/errors';
+import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import {
   DEFAULT_FETCH_MAX_BYTES,
@@ -17,162 +21,228 @@ import {
   type EmulatorStatus,
 } from '../lib/emulator/emulator';
 import { inProcessInvoker, offlineInvoker, type Invoker } from '../lib/emulator/invoke';
-import { QuotesSinkError } from '../lib/errors';
+import { DEFAULT_TEMPLATE, MappingRejectedError } from '../lib/emulator/mapping';
+import { batchLine, doneLine, statusLine } from '../lib/emulator/report';
+import { resolveSettings, type RunSettings } from '../lib/emulator/settings';
 import { createKafka } from '../lib/kafka';
 import { createLogger, type Logger } from '../lib/log';
+import type { BatchSummary } from '../lib/sink/batch';
+import { EmulatorStatusWriter } from '../lib/ui/status-file';
 
-/** What `--help` prints. */
-export const USAGE = `npm run local -- [options]: the Kafka event source mapping emulator.
+const s = (value: string, help: string) => ({ type: 'string' as const, value, help });
+const b = (help: string) => ({ type: 'boolean' as const, help });
 
-  --batch-size N          records per event, 1..10000 (default 100)
-  --batch-window-ms MS    how long an event may wait to fill (default 500)
-  --source S              self-managed (default) or msk: the event's shape
-  --starting-position P   TRIM_HORIZON (default) or LATEST, for a new consumer group
-  --invoke M              inprocess (default) or offline (serverless-offline's Lambda endpoint)
-  --endpoint URL          offline endpoint (default http://localhost:3002)
-  --function NAME         offline function name (default quotes-sink-local-sink)
-  --max-attempts N        give up (exit 1) after N failed invocations of one event; 0 = forever (default)
-  --backoff-cap-ms MS     longest wait between retries (default 30000)
-  --fetch-max-bytes N     bytes per Kafka fetch (default 33554432)
-  --partition-fetch-max-bytes N  bytes per partition per fetch (default 8388608)
-  --until-idle            exit 0 once every partition is caught up for --idle-ms (default 1500)
-  --log-file PATH         also write the JSON logs to PATH
-  --help                  this text
+/** The flags; those a template may set are optional here (flag > template > default). */
+export const LOCAL_COMMAND = defineCommand({
+  command: 'npm run local --',
+  summary: 'The Kafka event source mapping emulator: polls KAFKA_TOPIC and invokes the sink function.',
+  flags: {
+    'from-template': s(
+      '[PATH]',
+      `take the mapping's settings from a packaged template or serverless.yml (default ${DEFAULT_TEMPLATE.replace(/.*\/\.serverless/, '.serverless')} when it exists)`,
+    ),
+    'no-template': b('ignore the packaged template even if it exists'),
+    stage: s('NAME', 'with --from-template serverless.yml: the stage to package (default dev)'),
+    params: s('K=V,...', 'with --from-template serverless.yml: params to package with'),
+    'batch-size': s('N', 'records per event, 1..10000 (default 100)'),
+    'batch-window-ms': s('MS', 'how long an event may wait to fill (default 500)'),
+    source: s('S', 'self-managed (default) or msk: the event shape (and which mapping of a template)'),
+    'starting-position': s('P', 'TRIM_HORIZON (default), LATEST or AT_TIMESTAMP, for a new consumer group'),
+    'starting-timestamp': s('SECONDS', 'with AT_TIMESTAMP: unix time in seconds'),
+    'group-id': s('ID', "consumer group (default: the template's ConsumerGroupId, else KAFKA_GROUP_ID)"),
+    filter: s('JSON', 'a FilterCriteria pattern, e.g. {"value":{"character":[{"prefix":"Homer"}]}}'),
+    'max-attempts': s(
+      'N',
+      'invocations of one batch before giving up; 0 = forever (default; template: MaximumRetryAttempts+1)',
+    ),
+    'max-record-age': s('SECONDS', 'records older go to the destination without invoking; -1 = no limit (default)'),
+    bisect: b('split a failing batch in two and retry each half'),
+    'report-batch-item-failures': b('honour partial batch responses (and have the handler answer them)'),
+    destination: s('kafka://TOPIC', 'on-failure destination: a topic on the same cluster'),
+    's3-destination': s('DIR', 'on-failure destination: a folder standing for the S3 bucket'),
+    invoke: s('M', "inprocess (default) or offline (serverless-offline's Lambda endpoint)"),
+    endpoint: s('URL', 'offline endpoint (default http://localhost:3002)'),
+    function: s('NAME', 'offline function name (default quotes-sink-local-sink)'),
+    'backoff-cap-ms': s('MS', 'longest wait between retries (default 30000)'),
+    'fetch-max-bytes': s('N', `bytes per Kafka fetch (default ${DEFAULT_FETCH_MAX_BYTES})`),
+    'partition-fetch-max-bytes': s('N', `bytes per partition per fetch (default ${DEFAULT_PARTITION_FETCH_MAX_BYTES})`),
+    'until-idle': b('exit 0 once every partition is caught up for --idle-ms'),
+    'idle-ms': s('MS', 'with --until-idle (default 1500)'),
+    'log-file': s('PATH', "also write every log line of the run (the handler's batch reports too) to PATH"),
+    json: b('JSON logs on stderr/stdout even on a terminal'),
+  },
+  schema: z
+    .object({
+      'from-template': z.string().min(1).optional(),
+      'no-template': z.boolean().optional(),
+      stage: z.string().min(1).optional(),
+      params: z.string().optional(),
+      'batch-size': intFlag(1, 10_000).optional(),
+      'batch-window-ms': intFlag(0, 300_000).optional(),
+      source: enumFlag(['self-managed', 'msk']).optional(),
+      'starting-position': enumFlag(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']).optional(),
+      'starting-timestamp': intFlag(0).optional(),
+      'group-id': z.string().min(1).optional(),
+      filter: z.string().min(2).optional(),
+      'max-attempts': intFlag(0, 1_000_000).optional(),
+      'max-record-age': intFlag(-1, 604_800).optional(),
+      bisect: z.boolean().optional(),
+      'report-batch-item-failures': z.boolean().optional(),
+      destination: z
+        .string()
+        .regex(/^kafka:\/\/[^.][a-zA-Z0-9\-_.]{0,248}$/, 'takes kafka://TOPIC')
+        .optional(),
+      's3-destination': z.string().min(1).optional(),
+      invoke: enumFlag(['inprocess', 'offline']).default('inprocess'),
+      endpoint: z.string().url('takes a URL').default('http://localhost:3002'),
+      function: z.string().min(1).default('quotes-sink-local-sink'),
+      'backoff-cap-ms': intFlag(10, 3_600_000).default('30000'),
+      'fetch-max-bytes': intFlag(65_536, 1_073_741_824).default(String(DEFAULT_FETCH_MAX_BYTES)),
+      'partition-fetch-max-bytes': intFlag(65_536, 1_073_741_824).default(String(DEFAULT_PARTITION_FETCH_MAX_BYTES)),
+      'until-idle': z.boolean().default(false),
+      'idle-ms': intFlag(0, 600_000).default('1500'),
+      'log-file': z.string().min(1).optional(),
+      json: z.boolean().default(false),
+    })
+    .strict(),
+  notes: [
+    "Environment: KAFKA_TOPIC, KAFKA_GROUP_ID (default quotes-sink-local), and the sink's settings.",
+    'Exit codes: 0 idle (--until-idle), 1 failed (delivery gave up with no destination, a record too large to invoke, Kafka unusable), 2 bad flags or a mapping AWS would reject, 130 after SIGINT, 143 after SIGTERM. A second signal stops at once.',
+  ],
+});
 
-Environment: KAFKA_TOPIC, KAFKA_GROUP_ID (default quotes-sink-local), and the sink's settings.
+export type LocalOptions = z.infer<typeof LOCAL_COMMAND.schema>;
 
-Exit codes: 0 idle (--until-idle), 1 failed (delivery gave up, a record too large to invoke,
-Kafka unusable), 2 bad flags, 130 after SIGINT, 143 after SIGTERM. On a signal the emulator stops
-within 5 s: invocations under way may finish, and nothing else is committed.
-`;
-
-/** A bad command line: exit 2, every problem named on one line. */
-class UsageError extends QuotesSinkError {}
-
-/** A flag given without its value comes out of parseArgs as `true`. */
-const text = () => z.string({ invalid_type_error: 'needs a value' });
-const wholeNumber = (def: number, min: number, max: number) =>
-  text()
-    .default(String(def))
-    .refine((v) => /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max, `a whole number from ${min} to ${max}`)
-    .transform(Number);
-const oneOf = <const T extends [string, ...string[]]>(values: T, def: T[number]) =>
-  z.enum(values, { errorMap: () => ({ message: values.join(' or ') }) }).default(def);
-
-/** The flags, checked together: unknown flags and every bad value are reported at once. */
-const localOptions = z
-  .object({
-    'batch-size': wholeNumber(100, 1, 10_000),
-    'batch-window-ms': wholeNumber(500, 0, 300_000),
-    source: oneOf(['self-managed', 'msk'], 'self-managed'),
-    'starting-position': oneOf(['TRIM_HORIZON', 'LATEST'], 'TRIM_HORIZON'),
-    invoke: oneOf(['inprocess', 'offline'], 'inprocess'),
-    endpoint: text().url('a URL').default('http://localhost:3002'),
-    function: text().min(1).default('quotes-sink-local-sink'),
-    'max-attempts': wholeNumber(0, 0, 1_000_000),
-    'backoff-cap-ms': wholeNumber(30_000, 10, 3_600_000),
-    'fetch-max-bytes': wholeNumber(DEFAULT_FETCH_MAX_BYTES, 65_536, 1_073_741_824),
-    'partition-fetch-max-bytes': wholeNumber(DEFAULT_PARTITION_FETCH_MAX_BYTES, 65_536, 1_073_741_824),
-    'until-idle': z.boolean({ invalid_type_error: 'takes no value' }).default(false),
-    'idle-ms': wholeNumber(1_500, 0, 600_000),
-    'log-file': text().min(1).optional(),
-    help: z.boolean({ invalid_type_error: 'takes no value' }).default(false),
-  })
-  .strict();
-
-type LocalOptions = z.infer<typeof localOptions>;
-
-const PARSE_OPTIONS = Object.fromEntries(
-  Object.keys(localOptions.shape).map((k) => [
-    k,
-    { type: k === 'until-idle' ? ('boolean' as const) : ('string' as const) },
-  ]),
-);
-
-/** One problem of the command line, named by its flag. */
-function describeIssue(i: z.ZodIssue): string {
-  if (i.code === 'unrecognized_keys')
-    return `unknown flag${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `--${k}`).join(', ')}`;
-  return `--${i.path.join('.')}: ${i.message}`;
+/** `--from-template` with no path takes the default template. */
+function withTemplateDefault(argv: string[]): string[] {
+  return argv.flatMap((a, i) =>
+    a === '--from-template' && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))
+      ? [a, DEFAULT_TEMPLATE]
+      : [a],
+  );
 }
 
-/**
- * Parses and validates the command line; throws {@link UsageError} naming every problem at once
- * (unknown flags, bad values, stray arguments) on one line.
- */
-export function parseLocalOptions(args: string[]): LocalOptions {
-  // Lenient parsing, so that the schema sees everything and reports it together.
-  const { values, positionals } = parseArgs({ args, options: PARSE_OPTIONS, strict: false, allowPositionals: true });
-  const parsed = localOptions.safeParse(values);
-  const problems = parsed.success ? [] : parsed.error.issues.map(describeIssue);
-  if (positionals.length)
-    problems.push(`unexpected argument${positionals.length > 1 ? 's' : ''} ${positionals.join(' ')}`);
-  if (!parsed.success || problems.length) throw new UsageError(problems.join('; '));
-  return parsed.data;
+/** Parses and validates the command line; throws a one-line UsageError (or HelpRequested). */
+export function parseLocalOptions(argv: string[]): LocalOptions {
+  return parseCommand(LOCAL_COMMAND, withTemplateDefault(argv));
 }
 
-function statusLine(s: EmulatorStatus): string {
-  const lag = Object.entries(s.lag)
-    .map(([p, l]) => `${p.slice(p.lastIndexOf('-') + 1)}:${l}`)
-    .join(' ');
-  const lost = s.lostToRetention ? ` | ${s.lostToRetention} offsets lost to retention` : '';
-  return `${s.rate} rec/s | ${s.records} records, ${s.written.postgres} written, ${s.alreadyPresent} already there, ${s.deadLettered} dead letters | lag ${lag || '-'}${lost}`;
+/** Which template to read: named, or the packaged one when it exists (unless --no-template). */
+export function templateFile(o: LocalOptions, exists = existsSync): { file?: string; explicit: boolean } {
+  if (o['from-template']) return { file: o['from-template'], explicit: true };
+  if (!o['no-template'] && exists(DEFAULT_TEMPLATE)) return { file: DEFAULT_TEMPLATE, explicit: false };
+  return { explicit: false };
 }
 
-const doneLine = (s: EmulatorStatus) => `done: ${statusLine(s)} in ${(s.elapsedMs / 1000).toFixed(1)}s`;
-
-function emulatorLogger(config: Config, logFile: string | undefined): Logger {
-  const streams: pino.StreamEntry[] = [{ stream: process.stdout }];
-  if (logFile) streams.push({ stream: createWriteStream(logFile, { flags: 'a' }) });
-  return createLogger(config.LOG_LEVEL, 'quotes-sink-emulator', pino.multistream(streams));
+/** Where the output goes: on a terminal a status line and one line per batch; JSON otherwise. */
+interface Output {
+  human: boolean;
+  log: Logger;
+  /** The log file only: the batch reports the emulator copies there. */
+  fileLog?: Logger;
+  file?: WriteStream;
 }
 
-function invoker(o: LocalOptions): Invoker {
-  return o.invoke === 'offline' ? offlineInvoker(o.endpoint, o.function) : inProcessInvoker(handler, closeConnections);
+/** The log file, appended to; a missing folder is a usage mistake, not a stack trace. */
+function logFile(file: string): WriteStream {
+  const dir = path.dirname(path.resolve(file));
+  if (!existsSync(dir)) throw new UsageError(`--log-file: folder ${dir} does not exist`);
+  return createWriteStream(file, { flags: 'a' });
 }
 
-function createEmulator(o: LocalOptions, config: Config, log: Logger): Emulator {
-  const tty = process.stderr.isTTY === true;
+/** The emulator's logger (stdout, and --log-file), and stdout mirrored into the log file. */
+function output(config: Config, o: LocalOptions): Output {
+  const human = process.stderr.isTTY === true && !o.json;
+  const file = o['log-file'] ? logFile(o['log-file']) : undefined;
+  // Not on a terminal the emulator logs to stdout, which is mirrored into the file below.
+  const streams: pino.StreamEntry[] = [];
+  if (!human) streams.push({ stream: process.stdout });
+  else if (file) streams.push({ stream: file });
+  const log = createLogger(config.LOG_LEVEL, 'quotes-sink-emulator', pino.multistream(streams));
+  const fileLog = file && createLogger(config.LOG_LEVEL, 'quotes-sink', file);
+  // What the handler prints with process.stdout (its EMF line) goes to the log file too; on a
+  // terminal only there, so the status line stays readable. Its pino lines bypass process.stdout:
+  // on a terminal it logs warnings only, and its batch reports are copied to the file here.
+  if (file || human) mirrorStdout(file, human);
+  if (human && ['info', 'debug', 'trace'].includes(config.LOG_LEVEL)) process.env.LOG_LEVEL = 'warn';
+  return { human, log, fileLog, file };
+}
+
+function mirrorStdout(file: WriteStream | undefined, human: boolean): void {
+  const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    file?.write(chunk as string);
+    return human ? true : write(chunk, ...rest);
+  }) as typeof process.stdout.write;
+}
+
+/** The invoker; each batch report the function answers is logged (and shown on a terminal). */
+function invoker(o: LocalOptions, out: Output): Invoker {
+  const inner =
+    o.invoke === 'offline' ? offlineInvoker(o.endpoint, o.function) : inProcessInvoker(handler, closeConnections);
+  const invoke: Invoker = async (event) => {
+    const response = await inner(event);
+    if (!('batchItemFailures' in response)) {
+      out.fileLog?.info({ summary: response }, 'batch written');
+      if (out.human) process.stderr.write(`\r\x1b[2K${batchLine(response as BatchSummary)}\n`);
+    }
+    return response;
+  };
+  invoke.close = inner.close;
+  return invoke;
+}
+
+/** Logs, prints and publishes each status tick. */
+function statusReporter(out: Output, writer: EmulatorStatusWriter): (s: EmulatorStatus) => void {
+  return (st) => {
+    writer.update(st);
+    if (out.human) process.stderr.write(`\r\x1b[2K${statusLine(st)}`);
+    else out.log.info({ status: st }, 'status');
+  };
+}
+
+function createEmulator(
+  r: RunSettings,
+  o: LocalOptions,
+  config: Config,
+  out: Output,
+  writer: EmulatorStatusWriter,
+): Emulator {
   return new Emulator({
     kafka: createKafka(config, 'quotes-sink-emulator'),
-    invoke: invoker(o),
-    log,
+    invoke: invoker(o, out),
+    log: out.log,
     topic: config.KAFKA_TOPIC,
-    groupId: config.KAFKA_GROUP_ID,
+    groupId: r.groupId,
     bootstrapServers: config.KAFKA_BROKERS,
-    startingPosition: o['starting-position'],
-    batchSize: o['batch-size'],
-    windowMs: o['batch-window-ms'],
-    source: o.source,
-    retry: { attempts: o['max-attempts'] || 'forever', baseMs: 200, capMs: o['backoff-cap-ms'] },
+    startingPosition: r.startingPosition,
+    startingTimestampMs: r.startingTimestampMs,
+    batchSize: r.batchSize,
+    windowMs: r.windowMs,
+    source: r.source,
+    retry: { attempts: r.attempts, baseMs: 200, capMs: o['backoff-cap-ms'] },
+    policy: r.policy,
     stopWhen: o['until-idle'] ? { idleMs: o['idle-ms'] } : 'signal',
     fetchMaxBytes: o['fetch-max-bytes'],
     partitionFetchMaxBytes: o['partition-fetch-max-bytes'],
-    statusEveryMs: tty ? 1_000 : 5_000,
-    onStatus: (s) => (tty ? process.stderr.write(`\r\x1b[2K${statusLine(s)}`) : log.info({ status: s }, 'status')),
+    statusEveryMs: out.human ? 1_000 : 5_000,
+    onStatus: statusReporter(out, writer),
   });
 }
 
 /** How long a signalled emulator may take to stop before the process exits anyway. */
 const STOP_DEADLINE_MS = 4_000;
+/** A second signal sooner than this is the same one relayed again (npm and tsx both forward it). */
+const REPEAT_SIGNAL_MS = 300;
 
 /** The conventional exit code after a signal: 128 + its number (130 SIGINT, 143 SIGTERM). */
 const signalExitCode = (sig: NodeJS.Signals) => 128 + constants.signals[sig];
 
-/** A second signal sooner than this is the same one again (the tsx CLI may relay a signal twice). */
-const REPEAT_SIGNAL_MS = 500;
-
-interface SignalWatch {
-  /** The signal that stopped the emulator, if one did. */
-  received(): NodeJS.Signals | undefined;
-  dispose(): void;
-}
-
 /**
- * SIGINT/SIGTERM stop the emulator; if it has not stopped within {@link STOP_DEADLINE_MS}, or on a
- * second signal, the process exits at once (nothing more gets committed either way).
+ * SIGINT/SIGTERM/SIGHUP stop the emulator; a second signal, or no stop within
+ * {@link STOP_DEADLINE_MS}, exits at once (nothing more gets committed either way).
  */
-function stopOnSignals(emulator: Emulator, log: Logger): SignalWatch {
+function stopOnSignals(emulator: Emulator, log: Logger): { received(): NodeJS.Signals | undefined; dispose(): void } {
   let received: NodeJS.Signals | undefined;
   let at = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -182,51 +252,70 @@ function stopOnSignals(emulator: Emulator, log: Logger): SignalWatch {
     }
     received = sig;
     at = Date.now();
+    process.stderr.write(`\n${sig}: stopping (again to stop at once)\n`);
     emulator.stop(sig);
     setTimeout(() => {
       log.error({ signal: sig, deadlineMs: STOP_DEADLINE_MS }, 'not stopped in time: exiting without waiting');
-      console.error(doneLine(emulator.status()));
+      process.stderr.write(`${doneLine(emulator.status())}\n`);
       process.exit(signalExitCode(sig));
     }, STOP_DEADLINE_MS).unref();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
+  // A parent killed outright (npm's shell, a SIGKILLed wrapper) leaves us an orphan: stop as if told to.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => process.ppid !== parent && onSignal('SIGTERM'), 1_000).unref();
   const dispose = () => {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    clearInterval(orphaned);
+    signals.forEach((sig) => process.removeListener(sig, onSignal));
   };
   return { received: () => received, dispose };
 }
 
-async function main(): Promise<number> {
-  const options = parseLocalOptions(process.argv.slice(2));
-  if (options.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  loadStackEnv();
-  const config = loadConfig();
-  const log = emulatorLogger(config, options['log-file']);
-  const emulator = createEmulator(options, config, log);
-  const signals = stopOnSignals(emulator, log);
+/** Runs the emulator until idle or signalled; the exit code. */
+async function runEmulator(r: RunSettings, o: LocalOptions, config: Config, out: Output): Promise<number> {
+  const writer = new EmulatorStatusWriter({ topic: config.KAFKA_TOPIC, groupId: r.groupId });
+  const emulator = createEmulator(r, o, config, out, writer);
+  const signals = stopOnSignals(emulator, out.log);
   try {
     const status = await emulator.run();
-    if (process.stderr.isTTY) process.stderr.write('\n');
-    log.info({ status }, 'emulator stopped');
-    console.error(doneLine(status));
+    writer.update(status); // the final totals, for the UI
+    if (out.human) process.stderr.write('\r\x1b[2K');
+    out.log.info({ status }, 'emulator stopped');
+    process.stderr.write(`${doneLine(status)}\n`);
     const sig = signals.received();
     return sig ? signalExitCode(sig) : 0;
   } finally {
+    writer.stop();
     signals.dispose();
+    await r.policy.destination?.close().catch(() => undefined);
+    await new Promise<void>((resolve) => (out.file ? out.file.end(resolve) : resolve()));
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e: Error) => {
-      console.error(e instanceof UsageError ? `local: ${e.message}` : `emulator failed: ${e.message}`);
-      process.exit(e instanceof UsageError ? 2 : 1);
-    },
-  );
+async function main(argv: string[]): Promise<number> {
+  const options = parseLocalOptions(argv);
+  loadStackEnv();
+  const config = loadConfig();
+  let settings: RunSettings;
+  try {
+    settings = await resolveSettings(options, config, templateFile(options));
+  } catch (e) {
+    if (!(e instanceof MappingRejectedError)) throw e;
+    for (const line of e.lines) process.stderr.write(`local: ${line}\n`);
+    return 2;
+  }
+  const out = output(config, options);
+  if (settings.partialResponses) process.env.SINK_PARTIAL_BATCH_RESPONSE = 'true';
+  printBanner('local', config, {
+    topic: config.KAFKA_TOPIC,
+    group: settings.groupId,
+    stores: options.invoke === 'inprocess',
+  });
+  for (const line of settings.describe) process.stderr.write(`[local] ${line}\n`);
+  return runEmulator(settings, options, config, out);
 }
+
+if (require.main === module) runMain('local', main);
+
+export { UsageError };

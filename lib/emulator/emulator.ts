@@ -14,9 +14,11 @@ import { formatCoordinates, partitionKey } from '../event/coordinates';
 import type { KafkaEventRecord } from '../event/types';
 import type { Logger } from '../log';
 import { EventCollector, INVOKE_PAYLOAD_LIMIT, MAX_EVENT_BYTES, recordBytes } from './collector';
-import { summaryOf, type Invoker } from './invoke';
+import { Delivery, type FailurePolicy } from './delivery';
+import type { Invoker } from './invoke';
 import { Positions } from './positions';
-import { asError, withRetry, type RetryOptions } from './retry';
+import { asError, type RetryOptions } from './retry';
+import { startOffsets } from './start';
 import {
   lagOf,
   StatusAccumulator,
@@ -28,8 +30,8 @@ import {
 
 export type { EmulatorStatus } from './status';
 
-/** TRIM_HORIZON (earliest) or LATEST: where a group with no committed offset starts. */
-export type StartingPosition = 'TRIM_HORIZON' | 'LATEST';
+/** TRIM_HORIZON (earliest), LATEST or AT_TIMESTAMP: where a group with no committed offset starts. */
+export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
 
 /** Run until every partition is caught up for `idleMs`, or until {@link Emulator.stop} is called. */
 export type StopWhen = { idleMs: number } | 'signal';
@@ -44,6 +46,10 @@ export interface EmulatorOptions {
   /** The events' `bootstrapServers`: one comma-separated string. */
   bootstrapServers: string;
   startingPosition: StartingPosition;
+  /** With AT_TIMESTAMP: epoch milliseconds (the mapping's StartingPositionTimestamp × 1000). */
+  startingTimestampMs?: number;
+  /** Filters, maximum record age, bisect, partial batch responses, destination (default: none of them). */
+  policy?: Partial<FailurePolicy>;
   batchSize: number;
   windowMs: number;
   source: EventShape;
@@ -106,6 +112,7 @@ export class Emulator {
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   private readonly collector: EventCollector;
+  private readonly delivery: Delivery;
   private readonly stats = new StatusAccumulator();
   private readonly aborter = new AbortController();
   private positions = new Positions();
@@ -139,8 +146,54 @@ export class Emulator {
       metadataMaxAge: o.metadataMaxAgeMs ?? DEFAULT_METADATA_MAX_AGE_MS,
     });
     this.collector = new EventCollector({ batchSize: o.batchSize, windowMs: o.windowMs }, (records) =>
-      this.dispatch(records),
+      this.delivery.deliver(records),
     );
+    this.delivery = this.createDelivery();
+  }
+
+  private createDelivery(): Delivery {
+    const o = this.o;
+    return new Delivery({
+      filters: [],
+      bisect: false,
+      reportBatchItemFailures: false,
+      ...o.policy,
+      invoke: o.invoke,
+      event: (records) => {
+        const event = buildEvent(o.source, o.bootstrapServers, records);
+        assertInvokable(event, records);
+        return event;
+      },
+      retry: o.retry,
+      signal: this.aborter.signal,
+      hooks: {
+        done: (n, summary) => this.stats.eventDone(summary ?? unreported(n)),
+        retried: (attempt, err, delayMs, n) => {
+          this.stats.retried();
+          o.log.warn({ attempt, delayMs, err }, `invoke failed, retrying ${n} records`);
+        },
+        filtered: (n) => this.stats.filtered(n),
+        sentToDestination: (b) => {
+          this.stats.sentToDestination(b.records.length);
+          o.log.warn(
+            {
+              condition: b.condition,
+              records: b.records.length,
+              destination: o.policy?.destination?.uri,
+              err: b.error,
+            },
+            `${b.records.length} records sent to the on-failure destination (${b.condition}); their partitions move on`,
+          );
+        },
+        dropped: (n, condition) => {
+          this.stats.dropped(n);
+          o.log.warn(
+            { condition, records: n },
+            `${n} records skipped (${condition}) with no destination: AWS loses them`,
+          );
+        },
+      },
+    });
   }
 
   /** Connects and starts consuming. Rejects (and so does `done`) if that fails. */
@@ -162,8 +215,16 @@ export class Emulator {
 
   private async connect(): Promise<void> {
     await this.admin.connect();
-    const [marks, committed] = await this.offsets();
+    let [marks, committed] = await this.offsets();
+    if (await this.placeNewGroup(marks, committed)) [marks, committed] = await this.offsets();
     this.positions = new Positions(committed);
+    const recreated = this.positions.recreated(marks);
+    if (recreated.length) {
+      this.warnRecreated(recreated);
+      const partitions = recreated.map((m) => ({ partition: m.partition, offset: String(m.low) }));
+      await this.admin.setOffsets({ groupId: this.o.groupId, topic: this.o.topic, partitions });
+      [marks] = await this.offsets();
+    }
     await this.consumer.connect();
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) this.fail(payload.error);
@@ -175,6 +236,24 @@ export class Emulator {
       partitionsConsumedConcurrently: Math.max(marks.length, MIN_CONCURRENCY),
       eachBatch: (payload) => this.handleBatch(payload),
     });
+  }
+
+  /**
+   * A group with no committed offset starts where the starting position says: its offsets are
+   * committed before it joins, so that lag counts from there (LATEST: nothing is lag yet).
+   */
+  private async placeNewGroup(marks: Watermarks[], committed: Map<number, number>): Promise<boolean> {
+    if (this.o.startingPosition === 'TRIM_HORIZON' || [...committed.values()].some((o) => o >= 0)) return false;
+    const partitions = await startOffsets(
+      this.admin,
+      this.o.topic,
+      marks,
+      this.o.startingPosition,
+      this.o.startingTimestampMs,
+    );
+    await this.admin.setOffsets({ groupId: this.o.groupId, topic: this.o.topic, partitions });
+    this.o.log.info({ startingPosition: this.o.startingPosition, partitions }, 'new consumer group placed');
+    return true;
   }
 
   /** Starts, then waits until stopped: the final status. */
@@ -277,20 +356,6 @@ export class Emulator {
     );
   }
 
-  /** Invokes the function with one event, retrying as configured; rejects when delivery gave up. */
-  private async dispatch(records: KafkaEventRecord[]): Promise<void> {
-    const event = buildEvent(this.o.source, this.o.bootstrapServers, records);
-    assertInvokable(event, records);
-    const summary = await withRetry(async () => summaryOf(await this.o.invoke(event)), this.o.retry, {
-      signal: this.aborter.signal,
-      onRetry: (attempt, err, delayMs) => {
-        this.stats.retried();
-        this.o.log.warn({ attempt, delayMs, err }, `invoke failed, retrying ${records.length} records`);
-      },
-    });
-    this.stats.eventDone(summary ?? unreported(records.length));
-  }
-
   /** Refreshes lag and retention gaps, reports the status, and stops once idle (if asked to). */
   private async tick(): Promise<void> {
     if (this.ticking || this.state !== 'running') return;
@@ -312,8 +377,26 @@ export class Emulator {
 
   private async refresh(): Promise<void> {
     const [marks, committed] = await this.offsets();
-    this.stats.setLag(lagOf(this.o.topic, marks, committed));
+    const recreated = this.positions.recreated(marks);
+    if (recreated.length && this.state === 'running') {
+      this.warnRecreated(recreated);
+      for (const m of recreated)
+        this.consumer.seek({ topic: this.o.topic, partition: m.partition, offset: String(m.low) });
+    }
+    // A committed offset past the end belongs to a deleted topic: the group starts over at the beginning.
+    const high = new Map(marks.map((m) => [m.partition, m.high]));
+    const at = new Map([...committed].map(([p, o]) => [p, o > (high.get(p) ?? Infinity) ? -1 : o]));
+    this.stats.setLag(lagOf(this.o.topic, marks, at));
     for (const gap of this.positions.gaps(marks)) this.lost(gap);
+  }
+
+  /** The topic was deleted and created again: say so (the group starts over at its beginning). */
+  private warnRecreated(marks: Watermarks[]): void {
+    this.stats.recreated(marks.length);
+    this.o.log.warn(
+      { topicRecreated: { topic: this.o.topic, partitions: marks.map((m) => m.partition) } },
+      `${this.o.topic} was re-created (its end is below the group's committed offset in partition ${marks.map((m) => m.partition).join(', ')}): starting from the new topic's beginning`,
+    );
   }
 
   private stopIfIdle(now: number, idleMs: number): void {

@@ -17,9 +17,9 @@ export type Invoker = ((event: KafkaEvent) => Promise<FunctionResponse>) & { clo
 export type SinkHandler = (event: KafkaEvent) => Promise<FunctionResponse>;
 
 /**
- * The function answered a partial batch response naming records to retry. The mapping would
- * commit up to them and retry from there; the emulator retries the whole event, which the
- * idempotent writes make equivalent, and so needs no per-partition commit inside an event.
+ * The function answered a partial batch response naming records to retry. With
+ * ReportBatchItemFailures the emulator retries from the lowest failed offset per partition
+ * (./delivery.ts); without it, the whole event, which the idempotent writes make harmless.
  */
 export class ItemFailuresError extends QuotesSinkError {
   constructor(readonly batchItemFailures: BatchItemFailure[]) {

@@ -54,4 +54,20 @@ export class Positions {
     }
     return out;
   }
+
+  /**
+   * Partitions whose position is past the high watermark: the topic was deleted and created again
+   * (kafkajs 2.2.4 does not expose topic ids, so this is how it shows). Each moves to the new
+   * topic's low watermark, and is reported once.
+   */
+  recreated(marks: readonly Watermarks[]): Watermarks[] {
+    const out: Watermarks[] = [];
+    for (const m of marks) {
+      const at = this.next.get(m.partition);
+      if (at === undefined || at <= m.high || this.busy.has(m.partition)) continue;
+      out.push(m);
+      this.next.set(m.partition, m.low);
+    }
+    return out;
+  }
 }

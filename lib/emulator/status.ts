@@ -4,6 +4,7 @@
  */
 import { partitionKey } from '../event/coordinates';
 import type { BatchSummary } from '../sink/batch';
+import { batchMetrics, METRIC_NAMES, type MetricName } from '../sink/metrics';
 
 export interface EmulatorStatus {
   events: number;
@@ -11,8 +12,22 @@ export interface EmulatorStatus {
   written: { postgres: number; mongo: number };
   alreadyPresent: number;
   deadLettered: number;
+  /** Bad records whose dead letter was already there (an earlier run stored it). */
+  deadLettersAlreadyPresent: number;
+  /** Dead letters written, by error kind (`json`, `schema`, …). */
+  deadLettersByKind: Record<string, number>;
   tombstones: number;
   retries: number;
+  /** Records that passed none of the mapping's filters: skipped and committed, never invoked. */
+  filtered: number;
+  /** Records handed to the on-failure destination (retries exhausted, or too old). */
+  sentToDestination: number;
+  /** Records given up on with no destination (too old): skipped, as AWS does. */
+  dropped: number;
+  /** Partitions found re-created (their end below the group's offset) and restarted from the beginning. */
+  recreatedPartitions: number;
+  /** The handler's metrics (its EMF names, lib/sink/metrics.ts), summed over the run. */
+  metrics: Record<MetricName, number>;
   /** Offsets retention deleted before the group consumed them (they can never be delivered). */
   lostToRetention: number;
   /** Records per second over the last status period. */
@@ -56,6 +71,8 @@ export function lagOf(
   return lag;
 }
 
+const NO_DURATIONS: BatchSummary['durationMs'] = { decode: 0, postgres: 0, mongo: 0, total: 0 };
+
 /** Accumulates the totals; {@link tick} closes a status period and computes its rate. */
 export class StatusAccumulator {
   private readonly started: number;
@@ -65,8 +82,15 @@ export class StatusAccumulator {
     written: { postgres: 0, mongo: 0 },
     alreadyPresent: 0,
     deadLettered: 0,
+    deadLettersAlreadyPresent: 0,
+    deadLettersByKind: {},
     tombstones: 0,
     retries: 0,
+    filtered: 0,
+    sentToDestination: 0,
+    dropped: 0,
+    recreatedPartitions: 0,
+    metrics: Object.fromEntries(METRIC_NAMES.map((n) => [n, 0])) as Record<MetricName, number>,
     lostToRetention: 0,
     rate: 0,
     lag: {},
@@ -88,7 +112,41 @@ export class StatusAccumulator {
     this.s.written.mongo += r.mongo.written;
     this.s.alreadyPresent += r.postgres.alreadyPresent;
     this.s.deadLettered += r.deadLettered.written;
+    this.s.deadLettersAlreadyPresent += r.deadLettered.alreadyPresent;
+    for (const [kind, n] of Object.entries(r.deadLettered.byKind)) {
+      this.s.deadLettersByKind[kind] = (this.s.deadLettersByKind[kind] ?? 0) + n;
+    }
     this.s.tombstones += r.tombstones.received;
+    this.addMetrics(r);
+  }
+
+  /** Sums the handler's metrics; a report without durations (none from the function) adds counts only. */
+  private addMetrics(r: EventReport): void {
+    const full =
+      'durationMs' in r
+        ? batchMetrics(r as BatchSummary)
+        : batchMetrics({ ...(r as BatchSummary), durationMs: NO_DURATIONS });
+    for (const name of METRIC_NAMES) this.s.metrics[name] += full[name] ?? 0;
+  }
+
+  /** Records skipped by the filters. */
+  filtered(n: number): void {
+    this.s.filtered += n;
+  }
+
+  /** Records sent to the on-failure destination. */
+  sentToDestination(n: number): void {
+    this.s.sentToDestination += n;
+  }
+
+  /** Partitions restarted after the topic was re-created. */
+  recreated(n: number): void {
+    this.s.recreatedPartitions += n;
+  }
+
+  /** Records skipped for their age, with no destination. */
+  dropped(n: number): void {
+    this.s.dropped += n;
   }
 
   /** One failed invocation that will be retried. */

@@ -135,3 +135,21 @@ export function inProcessEmulator(l: Lane, invoke: Invoker, over: Partial<Emulat
     ...over,
   });
 }
+
+/**
+ * Runs `cli/local.ts` to its end in its own process group (see {@link startEmulator}); after
+ * `timeoutMs` the whole group is killed and the promise rejects with its output.
+ */
+export async function runEmulator(
+  l: Lane,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; output: string }> {
+  const e = startEmulator(l, args, env);
+  const timer = setTimeout(() => e.signal('SIGKILL'), timeoutMs);
+  const code = await e.exit;
+  clearTimeout(timer);
+  if (code === null) throw new Error(`emulator killed after ${timeoutMs / 1000}s:\n${e.output()}`);
+  return { code, output: e.output() };
+}

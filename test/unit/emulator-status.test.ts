@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Positions } from '../../lib/emulator/positions';
+import { doneLine, statusLine } from '../../lib/emulator/report';
 import { lagOf, StatusAccumulator, type EventReport } from '../../lib/emulator/status';
 
 const report = (over: Partial<EventReport> = {}): EventReport => ({
@@ -115,4 +116,28 @@ test('positions advance with commits', () => {
   p.advance(3, 42);
   assert.equal(p.of(3), 42);
   assert.deepEqual(p.gaps([{ partition: 3, low: 40, high: 50 }]), []);
+});
+
+test('done: totals add up (already-present dead letters included) with the run average rate', () => {
+  let now = 0;
+  const acc = new StatusAccumulator(() => now);
+  acc.eventDone({
+    received: 10,
+    postgres: { written: 5, alreadyPresent: 2 },
+    mongo: { written: 5, alreadyPresent: 2 },
+    deadLettered: { written: 1, alreadyPresent: 2, byKind: { json: 3 } },
+    tombstones: { received: 0, deleted: 0 },
+  });
+  acc.filtered(4);
+  now = 2_000;
+  const s = acc.snapshot();
+  assert.equal(s.deadLettersAlreadyPresent, 2);
+  assert.equal(s.metrics.RecordsReceived, 10);
+  assert.equal(s.metrics.DeadLettersWritten, 1);
+  const line = doneLine(s);
+  assert.match(
+    line,
+    /^done: 10 records, 5 written, 2 already there, 3 dead letters \(2 already there\), 4 filtered out in 2\.0s \(average 5 rec\/s\)$/,
+  );
+  assert.match(statusLine(acc.tick()), /^5 rec\/s \| 10 records/);
 });

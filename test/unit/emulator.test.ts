@@ -10,6 +10,9 @@ import type { Invoker } from '../../lib/emulator/invoke';
 import { InvalidEventError } from '../../lib/errors';
 import type { KafkaEvent } from '../../lib/event/types';
 import type { BatchSummary } from '../../lib/sink/batch';
+import { METRIC_NAMES } from '../../lib/sink/metrics';
+import type { FailedBatch, FailureDestination } from '../../lib/emulator/destination';
+import { parseFilters } from '../../lib/emulator/filter';
 
 const TOPIC = 'quotes';
 
@@ -25,6 +28,9 @@ class FakeConsumer {
   subscribe = async (s: { topic: string; fromBeginning: boolean }) => void (this.subscribed = s);
   run = async (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => void (this.eachBatch = o.eachBatch);
   commitOffsets = async (list: { partition: number; offset: string }[]) => void this.commits.push(...list);
+  readonly seeks: { partition: number; offset: string }[] = [];
+  seek = (s: { partition: number; offset: string }) =>
+    void this.seeks.push({ partition: s.partition, offset: s.offset });
   disconnect = async () => void (this.disconnected = true);
 }
 
@@ -32,6 +38,15 @@ class FakeConsumer {
 class FakeAdmin {
   marks = [{ partition: 0, low: 0, high: 0 }];
   committed = new Map<number, number>();
+  /** Offsets by timestamp, as fetchTopicOffsetsByTimestamp answers them. */
+  byTimestamp = new Map<number, number>();
+  setOffsetsCalls: { groupId: string; partitions: { partition: number; offset: string }[] }[] = [];
+  setOffsets = async (o: { groupId: string; partitions: { partition: number; offset: string }[] }) => {
+    this.setOffsetsCalls.push(o);
+    for (const p of o.partitions) this.committed.set(p.partition, Number(p.offset));
+  };
+  fetchTopicOffsetsByTimestamp = async () =>
+    this.marks.map((m) => ({ partition: m.partition, offset: String(this.byTimestamp.get(m.partition) ?? -1) }));
   connect = async () => undefined;
   disconnect = async () => undefined;
   fetchTopicOffsets = async () =>
@@ -155,7 +170,8 @@ for (const [startingPosition, fromBeginning] of [
   ['LATEST', false],
 ] as const) {
   test(`${startingPosition} subscribes with fromBeginning ${fromBeginning}`, async () => {
-    const { consumer, emulator } = setup(fakeInvoker().invoke, { startingPosition });
+    const { consumer, admin, emulator } = setup(fakeInvoker().invoke, { startingPosition });
+    admin.committed.set(0, 0);
     await emulator.start();
     assert.equal(consumer.subscribed?.fromBeginning, fromBeginning);
     emulator.stop('test');
@@ -268,4 +284,260 @@ test('stop before start settles done at once', async () => {
   const { emulator } = setup(fakeInvoker().invoke);
   emulator.stop('SIGINT');
   assert.equal((await emulator.done).events, 0);
+});
+
+// The deployed mapping's settings, applied as AWS applies them -----------------------------------
+
+const itemFailure = (partition: number, offset: number) => ({
+  itemIdentifier: { 'topic-partition': `quotes-${partition}`, offset },
+});
+const offsetsOf = (e: KafkaEvent) =>
+  Object.values(e.records)
+    .flat()
+    .map((r) => r.offset);
+
+/** A destination that keeps what it is sent. */
+function memoryDestination() {
+  const sent: FailedBatch[] = [];
+  const destination: FailureDestination = {
+    uri: 'memory',
+    send: async (b) => void sent.push(b),
+    close: async () => undefined,
+  };
+  return { sent, destination };
+}
+
+test('LATEST on a new group: its offsets are committed at the high watermarks before it joins, so lag starts at 0', async () => {
+  const { admin, emulator } = setup(fakeInvoker().invoke, { startingPosition: 'LATEST', stopWhen: { idleMs: 0 } });
+  admin.marks = [{ partition: 0, low: 0, high: 500 }];
+  const status = await emulator.run();
+  assert.deepEqual(admin.setOffsetsCalls[0].partitions, [{ partition: 0, offset: '500' }]);
+  assert.deepEqual(status.lag, { 'quotes-0': 0 });
+});
+
+test('AT_TIMESTAMP on a new group starts at the first offset at or after the time (the end where there is none)', async () => {
+  const { admin, emulator } = setup(fakeInvoker().invoke, {
+    startingPosition: 'AT_TIMESTAMP',
+    startingTimestampMs: 1_000,
+  });
+  admin.marks = [
+    { partition: 0, low: 0, high: 10 },
+    { partition: 1, low: 0, high: 7 },
+  ];
+  admin.byTimestamp.set(0, 4);
+  await emulator.start();
+  assert.deepEqual(admin.setOffsetsCalls[0].partitions, [
+    { partition: 0, offset: '4' },
+    { partition: 1, offset: '7' },
+  ]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('a group with committed offsets is never moved by the starting position', async () => {
+  const { admin, emulator } = setup(fakeInvoker().invoke, { startingPosition: 'LATEST' });
+  admin.committed.set(0, 3);
+  admin.marks = [{ partition: 0, low: 0, high: 10 }];
+  await emulator.start();
+  assert.equal(admin.setOffsetsCalls.length, 0);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('filters: records that match no filter are not invoked, and are committed', async () => {
+  const f = fakeInvoker();
+  const filters = parseFilters(['{"value":{"quote":["q1"]}}']);
+  const { consumer, emulator } = setup(f.invoke, { batchSize: 10, policy: { filters } });
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1), message(2)]).handled;
+  assert.deepEqual(f.events.map(offsetsOf), [[1]]);
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '3' }]);
+  assert.equal(emulator.status().filtered, 2);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('a batch matching no filter at all is committed without an invocation', async () => {
+  const f = fakeInvoker();
+  const { consumer, emulator } = setup(f.invoke, {
+    policy: { filters: parseFilters(['{"value":{"quote":["nope"]}}']) },
+  });
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1)]).handled;
+  assert.equal(f.events.length, 0);
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '2' }]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('retry attempts, then the destination: the batch goes there and its partition moves on', async () => {
+  const f = fakeInvoker(() => new Error('ECONNREFUSED'));
+  const d = memoryDestination();
+  const { consumer, emulator } = setup(f.invoke, {
+    retry: { attempts: 3, baseMs: 1, capMs: 1 },
+    policy: { destination: d.destination },
+  });
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1)]).handled;
+  assert.equal(f.events.length, 3, 'three invocations (two retries)');
+  assert.equal(d.sent.length, 1);
+  assert.equal(d.sent[0].condition, 'RetryAttemptsExhausted');
+  assert.equal(d.sent[0].invokeCount, 3);
+  assert.deepEqual(
+    d.sent[0].records.map((r) => r.offset),
+    [0, 1],
+  );
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '2' }]);
+  assert.equal(emulator.status().sentToDestination, 2);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('retry attempts with no destination: the emulator gives up, committing nothing', async () => {
+  const f = fakeInvoker(() => new Error('ECONNREFUSED'));
+  const { consumer, emulator } = setup(f.invoke, { retry: { attempts: 2, baseMs: 1, capMs: 1 } });
+  await emulator.start();
+  await feed(consumer, 0, [message(0)]).handled;
+  await assert.rejects(emulator.done, /gave up after 2 attempts/);
+  assert.deepEqual(consumer.commits, []);
+});
+
+test('maximum record age: older records go to the destination without an invocation', async () => {
+  const f = fakeInvoker();
+  const d = memoryDestination();
+  const { consumer, emulator } = setup(f.invoke, {
+    batchSize: 10,
+    policy: { destination: d.destination, maxRecordAgeMs: 60_000 },
+  });
+  await emulator.start();
+  const now = String(Date.now());
+  await feed(consumer, 0, [message(0), message(1, { timestamp: now })]).handled;
+  assert.deepEqual(f.events.map(offsetsOf), [[1]]);
+  assert.equal(d.sent[0].condition, 'RecordAgeExceeded');
+  assert.equal(d.sent[0].invokeCount, 0);
+  assert.deepEqual(
+    d.sent[0].records.map((r) => r.offset),
+    [0],
+  );
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '2' }]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('bisect on error: a failing batch is split in two and each half retried; the bad record alone reaches the destination', async () => {
+  const d = memoryDestination();
+  const events: KafkaEvent[] = [];
+  const invoke: Invoker = async (event) => {
+    events.push(event);
+    if (offsetsOf(event).includes(2)) throw new Error('record 2 breaks the batch');
+    return summary(event);
+  };
+  const { consumer, emulator } = setup(invoke, {
+    batchSize: 4,
+    retry: { attempts: 3, baseMs: 1, capMs: 1 },
+    policy: { destination: d.destination, bisect: true },
+  });
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1), message(2), message(3)]).handled;
+  assert.deepEqual(events.map(offsetsOf), [[0, 1, 2, 3], [0, 1], [2, 3], [2], [3]]);
+  assert.deepEqual(
+    d.sent.map((b) => b.records.map((r) => r.offset)),
+    [[2]],
+  );
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '4' }]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('partial batch response: the lowest failed offset per partition is retried; records before it are done', async () => {
+  const events: KafkaEvent[] = [];
+  const invoke: Invoker = async (event) => {
+    events.push(event);
+    if (events.length === 1) return { batchItemFailures: [itemFailure(0, 3), itemFailure(0, 2)] };
+    return summary(event);
+  };
+  const { consumer, emulator } = setup(invoke, { batchSize: 10, policy: { reportBatchItemFailures: true } });
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1), message(2), message(3)]).handled;
+  assert.deepEqual(events.map(offsetsOf), [
+    [0, 1, 2, 3],
+    [2, 3],
+  ]);
+  assert.equal(emulator.status().records, 4);
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '4' }]);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+for (const [what, failure] of [
+  ['an unknown partition', itemFailure(7, 1)],
+  ['an offset not in the batch', itemFailure(0, 99)],
+  ['a malformed identifier', { itemIdentifier: { offset: 'x' } }],
+] as const) {
+  test(`partial batch response with ${what}: the whole batch is retried`, async () => {
+    const events: KafkaEvent[] = [];
+    const invoke: Invoker = async (event) => {
+      events.push(event);
+      if (events.length === 1) return { batchItemFailures: [failure as never] };
+      return summary(event);
+    };
+    const { consumer, emulator } = setup(invoke, { batchSize: 10, policy: { reportBatchItemFailures: true } });
+    await emulator.start();
+    await feed(consumer, 0, [message(0), message(1), message(2)]).handled;
+    assert.deepEqual(events.map(offsetsOf), [
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    emulator.stop('test');
+    await emulator.done;
+  });
+}
+
+test('the status carries the handler metric names, summed', async () => {
+  const f = fakeInvoker();
+  const { consumer, emulator } = setup(f.invoke, { batchSize: 10 });
+  await emulator.start();
+  await feed(consumer, 0, [message(0), message(1)]).handled;
+  const { metrics } = emulator.status();
+  assert.deepEqual(Object.keys(metrics), [...METRIC_NAMES]);
+  assert.equal(metrics.RecordsReceived, 2);
+  assert.equal(metrics.PostgresWritten, 2);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('a topic re-created before the start (its end below the committed offset): warned, the group restarts at its beginning', async () => {
+  const warnings: string[] = [];
+  const log = { ...silent, warn: ((_: unknown, m: string) => void warnings.push(m)) as never };
+  const { admin, emulator } = setup(fakeInvoker().invoke, { log });
+  admin.committed.set(0, 500);
+  admin.marks = [{ partition: 0, low: 0, high: 20 }];
+  await emulator.start();
+  assert.deepEqual(admin.setOffsetsCalls.at(-1)?.partitions, [{ partition: 0, offset: '0' }]);
+  assert.match(warnings.join('\n'), /was re-created/);
+  assert.equal(emulator.status().recreatedPartitions, 1);
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('a topic re-created while running: warned, the consumer seeks to the new beginning, lag counts from there', async () => {
+  const warnings: string[] = [];
+  const log = { ...silent, warn: ((_: unknown, m: string) => void warnings.push(m)) as never };
+  const { consumer, admin, emulator } = setup(fakeInvoker().invoke, {
+    log,
+    statusEveryMs: 5,
+    onStatus: () => undefined,
+  });
+  admin.committed.set(0, 50);
+  admin.marks = [{ partition: 0, low: 0, high: 50 }];
+  await emulator.start();
+  admin.marks = [{ partition: 0, low: 0, high: 7 }];
+  const deadline = Date.now() + 2_000;
+  while (consumer.seeks.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(consumer.seeks, [{ partition: 0, offset: '0' }]);
+  assert.match(warnings.join('\n'), /was re-created/);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(emulator.status().lag, { 'quotes-0': 7 });
+  emulator.stop('test');
+  await emulator.done;
 });
