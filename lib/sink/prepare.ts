@@ -2,8 +2,8 @@
  * The pure steps of a batch: an accumulator for its counts and partition ranges, and the
  * preparation of one chunk (decode, validate, sort into records, dead letters and tombstones).
  */
-import { LEGACY_CLUSTER, PartitionRanges, recordId, type ClusterKey, type PartitionRange } from '../event/coordinates';
-import { decodeRecord } from '../event/decode';
+import { LEGACY_CLUSTER, PartitionRanges, storedId, type ClusterKey, type PartitionRange } from '../event/coordinates';
+import { decodeRecord, type RecordMeta } from '../event/decode';
 import type { KafkaEventRecord } from '../event/types';
 import { RecordError, type ChunkBounds, type StoreName } from '../errors';
 import type { RecordType } from '../records/record-type';
@@ -38,10 +38,12 @@ export class BatchAccumulator {
   decodeMs = 0;
   private readonly seen = new Set<string>();
 
-  /** Counts a record's coordinates; false when the same coordinates came earlier in the event. */
-  admit(r: KafkaEventRecord): boolean {
-    this.partitions.add(r);
-    const id = recordId(r);
+  /**
+   * Counts a record's identity; false when the same identity came earlier in the event (the same
+   * coordinates twice, or two re-sent copies carrying one identity).
+   */
+  firstOf(meta: RecordMeta): boolean {
+    const id = storedId(meta.cluster, meta.coordinates);
     if (this.seen.has(id)) {
       this.duplicateInEvent++;
       return false;
@@ -84,6 +86,8 @@ type Sorted<T> = { kind: 'record'; record: GoodRecord<T> } | { kind: 'dead'; dea
 
 /** Why a store cannot keep a record, checked before anything is written (see {@link RecordStore.screen}). */
 export type Screen<T> = (record: GoodRecord<T>, valueBytes: number) => string | undefined;
+
+const metaOf = <T>(s: Sorted<T>): RecordMeta => (s.kind === 'record' ? s.record.meta : s.kind === 'dead' ? s.dead.meta : s.tombstone.meta);
 
 /** Decodes, validates and screens one record (pure). */
 export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[] = [], cluster: ClusterKey = LEGACY_CLUSTER): Sorted<T> {
@@ -131,8 +135,9 @@ export function prepareChunk<T>(
   for (let i = bounds.from; i < bounds.to; i++) {
     const r = all[i];
     ranges.add(r);
-    if (!acc.admit(r)) continue;
+    acc.partitions.add(r);
     const s = sortSafely(r, type, screens, cluster);
+    if (!acc.firstOf(metaOf(s))) continue;
     if (s.kind === 'record') chunk.records.push(s.record);
     else if (s.kind === 'dead') chunk.deadLetters.push(s.dead);
     else chunk.tombstones.push(s.tombstone);

@@ -6,7 +6,7 @@ import { MongoClient } from 'mongodb';
 import { after, before, describe, test } from 'node:test';
 import { InvalidEventError, StoreWriteError } from '../../lib/errors';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
-import { clusterKey, clusterName } from '../../lib/event/coordinates';
+import { IDENTITY_HEADER, clusterKey, clusterName, formatIdentity } from '../../lib/event/coordinates';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { processBatch, type Stores } from '../../lib/sink/batch';
 import { openStores } from '../../lib/sink/stores';
@@ -356,7 +356,7 @@ describe('no record content fails its batch (real stores)', () => {
 });
 
 describe('least privilege', () => {
-  test('a role with SELECT/INSERT/DELETE on existing tables and no CREATE writes batches', async () => {
+  test('a role with SELECT/INSERT/DELETE (and UPDATE on dead letters) on existing tables and no CREATE writes batches', async () => {
     const sb = await sandbox('lp');
     const role = `lp_${Date.now().toString(36)}`;
     try {
@@ -366,6 +366,8 @@ describe('least privilege', () => {
       await sb.query(`revoke create on database "${db}" from public`);
       await sb.query(`grant usage on schema public to ${role}`);
       await sb.query(`grant select, insert, delete on ${sb.tables.records}, ${sb.tables.deadLetters} to ${role}`);
+      // A replayed record that fails again re-arms its dead letter: an update.
+      await sb.query(`grant update on ${sb.tables.deadLetters} to ${role}`);
       const url = new URL(sb.config.POSTGRES_URL);
       url.username = role;
       url.password = 'lp-pw';
@@ -479,6 +481,26 @@ describe('identity: only the same record counts as present', () => {
         await fresh.close();
       }
       assert.deepEqual(await own.counts(), { rows: 3, docs: 3, deadLetters: 0 });
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('re-sent records (dead-letter replays, redrives)', () => {
+  test('two copies carrying one identity in one batch are stored once, a bad one dead-lettered once', async () => {
+    const own = await sandbox('resent');
+    try {
+      const identity = (offset: number) => formatIdentity('AbCdEfGhIj', { topic: 'quotes', partition: 1, offset });
+      const copy = (offset: number, value: string, of: number) =>
+        toEventRecord({ topic: 'quotes', partition: 0, offset, timestamp: 7, key: null, value, headers: { [IDENTITY_HEADER]: identity(of) } });
+      const records = [copy(10, quotes(1, 1)[0], 5), copy(11, quotes(1, 1)[0], 5), copy(12, '{"bad"', 6), copy(13, '{"bad"', 6)];
+      const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, own, opts);
+      assert.equal(s.duplicateInEvent, 2);
+      assert.deepEqual(s.postgres, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(s.deadLettered, { written: 1, alreadyPresent: 0, byKind: { json: 1 } });
+      const [row] = await own.query<{ cluster: string; partition: number; offset: string }>(`select cluster, partition, "offset" from ${own.tables.records}`);
+      assert.deepEqual(row, { cluster: 'AbCdEfGhIj', partition: 1, offset: '5' }, 'stored under the identity it carries');
     } finally {
       await own.close();
     }
