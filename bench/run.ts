@@ -67,7 +67,9 @@ const RSS_SAMPLE_MS = 5;
 const RAW_READ_FETCH = { maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024, maxWaitTimeInMs: 200 };
 /** The sink's records table; the COPY and the naive INSERT write the columns the sink writes. */
 const RECORDS_SPEC = recordsTable(quoteType);
-const WRITTEN_COLUMNS = RECORDS_SPEC.columns.filter((c) => c.from !== undefined || c.fromSql !== undefined).map((c) => c.name);
+const WRITTEN_COLUMNS = RECORDS_SPEC.columns
+  .filter((c) => c.from !== undefined || c.fromSql !== undefined)
+  .map((c) => c.name);
 /** A record's row as the sink writes it: the payload is the raw JSON text, which Postgres parses. */
 const rowOf = (g: GoodRecord<Quote>): Record<string, unknown> => ({ ...toRow(RECORDS_SPEC, g), payload: g.valueText });
 

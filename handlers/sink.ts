@@ -39,7 +39,9 @@ function contextFields(context: Partial<Context> | undefined, coldStart: boolean
 }
 
 /** The Lambda handler over given dependencies (tests and the emulator pass decorated stores). */
-export function createSinkHandler(deps: SinkDependencies): (event: unknown, context?: Partial<Context>) => Promise<SinkResponse> {
+export function createSinkHandler(
+  deps: SinkDependencies,
+): (event: unknown, context?: Partial<Context>) => Promise<SinkResponse> {
   let coldStart = true;
   const emit = deps.emit ?? ((line: string) => process.stdout.write(`${line}\n`));
   return async (event, context) => {
@@ -79,7 +81,10 @@ function getContainer(): Container {
     if (!process.env.AWS_LAMBDA_FUNCTION_NAME || process.env.IS_OFFLINE || process.env.IS_LOCAL) loadStackEnv();
     const config = loadConfig();
     const stores = openStores(config, quoteType);
-    container = { handle: createSinkHandler({ config, log: createLogger(config.LOG_LEVEL), stores }), close: stores.close };
+    container = {
+      handle: createSinkHandler({ config, log: createLogger(config.LOG_LEVEL), stores }),
+      close: stores.close,
+    };
   }
   return container;
 }

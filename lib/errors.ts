@@ -80,10 +80,13 @@ export class StoreWriteError extends QuotesSinkError {
 
   constructor(context: StoreWriteContext, cause: unknown) {
     const what = Object.keys(context.partitions).length ? formatRanges(context.partitions) : 'no records';
-    super(`${context.store} write failed for records ${context.chunk.from}..${context.chunk.to - 1} of the event (${what}): ${causeMessage(cause)}`, {
-      cause,
-      retriable: context.retriable ?? true,
-    });
+    super(
+      `${context.store} write failed for records ${context.chunk.from}..${context.chunk.to - 1} of the event (${what}): ${causeMessage(cause)}`,
+      {
+        cause,
+        retriable: context.retriable ?? true,
+      },
+    );
     this.store = context.store;
     this.partitions = context.partitions;
     this.chunk = context.chunk;

@@ -15,7 +15,11 @@ export function kafkaOptions(c: Config, clientId = c.KAFKA_CLIENT_ID): KafkaConf
   };
   if (c.KAFKA_SSL) opts.ssl = c.KAFKA_SSL_CA_FILE ? { ca: [readFileSync(c.KAFKA_SSL_CA_FILE, 'utf8')] } : true;
   if (c.KAFKA_SASL_MECHANISM) {
-    opts.sasl = { mechanism: c.KAFKA_SASL_MECHANISM, username: c.KAFKA_SASL_USERNAME, password: c.KAFKA_SASL_PASSWORD } as SASLOptions;
+    opts.sasl = {
+      mechanism: c.KAFKA_SASL_MECHANISM,
+      username: c.KAFKA_SASL_USERNAME,
+      password: c.KAFKA_SASL_PASSWORD,
+    } as SASLOptions;
   }
   return opts;
 }

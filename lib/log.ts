@@ -2,7 +2,14 @@
 import pino from 'pino';
 import { redactUrl } from './config';
 
-const SECRET_PATHS = ['*.password', '*.POSTGRES_URL', '*.MONGO_URL', '*.KAFKA_SASL_PASSWORD', 'password', 'connectionString'];
+const SECRET_PATHS = [
+  '*.password',
+  '*.POSTGRES_URL',
+  '*.MONGO_URL',
+  '*.KAFKA_SASL_PASSWORD',
+  'password',
+  'connectionString',
+];
 
 /** Removes the password of any URL in a message. */
 export const scrub = (s: string): string => redactUrl(s);

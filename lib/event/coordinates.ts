@@ -100,7 +100,8 @@ export function clusterName(event: { eventSourceArn?: string; bootstrapServers?:
 }
 
 /** The short key of a cluster name. */
-export const clusterKey = (name: string): ClusterKey => createHash('sha256').update(name).digest('base64url').slice(0, 10);
+export const clusterKey = (name: string): ClusterKey =>
+  createHash('sha256').update(name).digest('base64url').slice(0, 10);
 
 /** A stored record's id (Mongo `_id`): `<cluster key>:<topic>-<partition>-<offset>`, or the legacy form without a cluster. */
 export const storedId = (cluster: ClusterKey, c: Coordinates): string =>

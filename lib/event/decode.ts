@@ -58,7 +58,11 @@ export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHea
       const buf = signedBytesToBuffer(bytes);
       const text = decodeUtf8(buf);
       const name = isStorableText(rawName) ? rawName : `base64:${Buffer.from(rawName, 'utf8').toString('base64')}`;
-      out.push(text !== undefined && isStorableText(text) ? { name, value: text } : { name, valueBase64: buf.toString('base64') });
+      out.push(
+        text !== undefined && isStorableText(text)
+          ? { name, value: text }
+          : { name, valueBase64: buf.toString('base64') },
+      );
     }
   }
   return out;
@@ -86,7 +90,8 @@ export const isStorableTimestamp = (ms: number): boolean =>
 
 function keyProblem(k: string, path: string): string | undefined {
   if (!isStorableText(k)) return `a field name in ${path} holds a NUL character or a lone UTF-16 surrogate`;
-  if (k.startsWith('$') || k.includes('.')) return `field name ${JSON.stringify(k)} in ${path} starts with "$" or holds "." (not a MongoDB field name)`;
+  if (k.startsWith('$') || k.includes('.'))
+    return `field name ${JSON.stringify(k)} in ${path} starts with "$" or holds "." (not a MongoDB field name)`;
   return undefined;
 }
 
@@ -161,8 +166,12 @@ function metaOf(r: KafkaEventRecord, cluster: ClusterKey): RecordMeta {
 }
 
 /** The value's text and parsed JSON, or why it has none: [kind, detail]. */
-function parseValue(timestamp: number, valueBase64: string): { text: string; value: unknown } | [RecordError['kind'], string] {
-  if (!isStorableTimestamp(timestamp)) return ['unstorable', `timestamp ${timestamp} is outside what the stores can hold`];
+function parseValue(
+  timestamp: number,
+  valueBase64: string,
+): { text: string; value: unknown } | [RecordError['kind'], string] {
+  if (!isStorableTimestamp(timestamp))
+    return ['unstorable', `timestamp ${timestamp} is outside what the stores can hold`];
   const bytes = Buffer.from(valueBase64, 'base64');
   if (bytes.length === 0) return ['json', 'the value is empty'];
   const text = decodeUtf8(bytes);

@@ -14,12 +14,16 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 
 function checkPlacement(where: string, r: Record<string, unknown>, topic: string, partition: number): void {
   if (r.topic !== topic || r.partition !== partition) {
-    throw new InvalidEventError(`${where} is ${String(r.topic)}-${String(r.partition)}, which does not match its key "${topic}-${partition}"`);
+    throw new InvalidEventError(
+      `${where} is ${String(r.topic)}-${String(r.partition)}, which does not match its key "${topic}-${partition}"`,
+    );
   }
   if (!isInt(r.offset)) throw new InvalidEventError(`${where}.offset is not a non-negative integer`);
   if (typeof r.timestamp !== 'number') throw new InvalidEventError(`${where}.timestamp is not a number`);
   if (r.timestampType !== 'CREATE_TIME' && r.timestampType !== 'LOG_APPEND_TIME') {
-    throw new InvalidEventError(`${where}.timestampType is ${JSON.stringify(r.timestampType)}, not CREATE_TIME or LOG_APPEND_TIME`);
+    throw new InvalidEventError(
+      `${where}.timestampType is ${JSON.stringify(r.timestampType)}, not CREATE_TIME or LOG_APPEND_TIME`,
+    );
   }
 }
 
@@ -31,14 +35,16 @@ function checkKeyAndValue(where: string, r: Record<string, unknown>): void {
   }
 }
 
-const isByteArray = (bytes: unknown) => Array.isArray(bytes) && bytes.every((b) => Number.isInteger(b) && b >= -128 && b <= 255);
+const isByteArray = (bytes: unknown) =>
+  Array.isArray(bytes) && bytes.every((b) => Number.isInteger(b) && b >= -128 && b <= 255);
 
 function checkHeaders(where: string, headers: unknown): void {
   if (headers === undefined) return;
   if (!Array.isArray(headers)) throw new InvalidEventError(`${where}.headers is not an array`);
   for (const h of headers) {
     if (!isObject(h)) throw new InvalidEventError(`${where}.headers has an entry that is not an object`);
-    if (!Object.values(h).every(isByteArray)) throw new InvalidEventError(`${where}.headers has a value that is not an array of bytes`);
+    if (!Object.values(h).every(isByteArray))
+      throw new InvalidEventError(`${where}.headers has a value that is not an array of bytes`);
   }
 }
 
@@ -57,7 +63,9 @@ export function parseEvent(input: unknown): KafkaEvent {
   if (!isObject(input)) throw new InvalidEventError('the event is not an object');
   const { eventSource, records } = input;
   if (eventSource !== 'aws:kafka' && eventSource !== 'SelfManagedKafka') {
-    throw new InvalidEventError(`unknown eventSource ${JSON.stringify(eventSource)} (expected "aws:kafka" or "SelfManagedKafka")`);
+    throw new InvalidEventError(
+      `unknown eventSource ${JSON.stringify(eventSource)} (expected "aws:kafka" or "SelfManagedKafka")`,
+    );
   }
   if (eventSource === 'aws:kafka' && typeof input.eventSourceArn !== 'string') {
     throw new InvalidEventError('an aws:kafka (MSK) event has no eventSourceArn');

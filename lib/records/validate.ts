@@ -3,7 +3,11 @@ import { RecordError, type Coordinates } from '../errors';
 import type { RecordType } from './record-type';
 
 /** The validated value, or a RecordError of kind `schema` listing every problem by field. */
-export function validateRecord<T>(type: RecordType<T>, value: unknown, coordinates: Coordinates): { ok: true; value: T } | { ok: false; error: RecordError } {
+export function validateRecord<T>(
+  type: RecordType<T>,
+  value: unknown,
+  coordinates: Coordinates,
+): { ok: true; value: T } | { ok: false; error: RecordError } {
   const r = type.schema.safeParse(value);
   if (r.success) return { ok: true, value: r.data };
   const detail = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');

@@ -53,7 +53,10 @@ export class IncompleteBatchError extends QuotesSinkError {
     readonly batchItemFailures: BatchItemFailure[],
     cause: StoreWriteError | BatchWriteError,
   ) {
-    super(`batch incomplete, retrying from ${batchItemFailures.length} partition(s): ${cause.message}`, { cause, retriable: true });
+    super(`batch incomplete, retrying from ${batchItemFailures.length} partition(s): ${cause.message}`, {
+      cause,
+      retriable: true,
+    });
   }
 }
 
@@ -83,10 +86,16 @@ interface InFlight {
  * Adds a settled chunk to the totals, or throws its store error (the batch must be retried): as an
  * {@link IncompleteBatchError} when partial responses are on and an earlier chunk was written.
  */
-async function settle(acc: BatchAccumulator, chunk: InFlight, all: readonly KafkaEventRecord[], partial: boolean): Promise<void> {
+async function settle(
+  acc: BatchAccumulator,
+  chunk: InFlight,
+  all: readonly KafkaEventRecord[],
+  partial: boolean,
+): Promise<void> {
   const outcome = await chunk.outcome;
   if (!outcome.ok) {
-    if (partial && chunk.bounds.from > 0) throw new IncompleteBatchError(firstUnwritten(all, chunk.bounds.from), outcome.error);
+    if (partial && chunk.bounds.from > 0)
+      throw new IncompleteBatchError(firstUnwritten(all, chunk.bounds.from), outcome.error);
     throw outcome.error;
   }
   acc.addRefused(outcome.refused);
@@ -103,9 +112,18 @@ async function deleteTombstones<T>(stores: Stores<T>, acc: BatchAccumulator): Pr
   return Math.max(0, ...deleted);
 }
 
-function summarise(acc: BatchAccumulator, eventSource: string, received: number, deleted: number, t0: number): BatchSummary {
+function summarise(
+  acc: BatchAccumulator,
+  eventSource: string,
+  received: number,
+  deleted: number,
+  t0: number,
+): BatchSummary {
   const store = (name: 'postgres' | 'mongo') => acc.stores[name] ?? { written: 0, alreadyPresent: 0, ms: 0 };
-  const count = (name: 'postgres' | 'mongo') => ({ written: store(name).written, alreadyPresent: store(name).alreadyPresent });
+  const count = (name: 'postgres' | 'mongo') => ({
+    written: store(name).written,
+    alreadyPresent: store(name).alreadyPresent,
+  });
   return {
     eventSource,
     received,
@@ -134,7 +152,12 @@ function summarise(acc: BatchAccumulator, eventSource: string, received: number,
  * so a 10,000-record batch never holds all of its rows and documents at once. A failed chunk stops
  * the batch before the next one is sent; chunks written before it stay written.
  */
-export async function processBatch<T>(input: unknown, type: RecordType<T>, stores: Stores<T>, opts: BatchOptions): Promise<BatchSummary> {
+export async function processBatch<T>(
+  input: unknown,
+  type: RecordType<T>,
+  stores: Stores<T>,
+  opts: BatchOptions,
+): Promise<BatchSummary> {
   const t0 = performance.now();
   const event = parseEvent(input);
   const all = eventRecords(event);

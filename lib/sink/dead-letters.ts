@@ -5,7 +5,13 @@ import { Partitioners } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../config';
 import type { StoredHeader } from '../event/decode';
-import { IDENTITY_HEADER, formatCoordinates, formatIdentity, parseCoordinates, type Coordinates } from '../event/coordinates';
+import {
+  IDENTITY_HEADER,
+  formatCoordinates,
+  formatIdentity,
+  parseCoordinates,
+  type Coordinates,
+} from '../event/coordinates';
 import { QuotesSinkError } from '../errors';
 import { qualifiedTable } from './tables';
 
@@ -198,8 +204,16 @@ export class DeadLetters {
     const filter = which.id ? parseDeadLetterId(which.id) : undefined;
     const topics = await this.pendingTopics(filter);
     const live = new Set(await listTopics(kafka));
-    const result: ReplayResult = { replayed: [], missingTopics: topics.filter((t) => !live.has(t)), replayId: randomUUID() };
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const result: ReplayResult = {
+      replayed: [],
+      missingTopics: topics.filter((t) => !live.has(t)),
+      replayId: randomUUID(),
+    };
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     try {
       for (const topic of topics.filter((t) => live.has(t))) {
@@ -227,7 +241,12 @@ export class DeadLetters {
   }
 
   /** Sends and marks up to {@link REPLAY_SLICE} dead letters of one topic, in one transaction. */
-  private replaySlice(producer: Producer, topic: string, filter: Coordinates | undefined, replayId: string): Promise<string[]> {
+  private replaySlice(
+    producer: Producer,
+    topic: string,
+    filter: Coordinates | undefined,
+    replayId: string,
+  ): Promise<string[]> {
     return this.withClient(async (c) => {
       await c.query('begin');
       try {

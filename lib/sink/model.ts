@@ -29,7 +29,11 @@ export interface Tombstone {
 }
 
 /** The Mongo document of a record; `_id` is its identity, e.g. `q7Xc2a9LkP:quotes-0-42` (cluster key, coordinates). */
-export function toDocument<T>(type: RecordType<T>, r: GoodRecord<T>, ingestedAt: Date): { _id: string } & Record<string, unknown> {
+export function toDocument<T>(
+  type: RecordType<T>,
+  r: GoodRecord<T>,
+  ingestedAt: Date,
+): { _id: string } & Record<string, unknown> {
   return {
     _id: storedId(r.meta.cluster, r.meta.coordinates),
     ...type.toDocument(r.value),

@@ -36,7 +36,10 @@ export interface MongoTarget {
   collection: string;
 }
 
-export const mongoTargetFrom = (c: Config): MongoTarget => ({ database: c.MONGO_DATABASE, collection: c.MONGO_COLLECTION });
+export const mongoTargetFrom = (c: Config): MongoTarget => ({
+  database: c.MONGO_DATABASE,
+  collection: c.MONGO_COLLECTION,
+});
 
 const DUPLICATE_KEY = 11000;
 
@@ -66,7 +69,9 @@ const COLLISION = 'a different record (timestamp, key or value) is stored at the
 function sameRecord<T>(stored: StoredIdentity, r: GoodRecord<T>): boolean {
   if (stored.kafka?.timestamp?.getTime() !== r.meta.timestamp) return false;
   if ((stored.kafka?.keyBase64 ?? null) !== (r.meta.keyBase64 ?? null)) return false;
-  return stored.raw !== undefined ? stored.raw === r.valueText : JSON.stringify(stored.payload) === JSON.stringify(r.payload);
+  return stored.raw !== undefined
+    ? stored.raw === r.valueText
+    : JSON.stringify(stored.payload) === JSON.stringify(r.payload);
 }
 
 /** The indexes of a record type's collection: its own, then the sink's. */
@@ -166,7 +171,9 @@ export class MongoStore<T> implements RecordStore<T> {
     const same = new Set<number>();
     if (!this.hasLegacy) return same;
     const ids = records.map((g) => storedId(LEGACY_CLUSTER, g.meta.coordinates));
-    const docs = await this.collection().find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS }).toArray();
+    const docs = await this.collection()
+      .find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS })
+      .toArray();
     const byId = new Map(docs.map((d) => [d._id, d as StoredIdentity]));
     records.forEach((g, i) => {
       const copy = byId.get(ids[i]);
@@ -189,7 +196,8 @@ export class MongoStore<T> implements RecordStore<T> {
     let present = 0;
     for (const w of errors) {
       const on = w.code === DUPLICATE_KEY ? duplicateOn(w.errmsg) : 'other';
-      if (on === 'other') rejected.push({ index: w.index, kind: 'store', reason: w.errmsg ?? `MongoDB error ${w.code}` });
+      if (on === 'other')
+        rejected.push({ index: w.index, kind: 'store', reason: w.errmsg ?? `MongoDB error ${w.code}` });
       else duplicates.push(w.index);
     }
     const stored = await this.storedCopies(records, duplicates);
@@ -203,10 +211,15 @@ export class MongoStore<T> implements RecordStore<T> {
   }
 
   /** The stored documents (identity fields only) of the records at these positions, by `_id`. */
-  private async storedCopies(records: readonly GoodRecord<T>[], positions: number[]): Promise<Map<string, StoredIdentity>> {
+  private async storedCopies(
+    records: readonly GoodRecord<T>[],
+    positions: number[],
+  ): Promise<Map<string, StoredIdentity>> {
     if (positions.length === 0) return new Map();
     const ids = positions.map((i) => storedId(records[i].meta.cluster, records[i].meta.coordinates));
-    const docs = await this.collection().find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS }).toArray();
+    const docs = await this.collection()
+      .find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS })
+      .toArray();
     return new Map(docs.map((d) => [d._id, d as StoredIdentity]));
   }
 
@@ -226,7 +239,9 @@ export class MongoStore<T> implements RecordStore<T> {
   screen(record: GoodRecord<T>, valueBytes: number): string | undefined {
     if (valueBytes < MEASURE_ABOVE_BYTES) return undefined;
     const bytes = BSON.calculateObjectSize(toDocument(this.type, record, new Date(0)));
-    return bytes > MAX_DOCUMENT_BYTES ? `the document would be ${bytes} bytes of BSON, over MongoDB's 16 MB limit` : undefined;
+    return bytes > MAX_DOCUMENT_BYTES
+      ? `the document would be ${bytes} bytes of BSON, over MongoDB's 16 MB limit`
+      : undefined;
   }
 
   async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {

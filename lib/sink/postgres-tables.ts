@@ -70,7 +70,11 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
     { name: 'value_base64', sqlType: 'text', from: (d) => d.valueBase64 ?? null },
     { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (d) => d.meta.headers },
     // Nullable: a record can be dead-lettered for a timestamp no store can hold.
-    { name: 'kafka_timestamp', sqlType: 'timestamptz', from: (d) => (isStorableTimestamp(d.meta.timestamp) ? isoTime(d.meta.timestamp) : null) },
+    {
+      name: 'kafka_timestamp',
+      sqlType: 'timestamptz',
+      from: (d) => (isStorableTimestamp(d.meta.timestamp) ? isoTime(d.meta.timestamp) : null),
+    },
     { name: 'error_kind', sqlType: 'text', notNull: true, from: (d) => d.error.kind },
     { name: 'error', sqlType: 'text', notNull: true, from: (d) => d.error.detail },
     { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },

@@ -135,20 +135,32 @@ export const isContentError = (e: unknown): boolean =>
  * Inserts rows [from, to); when the server refuses the statement for a row's content, splits it
  * in halves until the refused rows are found, and writes all the others.
  */
-async function insertIsolating(pool: pg.Pool, sql: string, rows: readonly SqlRow[], from: number, to: number): Promise<RecordWriteCount> {
+async function insertIsolating(
+  pool: pg.Pool,
+  sql: string,
+  rows: readonly SqlRow[],
+  from: number,
+  to: number,
+): Promise<RecordWriteCount> {
   try {
     return await insertRows(pool, sql, rows.slice(from, to), from);
   } catch (e) {
     if (!isContentError(e)) throw e;
-    if (to - from === 1) return { written: 0, alreadyPresent: 0, rejected: [{ index: from, reason: (e as Error).message }] };
+    if (to - from === 1)
+      return { written: 0, alreadyPresent: 0, rejected: [{ index: from, reason: (e as Error).message }] };
     const mid = from + Math.ceil((to - from) / 2);
     const a = await insertIsolating(pool, sql, rows, from, mid);
     const b = await insertIsolating(pool, sql, rows, mid, to);
-    return { written: a.written + b.written, alreadyPresent: a.alreadyPresent + b.alreadyPresent, rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])] };
+    return {
+      written: a.written + b.written,
+      alreadyPresent: a.alreadyPresent + b.alreadyPresent,
+      rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])],
+    };
   }
 }
 
-const COORDINATES_RECORDSET = 'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
+const COORDINATES_RECORDSET =
+  'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
 
 const RECORDS_DELETE = (table: string) =>
   [
@@ -198,7 +210,12 @@ export class PostgresStore<T> implements RecordStore<T> {
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
     if (records.length === 0) return 0;
-    const which = records.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, ts: new Date(m.timestamp).toISOString(), key: m.keyBase64 ?? null }));
+    const which = records.map(({ meta: m }) => ({
+      cluster: m.cluster,
+      ...m.coordinates,
+      ts: new Date(m.timestamp).toISOString(),
+      key: m.keyBase64 ?? null,
+    }));
     const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(which)]);
     return r.rowCount ?? 0;
   }
@@ -259,5 +276,8 @@ export function postgresStores<T>(
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
   ];
   const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
-  return { records: new PostgresStore(pool, gate, type, tables), deadLetters: new PostgresDeadLetterStore(pool, gate, tables) };
+  return {
+    records: new PostgresStore(pool, gate, type, tables),
+    deadLetters: new PostgresDeadLetterStore(pool, gate, tables),
+  };
 }

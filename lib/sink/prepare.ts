@@ -82,15 +82,24 @@ export class BatchAccumulator {
   }
 }
 
-type Sorted<T> = { kind: 'record'; record: GoodRecord<T> } | { kind: 'dead'; dead: DeadLetter } | { kind: 'tombstone'; tombstone: Tombstone };
+type Sorted<T> =
+  | { kind: 'record'; record: GoodRecord<T> }
+  | { kind: 'dead'; dead: DeadLetter }
+  | { kind: 'tombstone'; tombstone: Tombstone };
 
 /** Why a store cannot keep a record, checked before anything is written (see {@link RecordStore.screen}). */
 export type Screen<T> = (record: GoodRecord<T>, valueBytes: number) => string | undefined;
 
-const metaOf = <T>(s: Sorted<T>): RecordMeta => (s.kind === 'record' ? s.record.meta : s.kind === 'dead' ? s.dead.meta : s.tombstone.meta);
+const metaOf = <T>(s: Sorted<T>): RecordMeta =>
+  s.kind === 'record' ? s.record.meta : s.kind === 'dead' ? s.dead.meta : s.tombstone.meta;
 
 /** Decodes, validates and screens one record (pure). */
-export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[] = [], cluster: ClusterKey = LEGACY_CLUSTER): Sorted<T> {
+export function sortRecord<T>(
+  r: KafkaEventRecord,
+  type: RecordType<T>,
+  screens: readonly Screen<T>[] = [],
+  cluster: ClusterKey = LEGACY_CLUSTER,
+): Sorted<T> {
   const d = decodeRecord(r, cluster);
   if (d.kind === 'tombstone') return { kind: 'tombstone', tombstone: { meta: d.meta } };
   if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
@@ -108,12 +117,27 @@ export function sortRecord<T>(r: KafkaEventRecord, type: RecordType<T>, screens:
 /** A record nothing else caught: dead-lettered with the raw bytes as received. */
 function unpreparable<T>(r: KafkaEventRecord, detail: string, cluster: ClusterKey): Sorted<T> {
   const coordinates = { topic: r.topic, partition: r.partition, offset: r.offset };
-  const meta = { cluster, coordinates, timestamp: r.timestamp, timestampType: r.timestampType, keyBase64: r.key ?? undefined, headers: [] };
-  return { kind: 'dead', dead: { meta, valueBase64: r.value ?? undefined, error: new RecordError('unstorable', coordinates, detail) } };
+  const meta = {
+    cluster,
+    coordinates,
+    timestamp: r.timestamp,
+    timestampType: r.timestampType,
+    keyBase64: r.key ?? undefined,
+    headers: [],
+  };
+  return {
+    kind: 'dead',
+    dead: { meta, valueBase64: r.value ?? undefined, error: new RecordError('unstorable', coordinates, detail) },
+  };
 }
 
 /** {@link sortRecord}, except that an exception while preparing a record dead-letters that record alone. */
-function sortSafely<T>(r: KafkaEventRecord, type: RecordType<T>, screens: readonly Screen<T>[], cluster: ClusterKey): Sorted<T> {
+function sortSafely<T>(
+  r: KafkaEventRecord,
+  type: RecordType<T>,
+  screens: readonly Screen<T>[],
+  cluster: ClusterKey,
+): Sorted<T> {
   try {
     return sortRecord(r, type, screens, cluster);
   } catch (e) {

@@ -72,7 +72,12 @@ export function createTableSql<S>(qualifiedName: string, table: string, spec: Ta
     ...spec.columns.map((c) => columnDdl(c as SqlColumn<unknown>)),
     `  primary key (${list(spec.primaryKey)})`,
     ');',
-    ...added.map((c) => `alter table ${qualifiedName} add column if not exists ${columnDdl(c as SqlColumn<unknown>).trim().slice(0, -1)};`),
+    ...added.map(
+      (c) =>
+        `alter table ${qualifiedName} add column if not exists ${columnDdl(c as SqlColumn<unknown>)
+          .trim()
+          .slice(0, -1)};`,
+    ),
     primaryKeyMigration(qualifiedName, spec.primaryKey),
     ...(spec.indexes ?? []).map(
       (i) => `create index if not exists ${ident(`${table}_${i.name}_idx`)} on ${qualifiedName} (${list(i.columns)});`,

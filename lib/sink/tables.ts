@@ -20,14 +20,17 @@ export interface Tables {
 }
 
 /** The tables named by the configuration. */
-export const tablesFrom = (c: Pick<Config, 'POSTGRES_SCHEMA' | 'POSTGRES_QUOTES_TABLE' | 'POSTGRES_DEAD_LETTER_TABLE'>): Tables => ({
+export const tablesFrom = (
+  c: Pick<Config, 'POSTGRES_SCHEMA' | 'POSTGRES_QUOTES_TABLE' | 'POSTGRES_DEAD_LETTER_TABLE'>,
+): Tables => ({
   schema: c.POSTGRES_SCHEMA,
   records: c.POSTGRES_QUOTES_TABLE,
   deadLetters: c.POSTGRES_DEAD_LETTER_TABLE,
 });
 
 /** `"schema"."table"` for one of the sink's tables, e.g. `qualified(tables, 'records')`. */
-export const qualified = (t: Tables, which: 'records' | 'deadLetters'): string => `${ident(t.schema)}.${ident(t[which])}`;
+export const qualified = (t: Tables, which: 'records' | 'deadLetters'): string =>
+  `${ident(t.schema)}.${ident(t[which])}`;
 
 /** {@link qualified} straight from the configuration. */
 export const qualifiedTable = (c: Config, which: 'records' | 'deadLetters'): string => qualified(tablesFrom(c), which);

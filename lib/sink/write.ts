@@ -20,8 +20,7 @@ export interface StoreWrite {
 
 /** A chunk's writes, with the records a store refused (now dead letters); or the store failures. */
 export type ChunkOutcome =
-  | { ok: true; writes: StoreWrite[]; refused: DeadLetter[] }
-  | { ok: false; error: StoreWriteError | BatchWriteError };
+  { ok: true; writes: StoreWrite[]; refused: DeadLetter[] } | { ok: false; error: StoreWriteError | BatchWriteError };
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -34,12 +33,16 @@ async function timed<C extends WriteCount>(
   try {
     return { store, count: await write(), ms: round2(performance.now() - t0) };
   } catch (e) {
-    throw e instanceof StoreWriteError ? e : new StoreWriteError({ store, partitions: chunk.partitions, chunk: chunk.bounds }, e);
+    throw e instanceof StoreWriteError
+      ? e
+      : new StoreWriteError({ store, partitions: chunk.partitions, chunk: chunk.bounds }, e);
   }
 }
 
 /** The fulfilled values, or the failures as one error. */
-function collect<V>(settled: PromiseSettledResult<V>[]): { ok: true; values: V[] } | { ok: false; error: StoreWriteError | BatchWriteError } {
+function collect<V>(
+  settled: PromiseSettledResult<V>[],
+): { ok: true; values: V[] } | { ok: false; error: StoreWriteError | BatchWriteError } {
   const failures: StoreWriteError[] = [];
   for (const r of settled) {
     if (r.status === 'fulfilled') continue;
@@ -53,7 +56,10 @@ function collect<V>(settled: PromiseSettledResult<V>[]): { ok: true; values: V[]
 }
 
 /** The records any store refused, as dead letters of kind `store` naming the store and its message. */
-function refusals<T>(chunk: PreparedChunk<T>, writes: { store: StoreName; count: RecordWriteCount }[]): Map<number, DeadLetter> {
+function refusals<T>(
+  chunk: PreparedChunk<T>,
+  writes: { store: StoreName; count: RecordWriteCount }[],
+): Map<number, DeadLetter> {
   const refused = new Map<number, DeadLetter>();
   for (const { store, count } of writes) {
     for (const { index, reason, kind = 'store' } of count.rejected ?? []) {
@@ -71,20 +77,29 @@ function refusals<T>(chunk: PreparedChunk<T>, writes: { store: StoreName; count:
 async function compensate<T>(stores: Stores<T>, chunk: PreparedChunk<T>, refused: Map<number, DeadLetter>) {
   const records = [...refused.keys()].map((i) => chunk.records[i]);
   const d = stores.deadLetters;
-  const removals = stores.records.map((s) => timed(s.name, chunk, async () => ({ written: -(await s.deleteRecords(records)), alreadyPresent: 0 })));
+  const removals = stores.records.map((s) =>
+    timed(s.name, chunk, async () => ({ written: -(await s.deleteRecords(records)), alreadyPresent: 0 })),
+  );
   const deadWrite = timed(d.name, chunk, () => d.write([...refused.values()]));
   return collect(await Promise.allSettled([...removals, deadWrite]));
 }
 
 /** Writes the chunk's records to every record store and its dead letters, concurrently. Never rejects. */
-export async function writeChunk<T>(stores: Stores<T>, chunk: PreparedChunk<T>, ingestedAt: Date): Promise<ChunkOutcome> {
+export async function writeChunk<T>(
+  stores: Stores<T>,
+  chunk: PreparedChunk<T>,
+  ingestedAt: Date,
+): Promise<ChunkOutcome> {
   const d = stores.deadLetters;
   const recordWrites = stores.records.map((s) => timed(s.name, chunk, () => s.write(chunk.records, ingestedAt)));
   const deadWrite = chunk.deadLetters.length > 0 ? [timed(d.name, chunk, () => d.write(chunk.deadLetters))] : [];
   const first = collect(await Promise.allSettled([...recordWrites, ...deadWrite]));
   if (!first.ok) return first;
   const records = first.values.slice(0, recordWrites.length);
-  const writes: StoreWrite[] = first.values.map((w, i) => ({ ...w, of: i < recordWrites.length ? 'records' : 'deadLetters' }));
+  const writes: StoreWrite[] = first.values.map((w, i) => ({
+    ...w,
+    of: i < recordWrites.length ? 'records' : 'deadLetters',
+  }));
   const refused = refusals(chunk, records);
   if (refused.size === 0) return { ok: true, writes, refused: [] };
   const fixed = await compensate(stores, chunk, refused);

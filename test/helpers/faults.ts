@@ -19,7 +19,8 @@ export function failingWrites<T>(store: RecordStore<T>, fail: (call: number) => 
   return {
     name: store.name,
     ready: () => store.ready(),
-    write: (records, ingestedAt) => (fail(++calls) ? Promise.reject(new InjectedFault(store.name)) : store.write(records, ingestedAt)),
+    write: (records, ingestedAt) =>
+      fail(++calls) ? Promise.reject(new InjectedFault(store.name)) : store.write(records, ingestedAt),
     deleteRecords: (records) => store.deleteRecords(records),
     deleteByKey: (tombstones) => store.deleteByKey(tombstones),
     close: () => store.close(),

@@ -32,14 +32,19 @@ async function queryOnce<R extends pg.QueryResultRow>(url: string, sql: string, 
 /** Stores on new tables and a new collection (named after `name`), ready to write. */
 export async function sandbox(name = 'sink'): Promise<Sandbox> {
   const id = uniqueName(name).toLowerCase();
-  const env = { POSTGRES_QUOTES_TABLE: `${id}_quotes`, POSTGRES_DEAD_LETTER_TABLE: `${id}_dl`, MONGO_COLLECTION: `${id}_quotes` };
+  const env = {
+    POSTGRES_QUOTES_TABLE: `${id}_quotes`,
+    POSTGRES_DEAD_LETTER_TABLE: `${id}_dl`,
+    MONGO_COLLECTION: `${id}_quotes`,
+  };
   const config = stackConfig(env);
   const stores = openStores(config, quoteType);
   await stores.ready();
   const mongoClient = await MongoClient.connect(config.MONGO_URL);
   const collection = mongoClient.db(config.MONGO_DATABASE).collection(config.MONGO_COLLECTION);
   const tables = { records: qualifiedTable(config, 'records'), deadLetters: qualifiedTable(config, 'deadLetters') };
-  const query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => queryOnce<R>(config.POSTGRES_URL, sql, params);
+  const query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) =>
+    queryOnce<R>(config.POSTGRES_URL, sql, params);
   return {
     ...stores,
     config,

@@ -34,7 +34,9 @@ test('list shows coordinates, reason and a preview; replay re-publishes the raw 
   // dead letter they re-send, so they land on it again (armed again: replayed_at cleared), not twice.
   await emulate(l);
   assert.deepEqual(await l.sb.counts(), { rows: 190, docs: 190, deadLetters: 10 });
-  const again = await l.sb.query<{ topic: string }>(`select topic from ${l.sb.tables.deadLetters} where replayed_at is null`);
+  const again = await l.sb.query<{ topic: string }>(
+    `select topic from ${l.sb.tables.deadLetters} where replayed_at is null`,
+  );
   assert.equal(again.length, 10);
   assert.ok(again.every((r) => r.topic === l.topic));
 });
@@ -76,7 +78,9 @@ test('dead letters of a topic that no longer exists are skipped and reported; th
     const r = await runCommand(TSX, ['cli/dead-letters.ts', 'replay', '--all'], own.env);
     assert.equal(r.code, 1, 'a skipped topic makes the exit code non-zero');
     assert.match(r.stdout, /skipped the dead letters of gone_topic: the topic no longer exists/);
-    const left = await own.sb.query<{ topic: string }>(`select topic from ${own.sb.tables.deadLetters} where replayed_at is null`);
+    const left = await own.sb.query<{ topic: string }>(
+      `select topic from ${own.sb.tables.deadLetters} where replayed_at is null`,
+    );
     assert.deepEqual(left, [{ topic: 'gone_topic' }], 'every other dead letter was replayed and marked');
   } finally {
     await own.close();

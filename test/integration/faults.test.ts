@@ -41,11 +41,19 @@ async function waitForRows(l: Lane, atLeast: number, timeoutMs = 60_000): Promis
 }
 
 /** Produces N records, runs the emulator, injects `fault` once it is under way, checks the result. */
-async function faultRun(name: string, fault: (l: Lane) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
+async function faultRun(
+  name: string,
+  fault: (l: Lane) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
   const l = await lane(name);
   try {
     await produce(l, ['--synthetic', String(N), '--seed', '99']);
-    const emulator = spawnCommand(TSX, ['cli/local.ts', '--until-idle', '--batch-size', '250', '--backoff-cap-ms', '2000'], { ...l.env, ...env });
+    const emulator = spawnCommand(
+      TSX,
+      ['cli/local.ts', '--until-idle', '--batch-size', '250', '--backoff-cap-ms', '2000'],
+      { ...l.env, ...env },
+    );
     const exit = exitOf(emulator, 240_000);
     try {
       await waitForRows(l, 2_000);
@@ -61,7 +69,11 @@ async function faultRun(name: string, fault: (l: Lane) => Promise<void>, env: Re
 }
 
 /** {@link faultRun} with the emulator in this process and its function over `decorate(stores)`. */
-async function faultRunInProcess(name: string, decorate: (s: Stores<Quote>) => Stores<Quote>, fault: (l: Lane) => Promise<void>): Promise<void> {
+async function faultRunInProcess(
+  name: string,
+  decorate: (s: Stores<Quote>) => Stores<Quote>,
+  fault: (l: Lane) => Promise<void>,
+): Promise<void> {
   const l = await lane(name);
   try {
     await produce(l, ['--synthetic', String(N), '--seed', '99']);
@@ -87,51 +99,62 @@ const stopFor = (service: NativeService, ms: number) => async () => {
   await up(quiet);
 };
 
-describe('faults (native stack)', { skip: native ? false : 'these tests stop and kill the native stack\'s processes; run them with the native stack' }, () => {
-  after(() => up(quiet));
+describe(
+  'faults (native stack)',
+  { skip: native ? false : "these tests stop and kill the native stack's processes; run them with the native stack" },
+  () => {
+    after(() => up(quiet));
 
-  test('PostgreSQL stopped for 10 s mid-run: retried with backoff, nothing lost or doubled', () => faultRun('pgstop', stopFor(postgres, 10_000)));
-  test('FerretDB (Mongo) stopped for 10 s mid-run: same', () => faultRun('mongostop', stopFor(ferretdb, 10_000)));
-  test('the Kafka broker stopped for 10 s mid-run: same', () => faultRun('kafkastop', stopFor(kafka, 10_000)));
+    test('PostgreSQL stopped for 10 s mid-run: retried with backoff, nothing lost or doubled', () =>
+      faultRun('pgstop', stopFor(postgres, 10_000)));
+    test('FerretDB (Mongo) stopped for 10 s mid-run: same', () => faultRun('mongostop', stopFor(ferretdb, 10_000)));
+    test('the Kafka broker stopped for 10 s mid-run: same', () => faultRun('kafkastop', stopFor(kafka, 10_000)));
 
-  test('the Mongo server killed (SIGKILL) while bulk writes are in flight: same', () =>
-    faultRun('mongokill', async () => {
-      const { pid } = await ferretdb.status();
-      assert.ok(pid);
-      process.kill(pid, 'SIGKILL');
-      await sleep(2_000);
-    }));
+    test('the Mongo server killed (SIGKILL) while bulk writes are in flight: same', () =>
+      faultRun('mongokill', async () => {
+        const { pid } = await ferretdb.status();
+        assert.ok(pid);
+        process.kill(pid, 'SIGKILL');
+        await sleep(2_000);
+      }));
 
-  test('the handler dies after the Postgres write, before the Mongo write: retries complete Mongo, Postgres unchanged', async () => {
-    let faultOn = false;
-    // The emulator runs in this process, its function built over stores whose Mongo writes fail
-    // while the fault is on: what a function dying between the two writes leaves behind.
-    await faultRunInProcess('afterpg', (stores) => failWhile(stores, 'mongo', () => faultOn), async (l) => {
-      faultOn = true;
-      const deadline = Date.now() + 30_000;
-      let ahead = false;
-      while (!ahead && Date.now() < deadline) {
-        await sleep(100);
-        const c = await l.sb.counts();
-        ahead = c.rows > c.docs;
-      }
-      await sleep(1_000);
-      faultOn = false;
-      assert.ok(ahead, 'Postgres got ahead of Mongo while the fault was on');
+    test('the handler dies after the Postgres write, before the Mongo write: retries complete Mongo, Postgres unchanged', async () => {
+      let faultOn = false;
+      // The emulator runs in this process, its function built over stores whose Mongo writes fail
+      // while the fault is on: what a function dying between the two writes leaves behind.
+      await faultRunInProcess(
+        'afterpg',
+        (stores) => failWhile(stores, 'mongo', () => faultOn),
+        async (l) => {
+          faultOn = true;
+          const deadline = Date.now() + 30_000;
+          let ahead = false;
+          while (!ahead && Date.now() < deadline) {
+            await sleep(100);
+            const c = await l.sb.counts();
+            ahead = c.rows > c.docs;
+          }
+          await sleep(1_000);
+          faultOn = false;
+          assert.ok(ahead, 'Postgres got ahead of Mongo while the fault was on');
+        },
+      );
     });
-  });
 
-  test("Postgres connections cut server-side while writes are in flight: same", () =>
-    faultRun('pgcut', async (l) => {
-      const admin = new pg.Client({ connectionString: l.sb.config.POSTGRES_URL });
-      await admin.connect();
-      for (let i = 0; i < 5; i++) {
-        await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'quotes-sink' and pid <> pg_backend_pid()");
-        await sleep(200);
-      }
-      await admin.end();
-    }));
-});
+    test('Postgres connections cut server-side while writes are in flight: same', () =>
+      faultRun('pgcut', async (l) => {
+        const admin = new pg.Client({ connectionString: l.sb.config.POSTGRES_URL });
+        await admin.connect();
+        for (let i = 0; i < 5; i++) {
+          await admin.query(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'quotes-sink' and pid <> pg_backend_pid()",
+          );
+          await sleep(200);
+        }
+        await admin.end();
+      }));
+  },
+);
 
 describe('warm container (in process)', { skip: native ? false : 'restarts the native Postgres' }, () => {
   let l: Lane;
@@ -143,7 +166,13 @@ describe('warm container (in process)', { skip: native ? false : 'restarts the n
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler, closeConnections } = require('../../handlers/sink') as typeof import('../../handlers/sink');
     const event = (offset: number) =>
-      buildEvent('msk', 'x:9092', quotes(50, offset).map((value, i) => toEventRecord({ topic: l.topic, partition: 0, offset: offset + i, timestamp: 1, key: null, value })));
+      buildEvent(
+        'msk',
+        'x:9092',
+        quotes(50, offset).map((value, i) =>
+          toEventRecord({ topic: l.topic, partition: 0, offset: offset + i, timestamp: 1, key: null, value }),
+        ),
+      );
     try {
       const written = async (offset: number) => {
         const r = await handler(event(offset));

@@ -44,14 +44,31 @@ test('failing runs (unreachable database, bad event) name what failed but not th
   const logFile = path.join(tmp, 'fail.log');
   await produce(l, ['--synthetic', '10']);
   const bad = `postgres://${ROLE}:${SECRET}@127.0.0.1:1/simpsons`;
-  const r = await runCommand(TSX, ['cli/local.ts', '--until-idle', '--max-attempts', '2', '--log-file', logFile], { ...l.env, POSTGRES_URL: bad, POSTGRES_CONNECT_TIMEOUT_MS: '300', LOG_LEVEL: 'debug' });
+  const r = await runCommand(TSX, ['cli/local.ts', '--until-idle', '--max-attempts', '2', '--log-file', logFile], {
+    ...l.env,
+    POSTGRES_URL: bad,
+    POSTGRES_CONNECT_TIMEOUT_MS: '300',
+    LOG_LEVEL: 'debug',
+  });
   assert.equal(r.code, 1);
   const all = r.stdout + r.stderr + readFileSync(logFile, 'utf8');
   assert.match(all, /postgres write failed/);
   assert.ok(!all.includes(SECRET), 'the password appears in the failure output');
 
   const sandboxEnv = Object.entries(l.sb.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const inv = await runCommand(SERVERLESS, ['invoke', 'local', '-f', 'sink', '-p', 'test/fixtures/msk-event.json', '-e', `POSTGRES_URL=${bad}`, '-e', 'POSTGRES_CONNECT_TIMEOUT_MS=300', ...sandboxEnv]);
+  const inv = await runCommand(SERVERLESS, [
+    'invoke',
+    'local',
+    '-f',
+    'sink',
+    '-p',
+    'test/fixtures/msk-event.json',
+    '-e',
+    `POSTGRES_URL=${bad}`,
+    '-e',
+    'POSTGRES_CONNECT_TIMEOUT_MS=300',
+    ...sandboxEnv,
+  ]);
   assert.notEqual(inv.code, 0);
   const invAll = inv.stdout + inv.stderr;
   assert.match(invAll, /StoreWriteError|postgres write failed/);

@@ -20,7 +20,16 @@ const eventOf = (values: (string | null)[], partitions = 3, firstOffset = 0) =>
   buildEvent(
     'self-managed',
     '127.0.0.1:9092',
-    values.map((value, i) => toEventRecord({ topic: 'quotes', partition: i % partitions, offset: firstOffset + Math.floor(i / partitions), timestamp: 1700000000000 + i, key: `k${i}`, value })),
+    values.map((value, i) =>
+      toEventRecord({
+        topic: 'quotes',
+        partition: i % partitions,
+        offset: firstOffset + Math.floor(i / partitions),
+        timestamp: 1700000000000 + i,
+        key: `k${i}`,
+        value,
+      }),
+    ),
   );
 
 describe('fixture batches', () => {
@@ -38,13 +47,18 @@ describe('fixture batches', () => {
     assert.deepEqual(s.partitions['quotes-0'], { first: 100, last: 102, count: 3 });
     assert.deepEqual(await sb.counts(), { rows: 4, docs: 4, deadLetters: 2 });
 
-    const rows = await sb.query<Record<string, unknown>>(`select * from "${sb.env.POSTGRES_QUOTES_TABLE}" order by partition, "offset"`);
-    assert.deepEqual(rows.map((r) => [r.partition, Number(r.offset), r.character, r.kafka_key]), [
-      [0, 100, 'Homer Simpson', 'Homer Simpson'],
-      [0, 101, 'Ralph Wiggum', null],
-      [1, 100, 'Bart Simpson', null],
-      [2, 100, 'Chief Wiggum', 'Chief Wiggum'],
-    ]);
+    const rows = await sb.query<Record<string, unknown>>(
+      `select * from "${sb.env.POSTGRES_QUOTES_TABLE}" order by partition, "offset"`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.partition, Number(r.offset), r.character, r.kafka_key]),
+      [
+        [0, 100, 'Homer Simpson', 'Homer Simpson'],
+        [0, 101, 'Ralph Wiggum', null],
+        [1, 100, 'Bart Simpson', null],
+        [2, 100, 'Chief Wiggum', 'Chief Wiggum'],
+      ],
+    );
     assert.equal(rows[0].quote, "D'oh! Why you little...");
     assert.equal(rows[0].character_direction, 'Right');
     assert.deepEqual(rows[0].headers, [
@@ -55,8 +69,16 @@ describe('fixture batches', () => {
     assert.equal((rows[0].payload as { character: string }).character, 'Homer Simpson');
     assert.ok(rows[0].ingested_at instanceof Date);
 
-    const dl = await sb.query<Record<string, unknown>>(`select * from "${sb.env.POSTGRES_DEAD_LETTER_TABLE}" order by "offset"`);
-    assert.deepEqual(dl.map((d) => [d.partition, Number(d.offset), d.error_kind]), [[1, 101, 'json'], [1, 102, 'schema']]);
+    const dl = await sb.query<Record<string, unknown>>(
+      `select * from "${sb.env.POSTGRES_DEAD_LETTER_TABLE}" order by "offset"`,
+    );
+    assert.deepEqual(
+      dl.map((d) => [d.partition, Number(d.offset), d.error_kind]),
+      [
+        [1, 101, 'json'],
+        [1, 102, 'schema'],
+      ],
+    );
     assert.match(String(dl[1].error), /character: Required/);
     assert.equal(Buffer.from(String(dl[0].value_base64), 'base64').toString(), '{"quote": "Ha-ha!", "character": ');
 
@@ -111,10 +133,19 @@ describe('bad input', () => {
   });
 
   test('injection text is stored verbatim and harmless', async () => {
-    const evil = [JSON.stringify({ quote: "'; DROP TABLE quotes; --", character: '{"$gt": ""}' }), JSON.stringify({ quote: 'x', character: 'y', $where: '1==1' })];
+    const evil = [
+      JSON.stringify({ quote: "'; DROP TABLE quotes; --", character: '{"$gt": ""}' }),
+      JSON.stringify({ quote: 'x', character: 'y', $where: '1==1' }),
+    ];
     const s = await processBatch(eventOf(evil, 1, 5000), quoteType, sb, opts);
-    assert.deepEqual(s.deadLettered.byKind, { unstorable: 1 }, 'an operator as a field name is dead-lettered, not sent to Mongo');
-    const rows = await sb.query<{ quote: string; character: string }>(`select quote, character from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 5000`);
+    assert.deepEqual(
+      s.deadLettered.byKind,
+      { unstorable: 1 },
+      'an operator as a field name is dead-lettered, not sent to Mongo',
+    );
+    const rows = await sb.query<{ quote: string; character: string }>(
+      `select quote, character from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 5000`,
+    );
     assert.deepEqual(rows, [{ quote: "'; DROP TABLE quotes; --", character: '{"$gt": ""}' }]);
     const docs = await sb.docs();
     assert.ok(docs.some((d) => d.character === '{"$gt": ""}'));
@@ -129,8 +160,23 @@ describe('odd bytes and big values', () => {
   test('non-UTF-8 keys, odd header names, invalid UTF-8 values and a 4 MB quote: stored or dead-lettered, the batch written', async () => {
     const big = JSON.stringify({ quote: 'Mmm... '.repeat(600_000), character: 'Homer Simpson' });
     const records = [
-      toEventRecord({ topic: 'quotes', partition: 0, offset: 1, timestamp: 1, key: Buffer.from([0xff, 0xfe, 0x00]), value: quotes(1)[0], headers: { 'nul\u0000name': 'v', 'ok': Buffer.from([0xc3, 0x28]) } }),
-      toEventRecord({ topic: 'quotes', partition: 0, offset: 2, timestamp: 2, key: 'k', value: Buffer.from([0x7b, 0xff, 0x7d]) }),
+      toEventRecord({
+        topic: 'quotes',
+        partition: 0,
+        offset: 1,
+        timestamp: 1,
+        key: Buffer.from([0xff, 0xfe, 0x00]),
+        value: quotes(1)[0],
+        headers: { 'nul\u0000name': 'v', ok: Buffer.from([0xc3, 0x28]) },
+      }),
+      toEventRecord({
+        topic: 'quotes',
+        partition: 0,
+        offset: 2,
+        timestamp: 2,
+        key: 'k',
+        value: Buffer.from([0x7b, 0xff, 0x7d]),
+      }),
       toEventRecord({ topic: 'quotes', partition: 0, offset: 3, timestamp: 3, key: 'k', value: big }),
       toEventRecord({ topic: 'quotes', partition: 0, offset: 4, timestamp: 4, key: 'k', value: '' }),
     ];
@@ -138,14 +184,18 @@ describe('odd bytes and big values', () => {
     assert.equal(s.valid, 2);
     assert.deepEqual(s.deadLettered.byKind, { utf8: 1, json: 1 });
     assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 2 });
-    const [odd] = await sb.query<{ kafka_key: string | null; kafka_key_base64: string; headers: unknown }>(`select kafka_key, kafka_key_base64, headers from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 1`);
+    const [odd] = await sb.query<{ kafka_key: string | null; kafka_key_base64: string; headers: unknown }>(
+      `select kafka_key, kafka_key_base64, headers from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 1`,
+    );
     assert.equal(odd.kafka_key, null, 'a key that is not clean UTF-8 is kept as base64 only');
     assert.equal(odd.kafka_key_base64, Buffer.from([0xff, 0xfe, 0x00]).toString('base64'));
     assert.deepEqual(odd.headers, [
       { name: `base64:${Buffer.from('nul\u0000name').toString('base64')}`, value: 'v' },
       { name: 'ok', valueBase64: Buffer.from([0xc3, 0x28]).toString('base64') },
     ]);
-    const [bigRow] = await sb.query<{ n: number }>(`select length(quote) n from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 3`);
+    const [bigRow] = await sb.query<{ n: number }>(
+      `select length(quote) n from "${sb.env.POSTGRES_QUOTES_TABLE}" where "offset" = 3`,
+    );
     assert.equal(bigRow.n, 'Mmm... '.repeat(600_000).length);
   });
 });
@@ -200,11 +250,19 @@ describe('chunked writes inside a batch', () => {
         const id = `${r.partition}-${r.offset}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        if (!Buffer.from(r.value as string, 'base64').toString().includes('no character')) n++;
+        if (
+          !Buffer.from(r.value as string, 'base64')
+            .toString()
+            .includes('no character')
+        )
+          n++;
       }
       return n;
     };
-    const flaky: Stores<Quote> = { ...own, records: own.records.map((s) => (s.name === 'mongo' ? failingWrites(s, (call) => call === 3) : s)) };
+    const flaky: Stores<Quote> = {
+      ...own,
+      records: own.records.map((s) => (s.name === 'mongo' ? failingWrites(s, (call) => call === 3) : s)),
+    };
     try {
       // The error names the failing chunk: records 20..29 of the event are quotes-0's last five,
       // the repeated record (4000), and quotes-1's first four.
@@ -242,9 +300,26 @@ describe('store failures and retries', () => {
 
   test('Postgres unreachable: the batch throws naming Postgres; the retry completes it, no duplicates in Mongo', async () => {
     const ev = eventOf(quotes(300));
-    const dead = openStores(stackConfig({ ...sb.env, POSTGRES_URL: 'postgres://mchi:secret-pw@127.0.0.1:1/simpsons', POSTGRES_CONNECT_TIMEOUT_MS: '500' }), quoteType);
-    const broken: Stores<Quote> = { ...sb, records: sb.records.map((s) => (s.name === 'postgres' ? dead.records[0] : s)) };
-    await assert.rejects(processBatch(ev, quoteType, broken, opts), (e: unknown) => e instanceof StoreWriteError && e.store === 'postgres' && /quotes-0@0\.\.99/.test(e.message) && !/secret-pw/.test(e.message));
+    const dead = openStores(
+      stackConfig({
+        ...sb.env,
+        POSTGRES_URL: 'postgres://mchi:secret-pw@127.0.0.1:1/simpsons',
+        POSTGRES_CONNECT_TIMEOUT_MS: '500',
+      }),
+      quoteType,
+    );
+    const broken: Stores<Quote> = {
+      ...sb,
+      records: sb.records.map((s) => (s.name === 'postgres' ? dead.records[0] : s)),
+    };
+    await assert.rejects(
+      processBatch(ev, quoteType, broken, opts),
+      (e: unknown) =>
+        e instanceof StoreWriteError &&
+        e.store === 'postgres' &&
+        /quotes-0@0\.\.99/.test(e.message) &&
+        !/secret-pw/.test(e.message),
+    );
     await dead.close();
     assert.deepEqual(await sb.counts(), { rows: 0, docs: 300, deadLetters: 0 });
 
@@ -256,7 +331,15 @@ describe('store failures and retries', () => {
 
   test('dying after the Postgres write: the retry completes Mongo and leaves Postgres unchanged', async () => {
     const ev = eventOf(quotes(90, 7000), 3, 1000);
-    await assert.rejects(processBatch(ev, quoteType, failWhile(sb, 'mongo', () => true), opts), /fault injected into the mongo write/);
+    await assert.rejects(
+      processBatch(
+        ev,
+        quoteType,
+        failWhile(sb, 'mongo', () => true),
+        opts,
+      ),
+      /fault injected into the mongo write/,
+    );
     assert.deepEqual(await sb.counts(), { rows: 390, docs: 300, deadLetters: 0 });
     const s = await processBatch(ev, quoteType, sb, opts);
     assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 90 });
@@ -295,7 +378,9 @@ describe('no record content fails its batch (real stores)', () => {
     const ev = eventOf([quotes(1, 1)[0], q('"x":[[1]]'), quotes(1, 2)[0]], 1, 100);
     const s = await processBatch(ev, quoteType, sb, opts);
     assert.deepEqual(s.deadLettered.byKind, { store: 1 });
-    const [dl] = await sb.query<{ offset: string; error_kind: string; error: string; value_base64: string }>(`select * from ${sb.tables.deadLetters}`);
+    const [dl] = await sb.query<{ offset: string; error_kind: string; error: string; value_base64: string }>(
+      `select * from ${sb.tables.deadLetters}`,
+    );
     assert.equal(dl.offset, '101');
     assert.equal(dl.error_kind, 'store');
     assert.match(dl.error, /^mongo refused the record: .*nested arrays/);
@@ -310,7 +395,10 @@ describe('no record content fails its batch (real stores)', () => {
     const own = await sandbox('uniq');
     try {
       const client = await MongoClient.connect(own.config.MONGO_URL);
-      await client.db(own.config.MONGO_DATABASE).collection(own.config.MONGO_COLLECTION).createIndex({ quote: 1 }, { unique: true });
+      await client
+        .db(own.config.MONGO_DATABASE)
+        .collection(own.config.MONGO_COLLECTION)
+        .createIndex({ quote: 1 }, { unique: true });
       await client.close();
       const same = JSON.stringify({ quote: 'the same quote', character: 'Homer' });
       const s = await processBatch(eventOf([same, same], 2, 0), quoteType, own, opts);
@@ -343,10 +431,18 @@ describe('no record content fails its batch (real stores)', () => {
   test('TOMBSTONES=delete deletes within the tombstone partition only', async () => {
     const own = await sandbox('tomb');
     try {
-      const r = (partition: number, offset: number, value: string | null) => toEventRecord({ topic: 'quotes', partition, offset, timestamp: 1, key: 'Moe', value });
-      const s = await processBatch(buildEvent('self-managed', 'x:1', [r(0, 10, quotes(1)[0]), r(1, 2, quotes(1, 1)[0]), r(0, 11, null)]), quoteType, own, { tombstones: 'delete' });
+      const r = (partition: number, offset: number, value: string | null) =>
+        toEventRecord({ topic: 'quotes', partition, offset, timestamp: 1, key: 'Moe', value });
+      const s = await processBatch(
+        buildEvent('self-managed', 'x:1', [r(0, 10, quotes(1)[0]), r(1, 2, quotes(1, 1)[0]), r(0, 11, null)]),
+        quoteType,
+        own,
+        { tombstones: 'delete' },
+      );
       assert.deepEqual(s.tombstones, { received: 1, deleted: 1 });
-      const left = await own.query<{ partition: number; offset: string }>(`select partition, "offset" from ${own.tables.records}`);
+      const left = await own.query<{ partition: number; offset: string }>(
+        `select partition, "offset" from ${own.tables.records}`,
+      );
       assert.deepEqual(left, [{ partition: 1, offset: '2' }], 'the newer record of partition 1 stays');
       assert.equal((await own.docs()).length, 1);
     } finally {
@@ -373,14 +469,21 @@ describe('least privilege', () => {
       url.password = 'lp-pw';
       const limited = openStores(stackConfig({ ...sb.env, POSTGRES_URL: url.toString() }), quoteType);
       try {
-        const s = await processBatch(eventOf([...quotes(3, 40), '{"bad":1}'], 1, 900), quoteType, { ...sb, records: [limited.records[0], sb.records[1]], deadLetters: limited.deadLetters }, opts);
+        const s = await processBatch(
+          eventOf([...quotes(3, 40), '{"bad":1}'], 1, 900),
+          quoteType,
+          { ...sb, records: [limited.records[0], sb.records[1]], deadLetters: limited.deadLetters },
+          opts,
+        );
         assert.equal(s.postgres.written, 3);
         assert.equal(s.deadLettered.written, 1);
       } finally {
         await limited.close();
       }
     } finally {
-      await sb.query(`revoke all on ${sb.tables.records}, ${sb.tables.deadLetters} from ${role}`).catch(() => undefined);
+      await sb
+        .query(`revoke all on ${sb.tables.records}, ${sb.tables.deadLetters} from ${role}`)
+        .catch(() => undefined);
       await sb.query(`revoke usage on schema public from ${role}`).catch(() => undefined);
       await sb.query(`drop role if exists ${role}`).catch(() => undefined);
       await sb.close();
@@ -404,14 +507,20 @@ describe('identity: only the same record counts as present', () => {
     assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered, { written: 3, alreadyPresent: 0, byKind: { collision: 3 } });
     const rows = await sb.query<{ quote: string }>(`select quote from ${sb.tables.records} order by "offset"`);
-    assert.deepEqual(rows.map((r) => r.quote), JSON.parse(`[${quotes(3, 0).join(',')}]`).map((q: { quote: string }) => q.quote), 'the stored records are untouched');
+    assert.deepEqual(
+      rows.map((r) => r.quote),
+      JSON.parse(`[${quotes(3, 0).join(',')}]`).map((q: { quote: string }) => q.quote),
+      'the stored records are untouched',
+    );
     assert.equal((await sb.docs()).length, 3);
   });
 
   test('numbers keep every digit, and the raw value is kept byte for byte', async () => {
     const raw = '{"quote":"q",  "character":"c", "n": 9007199254740993, "f": 0.1000000000000000055511151231257827}';
     await processBatch(eventOf([raw], 1, 7000), quoteType, sb, opts);
-    const [row] = await sb.query<{ n: string; raw_value: string }>(`select payload->>'n' as n, raw_value from ${sb.tables.records} where "offset" = 7000`);
+    const [row] = await sb.query<{ n: string; raw_value: string }>(
+      `select payload->>'n' as n, raw_value from ${sb.tables.records} where "offset" = 7000`,
+    );
     assert.equal(row.n, '9007199254740993');
     assert.equal(row.raw_value, raw);
     const doc = (await sb.docs()).find((d) => (d.kafka as { offset: number }).offset === 7000);
@@ -439,7 +548,9 @@ describe('identity: only the same record counts as present', () => {
   test('the same coordinates on two clusters (trigger=both) are two records, both stored', async () => {
     const own = await sandbox('clusters');
     try {
-      const records = quotes(2, 300).map((value, i) => toEventRecord({ topic: 'quotes', partition: 0, offset: 42 + i, timestamp: 5, key: null, value }));
+      const records = quotes(2, 300).map((value, i) =>
+        toEventRecord({ topic: 'quotes', partition: 0, offset: 42 + i, timestamp: 5, key: null, value }),
+      );
       const msk = buildEvent('msk', 'b-1.msk:9098', records);
       const selfManaged = buildEvent('self-managed', '10.0.0.1:9092', records);
       const a = await processBatch(msk, quoteType, own, opts);
@@ -465,7 +576,9 @@ describe('identity: only the same record counts as present', () => {
       await own.query(`alter table ${own.tables.records} drop column cluster`);
       await own.query(`alter table ${own.tables.records} add primary key (topic, partition, "offset")`);
       const client = await MongoClient.connect(own.config.MONGO_URL);
-      const col = client.db(own.config.MONGO_DATABASE).collection<{ _id: string; kafka: Record<string, unknown> }>(own.config.MONGO_COLLECTION);
+      const col = client
+        .db(own.config.MONGO_DATABASE)
+        .collection<{ _id: string; kafka: Record<string, unknown> }>(own.config.MONGO_COLLECTION);
       for (const d of await col.find().toArray()) {
         await col.deleteOne({ _id: d._id });
         const { cluster: _c, ...kafka } = d.kafka;
@@ -493,14 +606,33 @@ describe('re-sent records (dead-letter replays, redrives)', () => {
     try {
       const identity = (offset: number) => formatIdentity('AbCdEfGhIj', { topic: 'quotes', partition: 1, offset });
       const copy = (offset: number, value: string, of: number) =>
-        toEventRecord({ topic: 'quotes', partition: 0, offset, timestamp: 7, key: null, value, headers: { [IDENTITY_HEADER]: identity(of) } });
-      const records = [copy(10, quotes(1, 1)[0], 5), copy(11, quotes(1, 1)[0], 5), copy(12, '{"bad"', 6), copy(13, '{"bad"', 6)];
+        toEventRecord({
+          topic: 'quotes',
+          partition: 0,
+          offset,
+          timestamp: 7,
+          key: null,
+          value,
+          headers: { [IDENTITY_HEADER]: identity(of) },
+        });
+      const records = [
+        copy(10, quotes(1, 1)[0], 5),
+        copy(11, quotes(1, 1)[0], 5),
+        copy(12, '{"bad"', 6),
+        copy(13, '{"bad"', 6),
+      ];
       const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, own, opts);
       assert.equal(s.duplicateInEvent, 2);
       assert.deepEqual(s.postgres, { written: 1, alreadyPresent: 0 });
       assert.deepEqual(s.deadLettered, { written: 1, alreadyPresent: 0, byKind: { json: 1 } });
-      const [row] = await own.query<{ cluster: string; partition: number; offset: string }>(`select cluster, partition, "offset" from ${own.tables.records}`);
-      assert.deepEqual(row, { cluster: 'AbCdEfGhIj', partition: 1, offset: '5' }, 'stored under the identity it carries');
+      const [row] = await own.query<{ cluster: string; partition: number; offset: string }>(
+        `select cluster, partition, "offset" from ${own.tables.records}`,
+      );
+      assert.deepEqual(
+        row,
+        { cluster: 'AbCdEfGhIj', partition: 1, offset: '5' },
+        'stored under the identity it carries',
+      );
     } finally {
       await own.close();
     }

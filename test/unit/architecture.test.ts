@@ -60,7 +60,13 @@ describe('imports go down', () => {
   });
 
   test('only adapters import a database driver at run time', () => {
-    const core = [...sources('lib/event'), ...sources('lib/records'), ...['batch', 'prepare', 'write', 'port', 'model', 'table-spec', 'postgres-tables', 'metrics', 'tables'].map((f) => `lib/sink/${f}.ts`)];
+    const core = [
+      ...sources('lib/event'),
+      ...sources('lib/records'),
+      ...['batch', 'prepare', 'write', 'port', 'model', 'table-spec', 'postgres-tables', 'metrics', 'tables'].map(
+        (f) => `lib/sink/${f}.ts`,
+      ),
+    ];
     const offenders = core.filter((f) => runtimeImports(f).some((s) => ['pg', 'mongodb', 'kafkajs'].includes(s)));
     assert.deepEqual(offenders, []);
   });
@@ -76,7 +82,9 @@ test('the Lambda bundle pulls in only the runtime dependencies', async () => {
         return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
       }),
   );
-  const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
   const direct = Object.keys(pkg.dependencies);
   for (const d of direct) assert.ok(packages.has(d), `${d} is a dependency the bundle does not use`);
   for (const dev of ['kafkajs', '@aws-sdk/client-lambda', 'pg-copy-streams', 'uplot', 'playwright-core', 'esbuild']) {

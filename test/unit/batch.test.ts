@@ -13,7 +13,12 @@ import { failingWrites } from '../helpers/faults';
 import { MemoryRecordStore, memoryStores } from '../helpers/memory-stores';
 
 const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: `C${i % 5}` });
-const rec = (partition: number, offset: number, value: string | null, key: string | null = `k${offset}`): KafkaEventRecord =>
+const rec = (
+  partition: number,
+  offset: number,
+  value: string | null,
+  key: string | null = `k${offset}`,
+): KafkaEventRecord =>
   toEventRecord({ topic: 'quotes', partition, offset, timestamp: 1_700_000_000_000 + offset, key, value });
 const event = (records: KafkaEventRecord[]) => buildEvent('self-managed', '127.0.0.1:9092', records);
 /** `n` valid records over `partitions` partitions, offsets from 0. */
@@ -26,11 +31,14 @@ const id = (partition: number, offset: number) => storedId(KEY, { topic: 'quotes
 
 describe('chunkBounds', () => {
   test('splits n records into chunks of the given size, the last one shorter', () => {
-    assert.deepEqual([...chunkBounds(25, 10)], [
-      { from: 0, to: 10 },
-      { from: 10, to: 20 },
-      { from: 20, to: 25 },
-    ]);
+    assert.deepEqual(
+      [...chunkBounds(25, 10)],
+      [
+        { from: 0, to: 10 },
+        { from: 10, to: 20 },
+        { from: 20, to: 25 },
+      ],
+    );
   });
   test('an empty event has no chunk', () => assert.deepEqual([...chunkBounds(0, 10)], []));
   test('a size below 1 counts as 1', () => assert.equal([...chunkBounds(3, 0)].length, 3));
@@ -105,7 +113,10 @@ describe('processBatch with in-memory stores', () => {
     assert.deepEqual(s.mongo.chunkSizes, [10, 10, 5]);
     assert.deepEqual(summary.postgres, { written: 25, alreadyPresent: 0 });
     assert.deepEqual(summary.mongo, { written: 25, alreadyPresent: 0 });
-    assert.deepEqual(summary.partitions, { 'quotes-0': { first: 0, last: 12, count: 13 }, 'quotes-1': { first: 0, last: 11, count: 12 } });
+    assert.deepEqual(summary.partitions, {
+      'quotes-0': { first: 0, last: 12, count: 13 },
+      'quotes-1': { first: 0, last: 11, count: 12 },
+    });
   });
 
   test('a replayed batch adds nothing and counts everything as present', async () => {
@@ -186,7 +197,8 @@ describe('processBatch with in-memory stores', () => {
 });
 
 describe('records a store refuses for their content', () => {
-  const refuseOffset3 = (r: { meta: { coordinates: { offset: number } } }) => (r.meta.coordinates.offset === 3 ? 'nested arrays are not supported' : undefined);
+  const refuseOffset3 = (r: { meta: { coordinates: { offset: number } } }) =>
+    r.meta.coordinates.offset === 3 ? 'nested arrays are not supported' : undefined;
 
   test('are dead-lettered with kind store and the reason, taken out of the other store, and the rest is written', async () => {
     const s = memoryStores<Quote>();
@@ -235,7 +247,12 @@ describe('a record that cannot even be prepared', () => {
 
   test('a number beyond double precision (1e400) is dead-lettered rather than stored as something else', async () => {
     const s = memoryStores<Quote>();
-    const summary = await processBatch(event([rec(0, 0, '{"quote":"q","character":"c","n":1e400}')]), quoteType, s, opts);
+    const summary = await processBatch(
+      event([rec(0, 0, '{"quote":"q","character":"c","n":1e400}')]),
+      quoteType,
+      s,
+      opts,
+    );
     assert.deepEqual(summary.deadLettered.byKind, { unstorable: 1 });
   });
 });

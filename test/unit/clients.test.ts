@@ -15,7 +15,14 @@ writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE--
 test('kafka: plaintext by default; TLS with a CA; SASL/SCRAM credentials', () => {
   assert.equal(kafkaOptions(loadConfig({})).ssl, undefined);
   assert.equal(kafkaOptions(loadConfig({})).sasl, undefined);
-  const c = loadConfig({ KAFKA_BROKERS: 'b1:9096, b2:9096', KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: ca, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'sink', KAFKA_SASL_PASSWORD: 'pw' });
+  const c = loadConfig({
+    KAFKA_BROKERS: 'b1:9096, b2:9096',
+    KAFKA_SSL: 'true',
+    KAFKA_SSL_CA_FILE: ca,
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: 'sink',
+    KAFKA_SASL_PASSWORD: 'pw',
+  });
   const o = kafkaOptions(c);
   assert.deepEqual(o.brokers, ['b1:9096', 'b2:9096']);
   assert.deepEqual(o.ssl, { ca: [`-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n`] });
@@ -26,12 +33,19 @@ test('kafka: plaintext by default; TLS with a CA; SASL/SCRAM credentials', () =>
 test('postgres: sslmode maps to node-postgres ssl options; pool is small with timeouts', () => {
   assert.equal(postgresSsl({ POSTGRES_SSLMODE: 'disable' }), false);
   assert.deepEqual(postgresSsl({ POSTGRES_SSLMODE: 'require' }), { rejectUnauthorized: false });
-  const full = postgresSsl({ POSTGRES_SSLMODE: 'verify-full', POSTGRES_SSL_CA_FILE: ca }) as { rejectUnauthorized: boolean; ca: string };
+  const full = postgresSsl({ POSTGRES_SSLMODE: 'verify-full', POSTGRES_SSL_CA_FILE: ca }) as {
+    rejectUnauthorized: boolean;
+    ca: string;
+  };
   assert.equal(full.rejectUnauthorized, true);
   assert.match(full.ca, /BEGIN CERTIFICATE/);
-  const vca = postgresSsl({ POSTGRES_SSLMODE: 'verify-ca', POSTGRES_SSL_CA_FILE: ca }) as { checkServerIdentity: () => undefined };
+  const vca = postgresSsl({ POSTGRES_SSLMODE: 'verify-ca', POSTGRES_SSL_CA_FILE: ca }) as {
+    checkServerIdentity: () => undefined;
+  };
   assert.equal(typeof vca.checkServerIdentity, 'function', 'verify-ca checks the chain, not the host name');
-  const p = poolConfig(loadConfig({ POSTGRES_SSLMODE: 'require', POSTGRES_POOL_MAX: '3', POSTGRES_QUERY_TIMEOUT_MS: '1234' }));
+  const p = poolConfig(
+    loadConfig({ POSTGRES_SSLMODE: 'require', POSTGRES_POOL_MAX: '3', POSTGRES_QUERY_TIMEOUT_MS: '1234' }),
+  );
   assert.equal(p.max, 3);
   assert.equal(p.statement_timeout, 1234);
   assert.equal(p.query_timeout, 1234);

@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { DEFAULTS, DEFAULT_MONGO_URL, PROJECT_ROOT, parseEnvFile, DEFAULT_POSTGRES_URL, DEFAULT_KAFKA_BROKERS } from '../../lib/config';
+import {
+  DEFAULTS,
+  DEFAULT_MONGO_URL,
+  PROJECT_ROOT,
+  parseEnvFile,
+  DEFAULT_POSTGRES_URL,
+  DEFAULT_KAFKA_BROKERS,
+} from '../../lib/config';
 
 interface Service {
   image: string;
@@ -12,7 +19,9 @@ interface Service {
   environment?: Record<string, string | number>;
   healthcheck?: unknown;
 }
-const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
 const svc = (name: string) => {
   const s = compose.services[name];
   assert.ok(s, `docker-compose.yml has no service ${name}`);
@@ -39,14 +48,20 @@ test('mongo: port and root user equal the defaults', () => {
   assert.deepEqual(hostPorts(m), [DEFAULTS.mongo.port]);
   assert.equal(m.environment?.MONGO_INITDB_ROOT_USERNAME, DEFAULTS.mongo.user);
   assert.equal(m.environment?.MONGO_INITDB_ROOT_PASSWORD, DEFAULTS.mongo.password);
-  assert.match(String(svc('mongo-express').environment?.ME_CONFIG_MONGODB_URL), new RegExp(`${DEFAULTS.mongo.user}:${DEFAULTS.mongo.password}@`));
+  assert.match(
+    String(svc('mongo-express').environment?.ME_CONFIG_MONGODB_URL),
+    new RegExp(`${DEFAULTS.mongo.user}:${DEFAULTS.mongo.password}@`),
+  );
 });
 
 test('kafka: host listener on the default broker address, 3.9.x, KRaft, no auto-created topics', () => {
   const k = svc('kafka');
   assert.match(k.image, /^apache\/kafka:3\.9\./);
   assert.deepEqual(hostPorts(k), [DEFAULTS.kafka.port]);
-  assert.match(String(k.environment?.KAFKA_ADVERTISED_LISTENERS), new RegExp(`//${DEFAULT_KAFKA_BROKERS.replace(/\./g, '\\.')}`));
+  assert.match(
+    String(k.environment?.KAFKA_ADVERTISED_LISTENERS),
+    new RegExp(`//${DEFAULT_KAFKA_BROKERS.replace(/\./g, '\\.')}`),
+  );
   assert.equal(String(k.environment?.KAFKA_AUTO_CREATE_TOPICS_ENABLE), 'false');
   assert.equal(Number(k.environment?.KAFKA_NUM_PARTITIONS), DEFAULTS.kafka.partitions);
 });

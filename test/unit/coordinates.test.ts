@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PartitionRanges, formatCoordinates, parseCoordinates, partitionKey, recordId } from '../../lib/event/coordinates';
+import {
+  PartitionRanges,
+  formatCoordinates,
+  parseCoordinates,
+  partitionKey,
+  recordId,
+} from '../../lib/event/coordinates';
 
 const c = { topic: 'quotes', partition: 2, offset: 42 };
 
@@ -22,7 +28,10 @@ test('partition ranges track first, last and count per partition', () => {
     { topic: 'quotes', partition: 0, offset: 3 },
     { topic: 'quotes', partition: 1, offset: 9 },
   ]);
-  assert.deepEqual(r.toJSON(), { 'quotes-0': { first: 3, last: 5, count: 2 }, 'quotes-1': { first: 9, last: 9, count: 1 } });
+  assert.deepEqual(r.toJSON(), {
+    'quotes-0': { first: 3, last: 5, count: 2 },
+    'quotes-1': { first: 9, last: 9, count: 1 },
+  });
   assert.equal(String(r), 'quotes-0@3..5, quotes-1@9..9');
   assert.equal(new PartitionRanges().empty, true);
 });

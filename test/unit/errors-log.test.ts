@@ -7,8 +7,13 @@ import { redactUrl } from '../../lib/config';
 import { createLogger, scrub, serializeError } from '../../lib/log';
 import { preview, printable } from '../../lib/sink/dead-letters';
 
-const context = { store: 'postgres' as const, partitions: { 'quotes-0': { first: 3, last: 9, count: 7 } }, chunk: { from: 0, to: 7 } };
-const pgError = () => Object.assign(new Error('connection refused to postgres://u:hunter2@db:5432/x'), { code: 'ECONNREFUSED' });
+const context = {
+  store: 'postgres' as const,
+  partitions: { 'quotes-0': { first: 3, last: 9, count: 7 } },
+  chunk: { from: 0, to: 7 },
+};
+const pgError = () =>
+  Object.assign(new Error('connection refused to postgres://u:hunter2@db:5432/x'), { code: 'ECONNREFUSED' });
 
 test('every error of ours has one root and keeps its native cause', () => {
   const cause = new Error('socket hang up');
@@ -39,7 +44,10 @@ test('the serializer keeps the cause chain, a pg code and the store, and scrubs 
 });
 
 test('the serializer keeps the inner errors of an aggregate failure', () => {
-  const e = new BatchWriteError([new StoreWriteError(context, new Error('a')), new StoreWriteError({ ...context, store: 'mongo' }, new Error('b'))]);
+  const e = new BatchWriteError([
+    new StoreWriteError(context, new Error('a')),
+    new StoreWriteError({ ...context, store: 'mongo' }, new Error('b')),
+  ]);
   const s = serializeError(e);
   assert.deepEqual(
     (s.errors as { store: string }[]).map((x) => x.store),

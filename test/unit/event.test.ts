@@ -10,9 +10,22 @@ import { eventRecords, isBase64, parseEvent } from '../../lib/event/parse';
 const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8'));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const rec = (over: Record<string, unknown> = {}) => ({
-  topic: 'quotes', partition: 0, offset: 1, timestamp: 1, timestampType: 'CREATE_TIME', key: b64('k'), value: b64('{"quote":"q","character":"c"}'), headers: [], ...over,
+  topic: 'quotes',
+  partition: 0,
+  offset: 1,
+  timestamp: 1,
+  timestampType: 'CREATE_TIME',
+  key: b64('k'),
+  value: b64('{"quote":"q","character":"c"}'),
+  headers: [],
+  ...over,
 });
-const event = (records: unknown[], over: Record<string, unknown> = {}) => ({ eventSource: 'SelfManagedKafka', bootstrapServers: 'a:9092', records: { 'quotes-0': records }, ...over });
+const event = (records: unknown[], over: Record<string, unknown> = {}) => ({
+  eventSource: 'SelfManagedKafka',
+  bootstrapServers: 'a:9092',
+  records: { 'quotes-0': records },
+  ...over,
+});
 
 test('both recorded fixtures parse, in both AWS shapes', () => {
   const msk = parseEvent(fixture('msk-event.json'));
@@ -26,8 +39,15 @@ test('both recorded fixtures parse, in both AWS shapes', () => {
 });
 
 test('signed Java bytes decode with b & 0xff; non-UTF-8 header values stay bytes (base64)', () => {
-  assert.deepEqual([...signedBytesToBuffer([-34, -83, -66, -17, -128, -1, 65])], [0xde, 0xad, 0xbe, 0xef, 0x80, 0xff, 0x41]);
-  const headers = decodeHeaders([{ source: toSignedBytes(Buffer.from('api')) }, { bin: [-34, -83, -66, -17] }, { accent: toSignedBytes(Buffer.from('café')) }]);
+  assert.deepEqual(
+    [...signedBytesToBuffer([-34, -83, -66, -17, -128, -1, 65])],
+    [0xde, 0xad, 0xbe, 0xef, 0x80, 0xff, 0x41],
+  );
+  const headers = decodeHeaders([
+    { source: toSignedBytes(Buffer.from('api')) },
+    { bin: [-34, -83, -66, -17] },
+    { accent: toSignedBytes(Buffer.from('café')) },
+  ]);
   assert.deepEqual(headers, [
     { name: 'source', value: 'api' },
     { name: 'bin', valueBase64: Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString('base64') },
@@ -69,7 +89,10 @@ describe('bad content becomes a typed record error, with coordinates', () => {
     });
   }
   test('a legal escape that only looks risky is fine', () => {
-    assert.equal(decodeRecord(rec({ value: b64('{"quote":"\\ud83d\\ude00","character":"c"}') }) as never).kind, 'value');
+    assert.equal(
+      decodeRecord(rec({ value: b64('{"quote":"\\ud83d\\ude00","character":"c"}') }) as never).kind,
+      'value',
+    );
   });
 });
 
@@ -88,18 +111,31 @@ describe('events that are not Kafka events are rejected, naming the problem', ()
   ];
   for (const [input, why] of bad) {
     test(String(why), () => {
-      assert.throws(() => parseEvent(input), (e: unknown) => e instanceof InvalidEventError && why.test(e.message), String(why));
+      assert.throws(
+        () => parseEvent(input),
+        (e: unknown) => e instanceof InvalidEventError && why.test(e.message),
+        String(why),
+      );
     });
   }
 });
 
 test('topics with dashes in their name still split on the last dash', () => {
-  const ev = { eventSource: 'SelfManagedKafka', bootstrapServers: 'x', records: { 'my-topic-2': [rec({ topic: 'my-topic', partition: 2 })] } };
+  const ev = {
+    eventSource: 'SelfManagedKafka',
+    bootstrapServers: 'x',
+    records: { 'my-topic-2': [rec({ topic: 'my-topic', partition: 2 })] },
+  };
   assert.equal(eventRecords(parseEvent(ev)).length, 1);
 });
 
 test('schema metadata fields are accepted and ignored', () => {
-  const ev = event([rec({ keySchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' }, valueSchemaMetadata: { dataFormat: 'JSON', schemaId: '2' } })]);
+  const ev = event([
+    rec({
+      keySchemaMetadata: { dataFormat: 'AVRO', schemaId: '1' },
+      valueSchemaMetadata: { dataFormat: 'JSON', schemaId: '2' },
+    }),
+  ]);
   assert.equal(decodeRecord(parseEvent(ev).records['quotes-0'][0]).kind, 'value');
 });
 
@@ -111,9 +147,17 @@ test('isBase64 is strict', () => {
   assert.ok(!isBase64('Y W J j'));
 });
 
-test('buildEvent round-trips through parse and decode (the emulator\'s event)', () => {
+test("buildEvent round-trips through parse and decode (the emulator's event)", () => {
   const records = [
-    toEventRecord({ topic: 'quotes', partition: 1, offset: '7', timestamp: '1700000000000', key: null, value: '{"quote":"q","character":"c"}', headers: { bin: Buffer.from([0xff, 0x00]) } }),
+    toEventRecord({
+      topic: 'quotes',
+      partition: 1,
+      offset: '7',
+      timestamp: '1700000000000',
+      key: null,
+      value: '{"quote":"q","character":"c"}',
+      headers: { bin: Buffer.from([0xff, 0x00]) },
+    }),
     toEventRecord({ topic: 'quotes', partition: 0, offset: 3, timestamp: 1, key: 'Homer', value: null }),
   ];
   assert.equal('key' in records[0], false, 'a missing key is left out');

@@ -18,7 +18,16 @@ const event = () =>
   buildEvent(
     'msk',
     'b-1:9098',
-    Array.from({ length: 30 }, (_, i) => toEventRecord({ topic: 'quotes', partition: i < 15 ? 0 : 1, offset: i % 15, timestamp: 1, key: null, value: quote(i) })),
+    Array.from({ length: 30 }, (_, i) =>
+      toEventRecord({
+        topic: 'quotes',
+        partition: i < 15 ? 0 : 1,
+        offset: i % 15,
+        timestamp: 1,
+        key: null,
+        value: quote(i),
+      }),
+    ),
   );
 
 function capture() {
@@ -27,7 +36,12 @@ function capture() {
   return { lines, log: createLogger('info', 'test', stream) };
 }
 
-const context = { awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:1:function:sink', functionVersion: '$LATEST', functionName: 'sink' };
+const context = {
+  awsRequestId: 'req-1',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:1:function:sink',
+  functionVersion: '$LATEST',
+  functionName: 'sink',
+};
 
 describe('partial batch response', () => {
   test('a chunk failing after earlier chunks were written answers the first unwritten offset per partition', async () => {
@@ -49,14 +63,18 @@ describe('partial batch response', () => {
     const s = memoryStores<Quote>();
     const stores = { ...s, records: [s.postgres, failingWrites(s.mongo, () => true)] };
     const config = loadConfig({ SINK_WRITE_CHUNK: '10', SINK_PARTIAL_BATCH_RESPONSE: 'true' });
-    await assert.rejects(createSinkHandler({ config, log: capture().log, stores, emit: () => undefined })(event(), context));
+    await assert.rejects(
+      createSinkHandler({ config, log: capture().log, stores, emit: () => undefined })(event(), context),
+    );
   });
 
   test('without ReportBatchItemFailures on the mapping a failure throws, as the mapping expects', async () => {
     const s = memoryStores<Quote>();
     const stores = { ...s, records: [s.postgres, failingWrites(s.mongo, (call) => call === 2)] };
     const config = loadConfig({ SINK_WRITE_CHUNK: '10' });
-    await assert.rejects(createSinkHandler({ config, log: capture().log, stores, emit: () => undefined })(event(), context));
+    await assert.rejects(
+      createSinkHandler({ config, log: capture().log, stores, emit: () => undefined })(event(), context),
+    );
   });
 
   test('firstUnwritten takes the lowest offset of each partition from a position on', () => {
@@ -69,7 +87,12 @@ describe('partial batch response', () => {
 describe('logs and metrics', () => {
   test('every log line carries the request id, function ARN and version, and cold start', async () => {
     const { lines, log } = capture();
-    const handle = createSinkHandler({ config: loadConfig({}), log, stores: memoryStores<Quote>(), emit: () => undefined });
+    const handle = createSinkHandler({
+      config: loadConfig({}),
+      log,
+      stores: memoryStores<Quote>(),
+      emit: () => undefined,
+    });
     await handle(event(), context);
     await handle(event(), { ...context, awsRequestId: 'req-2' });
     const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -82,15 +105,25 @@ describe('logs and metrics', () => {
 
   test('one EMF line per batch with the documented shape and every metric', async () => {
     const emitted: string[] = [];
-    const handle = createSinkHandler({ config: loadConfig({}), log: capture().log, stores: memoryStores<Quote>(), emit: (l) => emitted.push(l) });
+    const handle = createSinkHandler({
+      config: loadConfig({}),
+      log: capture().log,
+      stores: memoryStores<Quote>(),
+      emit: (l) => emitted.push(l),
+    });
     await handle(event(), context);
     assert.equal(emitted.length, 1);
-    const doc = JSON.parse(emitted[0]) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
+    const doc = JSON.parse(emitted[0]) as {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+    } & Record<string, unknown>;
     const directive = doc._aws.CloudWatchMetrics[0];
     assert.equal(directive.Namespace, 'QuotesSink');
     assert.deepEqual(directive.Dimensions, [['FunctionName']]);
     for (const name of METRIC_NAMES) {
-      assert.ok(directive.Metrics.some((m) => m.Name === name), name);
+      assert.ok(
+        directive.Metrics.some((m) => m.Name === name),
+        name,
+      );
       assert.equal(typeof doc[name], 'number', name);
     }
     assert.equal(doc.FunctionName, 'sink');

@@ -11,13 +11,28 @@ import { insertSql, toRow } from '../../lib/sink/table-spec';
 import { ident, qualified } from '../../lib/sink/tables';
 
 const coords = { topic: 'quotes', partition: 2, offset: 42 };
-const meta: RecordMeta = { cluster: 'AbCdEfGhIj', coordinates: coords, timestamp: 1700000000000, timestampType: 'CREATE_TIME', keyText: 'Homer', keyBase64: 'SG9tZXI=', headers: [{ name: 'source', value: 'api' }] };
+const meta: RecordMeta = {
+  cluster: 'AbCdEfGhIj',
+  coordinates: coords,
+  timestamp: 1700000000000,
+  timestampType: 'CREATE_TIME',
+  keyText: 'Homer',
+  keyBase64: 'SG9tZXI=',
+  headers: [{ name: 'source', value: 'api' }],
+};
 
 test('a quote validates and keeps unknown fields', () => {
-  const v = validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image: 'https://x.test/h.png', characterDirection: 'Right', season: 4 }, coords);
+  const v = validateRecord(
+    quoteType,
+    { quote: 'Doh', character: 'Homer', image: 'https://x.test/h.png', characterDirection: 'Right', season: 4 },
+    coords,
+  );
   assert.ok(v.ok);
   if (v.ok) assert.equal((v.value as Quote & { season: number }).season, 4);
-  assert.ok(validateRecord(quoteType, { quote: 'Doh', character: 'Homer' }, coords).ok, 'image and direction are optional');
+  assert.ok(
+    validateRecord(quoteType, { quote: 'Doh', character: 'Homer' }, coords).ok,
+    'image and direction are optional',
+  );
 });
 
 describe('invalid quotes say which field and which record', () => {
@@ -45,12 +60,29 @@ describe('invalid quotes say which field and which record', () => {
 test('row and document mapping', () => {
   const payload = { quote: 'Doh', character: 'Homer', characterDirection: 'Right', extra: true };
   const valueText = JSON.stringify(payload);
-  const good = { meta, payload, value: payload as Quote, valueBase64: Buffer.from(valueText).toString('base64'), valueText };
+  const good = {
+    meta,
+    payload,
+    value: payload as Quote,
+    valueBase64: Buffer.from(valueText).toString('base64'),
+    valueText,
+  };
   const row = toRow(recordsTable(quoteType), good);
   assert.deepEqual(row, {
-    cluster: 'AbCdEfGhIj', topic: 'quotes', partition: 2, offset: 42, kafka_key: 'Homer', kafka_key_base64: 'SG9tZXI=', headers: meta.headers,
-    kafka_timestamp: '2023-11-14T22:13:20.000Z', timestamp_type: 'CREATE_TIME', raw_value: valueText,
-    quote: 'Doh', character: 'Homer', image: null, character_direction: 'Right',
+    cluster: 'AbCdEfGhIj',
+    topic: 'quotes',
+    partition: 2,
+    offset: 42,
+    kafka_key: 'Homer',
+    kafka_key_base64: 'SG9tZXI=',
+    headers: meta.headers,
+    kafka_timestamp: '2023-11-14T22:13:20.000Z',
+    timestamp_type: 'CREATE_TIME',
+    raw_value: valueText,
+    quote: 'Doh',
+    character: 'Homer',
+    image: null,
+    character_direction: 'Right',
   });
   const at = new Date(0);
   const doc = toDocument(quoteType, good, at);
@@ -67,7 +99,7 @@ test('the chunk statement binds one parameter whatever the chunk size (far below
   assert.match(sql, /on conflict \("cluster", "topic", "partition", "offset"\) do nothing/);
 });
 
-test('the DDL has the coordinates as primary key, and the type\'s and the sink\'s indexes', () => {
+test("the DDL has the coordinates as primary key, and the type's and the sink's indexes", () => {
   const ddl = schemaSql(quoteType, { schema: 'public', records: 'quotes', deadLetters: 'dead_letters' });
   assert.match(ddl, /create table if not exists "public"."quotes" \(/);
   assert.match(ddl, /primary key \("cluster", "topic", "partition", "offset"\)/);
@@ -97,5 +129,8 @@ describe('image URLs: http and https only', () => {
       assert.equal(v.ok, false);
     });
   }
-  test('accepts https', () => assert.ok(validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image: 'https://x.test/a.png' }, coords).ok));
+  test('accepts https', () =>
+    assert.ok(
+      validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image: 'https://x.test/a.png' }, coords).ok,
+    ));
 });
