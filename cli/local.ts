@@ -13,6 +13,7 @@ import { defineCommand, enumFlag, intFlag, parseCommand } from '../lib/cli/args'
 import { printBanner } from '../lib/cli/banner';
 import { UsageError } from '../lib/cli/errors';
 import { runMain } from '../lib/cli/main';
+import { reachable } from '../lib/cli/reachable';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import {
   DEFAULT_FETCH_MAX_BYTES,
@@ -70,6 +71,7 @@ export const LOCAL_COMMAND = defineCommand({
     'idle-ms': s('MS', 'with --until-idle (default 1500)'),
     'log-file': s('PATH', "also write every log line of the run (the handler's batch reports too) to PATH"),
     json: b('JSON logs on stderr/stdout even on a terminal'),
+    'no-store-check': b('start even when a store does not answer (the emulator then retries; outage drills)'),
   },
   schema: z
     .object({
@@ -103,6 +105,7 @@ export const LOCAL_COMMAND = defineCommand({
       'idle-ms': intFlag(0, 600_000).default('1500'),
       'log-file': z.string().min(1).optional(),
       json: z.boolean().default(false),
+      'no-store-check': z.boolean().default(false),
     })
     .strict(),
   notes: [
@@ -313,6 +316,9 @@ async function main(argv: string[]): Promise<number> {
     stores: options.invoke === 'inprocess',
   });
   for (const line of settings.describe) process.stderr.write(`[local] ${line}\n`);
+  // Once, before consuming: a wrong password or a store that is down is one line now, not endless retries.
+  const stores = options.invoke === 'inprocess' && !options['no-store-check'];
+  await reachable(config, stores ? ['kafka', 'postgres', 'mongo'] : ['kafka']);
   return runEmulator(settings, options, config, out);
 }
 

@@ -33,6 +33,19 @@ describe('the emulator on the command line', () => {
   });
   after(() => l.close());
 
+  test('a store that does not answer at start: one line naming it within 10 s, exit 1, no retrying forever', async () => {
+    const t0 = Date.now();
+    const r = await runCommand(TSX, ['cli/local.ts', '--until-idle', '--no-template'], {
+      ...l.env,
+      POSTGRES_URL: 'postgres://u:distinctive-pw@127.0.0.1:1/none',
+    });
+    assert.equal(r.code, 1);
+    assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
+    assert.match(r.stderr, /cannot connect to postgres at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/none/);
+    assert.doesNotMatch(r.stdout + r.stderr, /distinctive-pw|\n\s+at /);
+    assert.equal((await l.sb.counts()).rows, 0, 'nothing consumed');
+  });
+
   test('--until-idle --starting-position LATEST on a new group exits at once: the backlog is not its lag', async () => {
     const r = await runEmulator(
       l,
