@@ -25,9 +25,9 @@ AWS's rules (lib/deploy/mapping-rules.ts). One line per violation; exit 1 if the
   --lint              also run cfn-lint on each template (fails on any finding)
   --keep DIR          package into DIR and keep it (default: a temporary folder, removed)
   --concurrency N     packages at once (default: the number of CPUs)
-  -h, --help          this text`;
+  --help, -h          this text`;
 
-/** A usage mistake: the message and the usage text go to stderr, exit 2. */
+/** A usage mistake: one line on stderr, exit 2. */
 class UsageError extends QuotesSinkError {}
 
 interface Options {
@@ -142,8 +142,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: Error) => {
-    console.error(`doctor: ${e.message}`);
-    if (e instanceof UsageError) console.error(USAGE);
-    process.exit(2);
+    // A usage mistake is one line (exit 2; --help has the rest); anything else is a failure (exit 1).
+    console.error(`doctor: ${e.message}${e instanceof UsageError ? '; see --help' : ''}`);
+    process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

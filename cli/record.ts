@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { defineCommand, enumFlag, intFlag, parseCommand } from '../lib/cli/args';
 import { printBanner } from '../lib/cli/banner';
 import { runMain } from '../lib/cli/main';
+import { checkKafka } from '../lib/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { QuotesSinkError } from '../lib/errors';
 import { buildEvent, fromKafkaMessage } from '../lib/event/build';
@@ -87,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const topic = config.KAFKA_TOPIC;
   printBanner('record', config, { topic, group: o['from-beginning'] ? undefined : config.KAFKA_GROUP_ID });
+  await checkKafka(config); // one line within seconds, not kafkajs's retries
   const kafka = createKafka(config, 'quotes-sink-recorder');
   const admin = kafka.admin();
   await admin.connect();

@@ -8,6 +8,7 @@ import { defineCommand, exclusive, parseCommand } from '../lib/cli/args';
 import { printBanner } from '../lib/cli/banner';
 import { UsageError } from '../lib/cli/errors';
 import { runMain } from '../lib/cli/main';
+import { checkKafka } from '../lib/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { redriveFolder, redriveTopic, type RedriveResult } from '../lib/emulator/redrive';
 import { createKafka } from '../lib/kafka';
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   const kafka = createKafka(config, 'quotes-sink-redrive');
   const from = o.from?.slice('kafka://'.length);
   printBanner('redrive', config, { topic: o.to ?? config.KAFKA_TOPIC });
+  await checkKafka(config); // one line within seconds, not kafkajs's retries
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   let r: RedriveResult;

@@ -13,7 +13,7 @@ import { startUiServer } from '../lib/ui/server';
 const USAGE = `usage: npm run ui -- [--port N]
 
   --port N   port on 127.0.0.1 (default 8088; 0 picks a free one)
-  --help     this text
+  --help, -h this text
 
 Pages: Topics, Records, Emulator, Dead letters, Stores. Configuration as for the other commands
 (KAFKA_TOPIC, KAFKA_GROUP_ID, POSTGRES_*, MONGO_*; .env and .stack/env are read).`;
@@ -59,7 +59,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e: Error) => {
-    console.error(`ui: ${e.message}${e instanceof UsageError ? `\n\n${USAGE}` : ''}`);
+    // A usage mistake is one line; --help has the rest.
+    console.error(`ui: ${e.message}${e instanceof UsageError ? '; see --help' : ''}`);
     process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

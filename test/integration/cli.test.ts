@@ -51,6 +51,11 @@ const COMMANDS: [string, string[]][] = [
   ['bench', ['bench/run.ts']],
   ['soak', ['scripts/soak.ts']],
   ['offline', ['scripts/offline.ts']],
+  ['local', ['cli/local.ts']],
+  ['record', ['cli/record.ts']],
+  ['redrive', ['cli/redrive.ts']],
+  ['doctor', ['cli/doctor.ts']],
+  ['ui', ['cli/ui.ts']],
 ];
 
 const NO_STACK_TRACE = /\n\s+at /;
@@ -121,6 +126,18 @@ const POSTGRES_DOWN =
 const MONGO_DOWN = /cannot connect to mongo at mongodb:\/\/127\.0\.0\.1:1\/ \(MONGO_URL\)/;
 
 describe('an unreachable service is named within 10 s', () => {
+  test('record: Kafka', () =>
+    assertNamesUnreachable(
+      ['cli/record.ts', '--out', '/tmp/quotes-sink-unreachable.json'],
+      { KAFKA_BROKERS: CLOSED },
+      KAFKA_DOWN,
+    ));
+  test('redrive: Kafka', () =>
+    assertNamesUnreachable(
+      ['cli/redrive.ts', '--from', 'kafka://quotes-failed'],
+      { KAFKA_BROKERS: CLOSED },
+      KAFKA_DOWN,
+    ));
   test('produce: Kafka', () =>
     assertNamesUnreachable(['cli/produce.ts', '--synthetic', '5'], { KAFKA_BROKERS: CLOSED }, KAFKA_DOWN));
   test('topics list: Kafka', () =>
