@@ -220,7 +220,7 @@ describe('signals during a store outage', () => {
       const down = `postgres://mchi:mchi1234@127.0.0.1:${closedPort}/simpsons`;
       const group = uniqueName('g'); // not the group of the other case's killed emulator
       const env = { POSTGRES_URL: down, POSTGRES_CONNECT_TIMEOUT_MS: '300', KAFKA_GROUP_ID: group };
-      const emulator = startEmulator(l, [], env);
+      const emulator = startEmulator(l, ['--no-store-check'], env);
       try {
         await until('a failed invocation', () => jsonLines(emulator.output()).some((j) => j.attempt === 2), 60_000);
         const signalled = Date.now();

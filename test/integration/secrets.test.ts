@@ -44,16 +44,25 @@ test('failing runs (unreachable database, bad event) name what failed but not th
   const logFile = path.join(tmp, 'fail.log');
   await produce(l, ['--synthetic', '10']);
   const bad = `postgres://${ROLE}:${SECRET}@127.0.0.1:1/simpsons`;
-  const r = await runCommand(TSX, ['cli/local.ts', '--until-idle', '--max-attempts', '2', '--log-file', logFile], {
-    ...l.env,
-    POSTGRES_URL: bad,
-    POSTGRES_CONNECT_TIMEOUT_MS: '300',
-    LOG_LEVEL: 'debug',
-  });
+  // Past the start-up check (which names the store, password redacted: checked below), into the writes.
+  const r = await runCommand(
+    TSX,
+    ['cli/local.ts', '--until-idle', '--no-store-check', '--max-attempts', '2', '--log-file', logFile],
+    {
+      ...l.env,
+      POSTGRES_URL: bad,
+      POSTGRES_CONNECT_TIMEOUT_MS: '300',
+      LOG_LEVEL: 'debug',
+    },
+  );
   assert.equal(r.code, 1);
   const all = r.stdout + r.stderr + readFileSync(logFile, 'utf8');
   assert.match(all, /postgres write failed/);
   assert.ok(!all.includes(SECRET), 'the password appears in the failure output');
+  const early = await runCommand(TSX, ['cli/local.ts', '--until-idle'], { ...l.env, POSTGRES_URL: bad });
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /cannot connect to postgres/);
+  assert.ok(!(early.stdout + early.stderr).includes(SECRET), 'the password appears in the start-up check');
 
   const sandboxEnv = Object.entries(l.sb.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
   const inv = await runCommand(SERVERLESS, [
