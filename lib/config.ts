@@ -111,6 +111,9 @@ const oneOf = <V extends string>(values: readonly [V, ...V[]]) =>
 const bool = oneOf(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** The record stores there are, in the order the sink writes and reports them. */
+export const STORE_NAMES = ['postgres', 'mongo'] as const;
+
 const schema = z.object({
   KAFKA_BROKERS: z.string().min(1).default(DEFAULT_KAFKA_BROKERS),
   KAFKA_TOPIC: z
@@ -155,6 +158,32 @@ const schema = z.object({
   MONGO_TLS: bool.default('false'),
   MONGO_TLS_CA_FILE: z.string().optional(),
 
+  MONGO_DEAD_LETTER_COLLECTION: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,120}$/, 'MONGO_DEAD_LETTER_COLLECTION has characters MongoDB forbids')
+    .default('dead_letters'),
+
+  /**
+   * The record stores, comma-separated: `postgres,mongo` (default), `postgres` or `mongo`. Only the
+   * stores named are opened, asked and written to.
+   */
+  SINK_STORES: z
+    .string()
+    .default('postgres,mongo')
+    .transform((s, ctx) => {
+      const names = [...new Set(s.split(',').map((x) => x.trim()))];
+      if (names.length === 0 || names.some((n) => n !== 'postgres' && n !== 'mongo')) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be postgres,mongo, postgres or mongo' });
+        return z.NEVER;
+      }
+      return STORE_NAMES.filter((n) => names.includes(n));
+    }),
+  /**
+   * Where dead letters go: `postgres` (the table) or `mongo` (the collection
+   * MONGO_DEAD_LETTER_COLLECTION). Default: Postgres when SINK_STORES has it, else MongoDB.
+   */
+  SINK_DEAD_LETTERS: oneOf(['postgres', 'mongo']).optional(),
+
   TOMBSTONES: oneOf(['skip', 'delete']).default('skip'),
   /** Records per write inside a batch (one Postgres statement and one Mongo bulkWrite each). */
   SINK_WRITE_CHUNK: int(1, 10_000).default(1_000),
@@ -169,6 +198,10 @@ const schema = z.object({
 
 /** The validated configuration. */
 export type Config = z.infer<typeof schema>;
+
+/** Where dead letters go: SINK_DEAD_LETTERS, or Postgres when it is a record store, else MongoDB. */
+export const deadLetterStore = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): 'postgres' | 'mongo' =>
+  c.SINK_DEAD_LETTERS ?? (c.SINK_STORES.includes('postgres') ? 'postgres' : 'mongo');
 
 /**
  * Validates `env` once and returns a typed config; throws {@link ConfigError} naming every bad value.

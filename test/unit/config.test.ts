@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, DEFAULT_POSTGRES_URL, loadConfig, parseEnvFile, redactUrl } from '../../lib/config';
+import {
+  ConfigError,
+  DEFAULT_POSTGRES_URL,
+  deadLetterStore,
+  loadConfig,
+  parseEnvFile,
+  redactUrl,
+} from '../../lib/config';
+import { quoteType } from '../../lib/records/quote';
+import { openStores } from '../../lib/sink/stores';
 
 test('defaults equal the compose stack and need no environment', () => {
   const c = loadConfig({});
@@ -69,4 +78,34 @@ test('redactUrl hides the password only', () => {
     'postgres://mchi:***@127.0.0.1:5432/simpsons',
   );
   assert.equal(redactUrl('mongodb://127.0.0.1:27017/'), 'mongodb://127.0.0.1:27017/');
+});
+
+test('SINK_STORES picks the record stores; dead letters follow Postgres unless told', () => {
+  assert.deepEqual(loadConfig({}).SINK_STORES, ['postgres', 'mongo']);
+  assert.deepEqual(loadConfig({ SINK_STORES: 'mongo, postgres' }).SINK_STORES, ['postgres', 'mongo']);
+  assert.deepEqual(loadConfig({ SINK_STORES: 'mongo' }).SINK_STORES, ['mongo']);
+  assert.equal(deadLetterStore(loadConfig({})), 'postgres');
+  assert.equal(deadLetterStore(loadConfig({ SINK_STORES: 'postgres' })), 'postgres');
+  assert.equal(deadLetterStore(loadConfig({ SINK_STORES: 'mongo' })), 'mongo');
+  assert.equal(deadLetterStore(loadConfig({ SINK_STORES: 'mongo', SINK_DEAD_LETTERS: 'postgres' })), 'postgres');
+  assert.throws(
+    () => loadConfig({ SINK_STORES: 'postgres,redis' }),
+    /SINK_STORES: must be postgres,mongo, postgres or mongo/,
+  );
+  assert.throws(() => loadConfig({ SINK_STORES: ',' }), /SINK_STORES/);
+});
+
+test('openStores opens only the stores SINK_STORES names (and where dead letters go)', async () => {
+  const names = (env: Record<string, string>) => {
+    const s = openStores(loadConfig(env), quoteType);
+    const out = { records: s.records.map((r) => r.name), deadLetters: s.deadLetters.name };
+    return s.close().then(() => out);
+  };
+  assert.deepEqual(await names({}), { records: ['postgres', 'mongo'], deadLetters: 'postgres' });
+  assert.deepEqual(await names({ SINK_STORES: 'postgres' }), { records: ['postgres'], deadLetters: 'postgres' });
+  assert.deepEqual(await names({ SINK_STORES: 'mongo' }), { records: ['mongo'], deadLetters: 'mongo' });
+  assert.deepEqual(await names({ SINK_STORES: 'mongo', SINK_DEAD_LETTERS: 'postgres' }), {
+    records: ['mongo'],
+    deadLetters: 'postgres',
+  });
 });

@@ -1,0 +1,114 @@
+/**
+ * Dead letters in MongoDB, for a sink that writes to MongoDB only (`SINK_STORES=mongo`): the same
+ * fields as the Postgres table, one document per record, `_id` = the record's identity.
+ */
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type MongoClient } from 'mongodb';
+import { isStorableTimestamp } from '../event/decode';
+import { storedId } from '../event/coordinates';
+import type { DeadLetter } from './model';
+import type { DeadLetterStore, WriteCount } from './port';
+
+const DUPLICATE_KEY = 11000;
+
+/** A dead letter as stored: coordinates, the raw key, value and headers, and why. */
+export interface DeadLetterDocument {
+  _id: string;
+  cluster: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  keyBase64: string | null;
+  valueBase64: string | null;
+  headers: DeadLetter['meta']['headers'];
+  /** Null when the record's timestamp is one no store can hold. */
+  timestamp: Date | null;
+  errorKind: string;
+  error: string;
+  failedAt: Date;
+  replayedAt: Date | null;
+}
+
+/** The document of a dead letter. */
+export function deadLetterDocument(d: DeadLetter, failedAt: Date): DeadLetterDocument {
+  const m = d.meta;
+  return {
+    _id: storedId(m.cluster, m.coordinates),
+    cluster: m.cluster,
+    ...m.coordinates,
+    keyBase64: m.keyBase64 ?? null,
+    valueBase64: d.valueBase64 ?? null,
+    headers: m.headers,
+    timestamp: isStorableTimestamp(m.timestamp) ? new Date(m.timestamp) : null,
+    errorKind: d.error.kind,
+    error: d.error.detail,
+    failedAt,
+    replayedAt: null,
+  };
+}
+
+/** The per-document errors of a bulk write, or undefined when it failed as a whole (an outage). */
+function duplicateIndexes(e: unknown): number[] | undefined {
+  if (!(e instanceof MongoBulkWriteError)) return undefined;
+  const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
+  if (errors.length === 0 || errors.some((w) => w.code !== DUPLICATE_KEY)) return undefined;
+  return errors.map((w) => w.index);
+}
+
+/** The dead-letter collection. Written only when a chunk has dead letters. */
+export class MongoDeadLetterStore implements DeadLetterStore {
+  readonly name = 'mongo' as const;
+
+  /** `client` belongs to the records store, which closes it. */
+  constructor(
+    private readonly client: MongoClient,
+    private readonly target: { database: string; collection: string },
+  ) {}
+
+  private collection(): Collection<DeadLetterDocument> {
+    return this.client.db(this.target.database).collection<DeadLetterDocument>(this.target.collection);
+  }
+
+  /** Nothing to create: the collection appears with its first document, keyed by `_id`. */
+  async ready(): Promise<void> {}
+
+  /**
+   * Inserts the dead letters; one already there counts as present, unless it was replayed: a
+   * replayed record that fails again is a dead letter again (as in the Postgres table).
+   */
+  async write(deadLetters: readonly DeadLetter[]): Promise<WriteCount> {
+    if (deadLetters.length === 0) return { written: 0, alreadyPresent: 0 };
+    const docs = deadLetters.map((d) => deadLetterDocument(d, new Date()));
+    try {
+      const r = await this.collection().insertMany(docs, { ordered: false });
+      return { written: r.insertedCount, alreadyPresent: 0 };
+    } catch (e) {
+      const duplicates = duplicateIndexes(e);
+      if (!duplicates) throw e;
+      const rearmed = await this.rearm(duplicates.map((i) => docs[i]));
+      const inserted = docs.length - duplicates.length;
+      return { written: inserted + rearmed, alreadyPresent: duplicates.length - rearmed };
+    }
+  }
+
+  /** Makes replayed dead letters among `docs` pending again with their new reason; returns how many. */
+  private async rearm(docs: DeadLetterDocument[]): Promise<number> {
+    const replayed = await this.collection()
+      .find({ _id: { $in: docs.map((d) => d._id) }, replayedAt: { $ne: null } }, { projection: { _id: 1 } })
+      .toArray();
+    if (replayed.length === 0) return 0;
+    const again = new Set(replayed.map((d) => d._id));
+    const ops: AnyBulkWriteOperation<DeadLetterDocument>[] = docs
+      .filter((d) => again.has(d._id))
+      .map((d) => ({
+        updateOne: {
+          filter: { _id: d._id, replayedAt: { $ne: null } },
+          update: { $set: { errorKind: d.errorKind, error: d.error, failedAt: d.failedAt, replayedAt: null } },
+        },
+      }));
+    const r = await this.collection().bulkWrite(ops, { ordered: false });
+    return r.modifiedCount;
+  }
+
+  /** The client belongs to the records store, which closes it. */
+  async close(): Promise<void> {}
+}
