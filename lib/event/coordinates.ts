@@ -108,6 +108,18 @@ export const storedId = (cluster: ClusterKey, c: Coordinates): string =>
   cluster === LEGACY_CLUSTER ? recordId(c) : `${cluster}:${recordId(c)}`;
 
 /**
+ * Parses {@link storedId}'s form back: the cluster key ('' for the form without one) and the
+ * coordinates; undefined for anything else. Topic names hold no `:`, cluster keys are base64url.
+ */
+export function parseStoredId(id: string): { cluster: ClusterKey; coordinates: Coordinates } | undefined {
+  const colon = id.indexOf(':');
+  const m = /^(.+)-(\d+)-(\d+)$/.exec(id.slice(colon + 1));
+  if (!m) return undefined;
+  const cluster = colon < 0 ? LEGACY_CLUSTER : id.slice(0, colon);
+  return { cluster, coordinates: { topic: m[1], partition: Number(m[2]), offset: Number(m[3]) } };
+}
+
+/**
  * A header that gives a record the identity of the record it re-sends (dead-letter replays,
  * redrives): the sink stores it under that identity, so a copy sent twice is stored once.
  */

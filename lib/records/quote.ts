@@ -4,6 +4,17 @@ import type { RecordType } from './record-type';
 
 const nonEmpty = z.string().refine((s) => s.trim().length > 0, 'must be a non-empty string');
 
+/** What the schema asks of `image`: a URL (it parses) and an http(s) one. */
+const isWebUrl = (u: string): boolean => {
+  if (!/^https?:\/\//i.test(u)) return false;
+  try {
+    new URL(u);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 export const quoteSchema = z
   .object({
     quote: nonEmpty,
@@ -20,20 +31,33 @@ export const quoteSchema = z
 
 export type Quote = z.infer<typeof quoteSchema>;
 
+const isText = (v: unknown): boolean => typeof v === 'string' && v.trim().length > 0;
+
+/** The schema's conditions, checked without zod (a tenth of the time, no copy): see RecordType.accepts. */
+function acceptsQuote(v: unknown): v is Quote {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const q = v as Record<string, unknown>;
+  if (!isText(q.quote) || !isText(q.character)) return false;
+  const image = q.image;
+  if (image !== undefined && image !== null && (typeof image !== 'string' || !isWebUrl(image))) return false;
+  const direction = q.characterDirection;
+  return direction === undefined || direction === null || typeof direction === 'string';
+}
+
 export const quoteType: RecordType<Quote> = {
   name: 'quote',
   schema: quoteSchema,
+  accepts: acceptsQuote,
   columns: [
-    { name: 'quote', sqlType: 'text', notNull: true, from: (q) => q.quote },
-    { name: 'character', sqlType: 'text', notNull: true, from: (q) => q.character },
-    { name: 'image', sqlType: 'text', from: (q) => q.image ?? null },
-    { name: 'character_direction', sqlType: 'text', from: (q) => q.characterDirection ?? null },
+    { name: 'quote', sqlType: 'text', notNull: true, field: 'quote', from: (q) => q.quote },
+    { name: 'character', sqlType: 'text', notNull: true, field: 'character', from: (q) => q.character },
+    { name: 'image', sqlType: 'text', field: 'image', from: (q) => q.image ?? null },
+    {
+      name: 'character_direction',
+      sqlType: 'text',
+      field: 'characterDirection',
+      from: (q) => q.characterDirection ?? null,
+    },
   ],
-  toDocument: (q) => ({
-    quote: q.quote,
-    character: q.character,
-    image: q.image ?? null,
-    characterDirection: q.characterDirection ?? null,
-  }),
   indexes: [{ name: 'character', columns: ['character'], fields: ['character'] }],
 };

@@ -8,6 +8,7 @@ export function validateRecord<T>(
   value: unknown,
   coordinates: Coordinates,
 ): { ok: true; value: T } | { ok: false; error: RecordError } {
+  if (type.accepts?.(value)) return { ok: true, value };
   const r = type.schema.safeParse(value);
   if (r.success) return { ok: true, value: r.data };
   const detail = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');

@@ -8,8 +8,9 @@ import { recordId, type ClusterKey, type Coordinates } from '../event/coordinate
 import type { StoredHeader } from '../event/decode';
 import type { StoreName } from '../errors';
 import { QuotesSinkError } from '../errors';
-import type { RecordType } from '../records/record-type';
+import { typeFields, type RecordType } from '../records/record-type';
 import type { GoodRecord } from './model';
+import { splitValue, storedKey } from './value-parts';
 
 /** A record as one store holds it: the parts both stores keep, and the row or document itself. */
 export interface StoredRecord {
@@ -22,7 +23,7 @@ export interface StoredRecord {
   headers: StoredHeader[];
   /** The value as received (unknown fields included). */
   payload: unknown;
-  /** The raw value's text, where the store keeps it. */
+  /** The raw value's text: as kept, or rebuilt from the stored parts; null for records stored before either. */
   rawValue: string | null;
   timestamp: Date;
   timestampType: string;
@@ -123,20 +124,24 @@ export function toGoodRecord<T>(type: RecordType<T>, s: StoredRecord): GoodRecor
   if (!parsed.success)
     throw new StoredPayloadError(s.coordinates, parsed.error.issues.map((i) => i.message).join('; '));
   const valueText = s.rawValue ?? JSON.stringify(s.payload);
+  const keyText = s.keyText ?? undefined;
+  const keyBase64 = s.keyBase64 ?? undefined;
   return {
     meta: {
       cluster: s.cluster,
       coordinates: s.coordinates,
       timestamp: s.timestamp.getTime(),
       timestampType: s.timestampType,
-      keyText: s.keyText ?? undefined,
-      keyBase64: s.keyBase64 ?? undefined,
+      keyText,
+      keyBase64,
       headers: s.headers,
     },
     payload: s.payload,
     value: parsed.data,
     valueBase64: Buffer.from(valueText, 'utf8').toString('base64'),
     valueText,
+    parts: splitValue(typeFields(type), s.payload, valueText),
+    key: storedKey(keyText, keyBase64),
   };
 }
 

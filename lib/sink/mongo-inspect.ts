@@ -1,27 +1,35 @@
 /** MongoDB read adapter: the records collection, looked at, never written. */
 import type { Collection, Document, MongoClient } from 'mongodb';
-import { recordId, storedId, type ClusterKey, type Coordinates } from '../event/coordinates';
-import type { StoredHeader } from '../event/decode';
+import { parseStoredId, recordId, storedId, type ClusterKey, type Coordinates } from '../event/coordinates';
+import { typeFields, type RecordType } from '../records/record-type';
 import { byRecordId, checkRange, type OffsetRange, type RecordInspector, type StoredRecord } from './inspect';
 import type { MongoTarget } from './mongo';
+import { expandHeaders, keyBase64Of, rebuildText } from './value-parts';
 
 type RecordDocument = Document & { _id: string };
 
+/** The `kafka` field of every document shape the sink has written. */
 interface KafkaField {
+  /** Documents from before the lean shape keep the coordinates here as well as in `_id`. */
   cluster?: string;
-  topic: string;
-  partition: number;
-  offset: number;
+  topic?: string;
+  partition?: number;
+  offset?: number;
   key?: string | null;
   keyBase64?: string | null;
-  headers?: StoredHeader[];
+  headers?: unknown;
   timestamp: Date;
-  timestampType: string;
+  timestampType?: string;
 }
+
+/** `^(?:<cluster key>:)?<topic>-`: the `_id`s of a topic (or of one partition), whatever the cluster. */
+const idsOf = (topic: string, partition?: number) =>
+  new RegExp(`^(?:[A-Za-z0-9_-]*:)?${topic.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-${partition ?? '\\d+'}-\\d+$`);
 
 /** The records collection of the sink's record type. */
 export class MongoRecordInspector implements RecordInspector {
   readonly name = 'mongo' as const;
+  private readonly fields: string[];
 
   /**
    * `client` stays the caller's: this adapter never closes it. `clusters`: the cluster keys whose
@@ -30,8 +38,11 @@ export class MongoRecordInspector implements RecordInspector {
   constructor(
     private readonly client: MongoClient,
     private readonly target: MongoTarget,
-    private readonly clusters: readonly ClusterKey[] = [],
-  ) {}
+    private readonly clusters: readonly ClusterKey[],
+    type: Pick<RecordType<never>, 'columns'>,
+  ) {
+    this.fields = typeFields(type);
+  }
 
   private collection(): Collection<RecordDocument> {
     return this.client.db(this.target.database).collection<RecordDocument>(this.target.collection);
@@ -45,44 +56,62 @@ export class MongoRecordInspector implements RecordInspector {
     const docs = await this.collection()
       .find({ _id: { $in: ids } })
       .toArray();
-    return byRecordId(docs.map((d) => MongoRecordInspector.toStored(d)));
+    return byRecordId(docs.flatMap((d) => this.toStored(d)));
   }
 
-  private static toStored(d: RecordDocument): StoredRecord {
+  /** A document of any shape as a stored record (none for an `_id` that is not a record's identity). */
+  private toStored(d: RecordDocument): StoredRecord[] {
     const k = d.kafka as KafkaField;
-    return {
-      store: 'mongo',
-      cluster: k.cluster ?? '',
-      coordinates: { topic: k.topic, partition: k.partition, offset: Number(k.offset) },
-      keyText: k.key ?? null,
-      keyBase64: k.keyBase64 ?? null,
-      headers: k.headers ?? [],
-      payload: d.payload,
-      rawValue: typeof d.raw === 'string' ? d.raw : null,
-      timestamp: new Date(k.timestamp),
-      timestampType: k.timestampType,
-      ingestedAt: d.ingestedAt as Date,
-      raw: d,
-    };
+    const at =
+      k.topic !== undefined
+        ? {
+            cluster: k.cluster ?? '',
+            coordinates: { topic: k.topic, partition: Number(k.partition), offset: Number(k.offset) },
+          }
+        : parseStoredId(d._id);
+    if (!at) return [];
+    const raw = typeof d.raw === 'string' ? d.raw : undefined;
+    // Lean documents: the text the type's fields and `extra` stand for, unless `raw` is kept.
+    const text =
+      raw ??
+      (d.payload === undefined
+        ? rebuildText(this.fields, d, d.extra as Record<string, unknown> | undefined)
+        : undefined);
+    return [
+      {
+        store: 'mongo',
+        ...at,
+        keyText: k.key ?? null,
+        keyBase64: keyBase64Of(k.key, k.keyBase64),
+        headers: expandHeaders(k.headers),
+        payload: d.payload !== undefined ? d.payload : JSON.parse(text as string),
+        rawValue: text ?? null,
+        timestamp: new Date(k.timestamp),
+        timestampType: k.timestampType ?? 'CREATE_TIME',
+        ingestedAt: d.ingestedAt as Date,
+        raw: d,
+      },
+    ];
   }
 
   count(topic?: string): Promise<number> {
-    return this.collection().countDocuments(topic === undefined ? {} : { 'kafka.topic': topic });
+    return this.collection().countDocuments(topic === undefined ? {} : { _id: { $regex: idsOf(topic) } });
   }
 
+  /**
+   * The offsets of `range` stored: documents of every shape hold their coordinates in `_id`, so the
+   * partition's `_id`s are read and those in range kept.
+   */
   async offsetsIn(range: OffsetRange): Promise<number[]> {
     checkRange(range);
     const docs = await this.collection()
-      .find(
-        {
-          'kafka.topic': range.topic,
-          'kafka.partition': range.partition,
-          'kafka.offset': { $gte: range.from, $lte: range.to },
-        },
-        { projection: { _id: 0, 'kafka.offset': 1 } },
-      )
+      .find({ _id: { $regex: idsOf(range.topic, range.partition) } }, { projection: { _id: 1 } })
       .toArray();
-    const offsets = new Set(docs.map((d) => Number((d.kafka as { offset: number }).offset)));
+    const offsets = new Set<number>();
+    for (const d of docs) {
+      const o = parseStoredId(d._id)?.coordinates.offset;
+      if (o !== undefined && o >= range.from && o <= range.to) offsets.add(o);
+    }
     return [...offsets].sort((a, b) => a - b);
   }
 }

@@ -3,17 +3,17 @@ import {
   BSON,
   MongoBulkWriteError,
   MongoClient,
-  type AnyBulkWriteOperation,
   type Collection,
   type Document,
   type IndexSpecification,
   type MongoClientOptions,
 } from 'mongodb';
 import type { Config } from '../config';
-import type { RecordType } from '../records/record-type';
+import { typeFields, type RecordType } from '../records/record-type';
 import { toDocument, type GoodRecord, type Tombstone } from './model';
 import type { RecordStore, RecordWriteCount, Rejection } from './port';
-import { LEGACY_CLUSTER, storedId } from '../event/coordinates';
+import { keyBase64Of, rebuildText, storedKey, type StoredKey } from './value-parts';
+import { LEGACY_CLUSTER, parseStoredId, storedId } from '../event/coordinates';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
 export function mongoOptions(c: Config): MongoClientOptions {
@@ -50,29 +50,54 @@ const MEASURE_ABOVE_BYTES = 1024 * 1024;
 
 type RecordDocument = Document & { _id: string };
 
-/** What a stored document says of the record it holds. */
+/** What a stored document says of the record it holds (every shape the sink has written). */
 interface StoredIdentity {
   _id: string;
-  kafka?: { timestamp?: Date; keyBase64?: string | null };
+  kafka?: { timestamp?: Date; key?: string | null; keyBase64?: string | null };
+  /** The raw text: every document before the lean shape, and lean ones whose parts do not rebuild it. */
   raw?: string;
+  /** The parsed value, in documents from before the lean shape. */
   payload?: unknown;
+  extra?: Record<string, unknown>;
+  [field: string]: unknown;
 }
-
-const IDENTITY_FIELDS = { 'kafka.timestamp': 1, 'kafka.keyBase64': 1, raw: 1, payload: 1 } as const;
 
 const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
 
-/**
- * Whether a stored document holds this very record: same timestamp, key and value (documents from
- * before `raw` existed are compared by payload).
- */
-function sameRecord<T>(stored: StoredIdentity, r: GoodRecord<T>): boolean {
-  if (stored.kafka?.timestamp?.getTime() !== r.meta.timestamp) return false;
-  if ((stored.kafka?.keyBase64 ?? null) !== (r.meta.keyBase64 ?? null)) return false;
-  return stored.raw !== undefined
-    ? stored.raw === r.valueText
-    : JSON.stringify(stored.payload) === JSON.stringify(r.payload);
+/** The text a stored document stands for, or undefined for one from before `raw` (compared by payload). */
+function storedText(stored: StoredIdentity, names: readonly string[]): string | undefined {
+  if (typeof stored.raw === 'string') return stored.raw;
+  if (stored.payload !== undefined) return undefined;
+  return rebuildText(names, stored, stored.extra);
 }
+
+/**
+ * Whether a stored document holds this very record: same timestamp, key and value. Documents of
+ * every earlier shape compare too: by `raw`, or by payload before `raw` existed.
+ */
+function sameRecord<T>(stored: StoredIdentity, r: GoodRecord<T>, names: readonly string[]): boolean {
+  if (stored.kafka?.timestamp?.getTime() !== r.meta.timestamp) return false;
+  if (keyBase64Of(stored.kafka?.key, stored.kafka?.keyBase64) !== (r.meta.keyBase64 ?? null)) return false;
+  const text = storedText(stored, names);
+  return text !== undefined ? text === r.valueText : JSON.stringify(stored.payload) === JSON.stringify(r.payload);
+}
+
+/**
+ * A filter on a document's key that matches every shape: earlier documents keep `keyBase64` (null
+ * without a key) and the text; lean ones keep the text (null without a key) or, for a key that is
+ * not text, `keyBase64` alone.
+ */
+export function keyFilter(keyBase64: string | undefined, key: StoredKey): Document {
+  if (keyBase64 === undefined) return { 'kafka.key': null, 'kafka.keyBase64': null };
+  if (key.text === undefined) return { 'kafka.keyBase64': keyBase64 };
+  return { $or: [{ 'kafka.keyBase64': keyBase64 }, { 'kafka.key': key.text, 'kafka.keyBase64': null }] };
+}
+
+/** `^(?:<cluster>:)?<topic>-<partition>-`: the `_id`s of a partition, of one cluster and from before clusters. */
+export const partitionIdPrefix = (cluster: string, topic: string, partition: number): RegExp =>
+  new RegExp(`^(?:${escapeRegExp(cluster)}:)?${escapeRegExp(topic)}-${partition}-\\d+$`);
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The indexes of a record type's collection: its own, then the sink's. */
 export function mongoIndexes<T>(type: RecordType<T>): IndexSpecification[] {
@@ -101,13 +126,17 @@ export class MongoStore<T> implements RecordStore<T> {
   private indexesReady?: Promise<void>;
   /** Whether the collection holds documents from before identities had a cluster. */
   private hasLegacy = false;
+  /** The record type's own fields (the document's fields of the value). */
+  private readonly fields: string[];
 
   /** `client` is owned by the caller until {@link close}, which closes it. */
   constructor(
     private readonly client: MongoClient,
     private readonly target: MongoTarget,
     private readonly type: RecordType<T>,
-  ) {}
+  ) {
+    this.fields = typeFields(type);
+  }
 
   private collection(): Collection<RecordDocument> {
     return this.client.db(this.target.database).collection<RecordDocument>(this.target.collection);
@@ -126,7 +155,8 @@ export class MongoStore<T> implements RecordStore<T> {
     // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
     // indexes already exist.
     for (const spec of mongoIndexes(this.type)) await this.collection().createIndex(spec);
-    const old = await this.collection().findOne({ 'kafka.cluster': { $exists: false } }, { projection: { _id: 1 } });
+    // Documents from before clusters have an `_id` without a cluster key.
+    const old = await this.collection().findOne({ _id: { $regex: /^[^:]*$/ } }, { projection: { _id: 1 } });
     this.hasLegacy = old !== null;
   }
 
@@ -143,7 +173,7 @@ export class MongoStore<T> implements RecordStore<T> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
     const legacy = await this.storedAsLegacy(records);
-    const todo = records.map((_, i) => i).filter((i) => !legacy.has(i));
+    const todo = legacy.size === 0 ? records.map((_, i) => i) : records.map((_, i) => i).filter((i) => !legacy.has(i));
     const count = await this.insert(records, todo, ingestedAt);
     return { ...count, alreadyPresent: count.alreadyPresent + legacy.size };
   }
@@ -151,11 +181,9 @@ export class MongoStore<T> implements RecordStore<T> {
   /** Inserts the records at positions `todo`; per-document errors are settled, an outage throws. */
   private async insert(records: readonly GoodRecord<T>[], todo: number[], at: Date): Promise<RecordWriteCount> {
     if (todo.length === 0) return { written: 0, alreadyPresent: 0 };
-    const ops: AnyBulkWriteOperation<RecordDocument>[] = todo.map((i) => ({
-      insertOne: { document: toDocument(this.type, records[i], at) },
-    }));
+    const docs = todo.map((i) => toDocument(records[i], at));
     try {
-      const r = await this.collection().bulkWrite(ops, { ordered: false });
+      const r = await this.collection().insertMany(docs, { ordered: false });
       return { written: r.insertedCount, alreadyPresent: todo.length - r.insertedCount };
     } catch (e) {
       const errors = writeErrorsOf(e);
@@ -171,13 +199,10 @@ export class MongoStore<T> implements RecordStore<T> {
     const same = new Set<number>();
     if (!this.hasLegacy) return same;
     const ids = records.map((g) => storedId(LEGACY_CLUSTER, g.meta.coordinates));
-    const docs = await this.collection()
-      .find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS })
-      .toArray();
-    const byId = new Map(docs.map((d) => [d._id, d as StoredIdentity]));
+    const byId = await this.storedById(ids);
     records.forEach((g, i) => {
       const copy = byId.get(ids[i]);
-      if (copy && sameRecord(copy, g)) same.add(i);
+      if (copy && sameRecord(copy, g, this.fields)) same.add(i);
     });
     return same;
   }
@@ -200,25 +225,23 @@ export class MongoStore<T> implements RecordStore<T> {
         rejected.push({ index: w.index, kind: 'store', reason: w.errmsg ?? `MongoDB error ${w.code}` });
       else duplicates.push(w.index);
     }
-    const stored = await this.storedCopies(records, duplicates);
-    for (const i of duplicates) {
-      const copy = stored.get(storedId(records[i].meta.cluster, records[i].meta.coordinates));
+    const ids = duplicates.map((i) => storedId(records[i].meta.cluster, records[i].meta.coordinates));
+    const stored = await this.storedById(ids);
+    duplicates.forEach((i, n) => {
+      const copy = stored.get(ids[n]);
       if (!copy) rejected.push({ index: i, kind: 'store', reason: 'duplicate key on a unique index other than _id' });
-      else if (!sameRecord(copy, records[i])) rejected.push({ index: i, kind: 'collision', reason: COLLISION });
+      else if (!sameRecord(copy, records[i], this.fields))
+        rejected.push({ index: i, kind: 'collision', reason: COLLISION });
       else present++;
-    }
+    });
     return { written: sent - errors.length, alreadyPresent: present, rejected };
   }
 
-  /** The stored documents (identity fields only) of the records at these positions, by `_id`. */
-  private async storedCopies(
-    records: readonly GoodRecord<T>[],
-    positions: number[],
-  ): Promise<Map<string, StoredIdentity>> {
-    if (positions.length === 0) return new Map();
-    const ids = positions.map((i) => storedId(records[i].meta.cluster, records[i].meta.coordinates));
+  /** The stored documents with these `_id`s, by `_id` (whole: the value's fields are compared too). */
+  private async storedById(ids: string[]): Promise<Map<string, StoredIdentity>> {
+    if (ids.length === 0) return new Map();
     const docs = await this.collection()
-      .find({ _id: { $in: ids } }, { projection: IDENTITY_FIELDS })
+      .find({ _id: { $in: ids } })
       .toArray();
     return new Map(docs.map((d) => [d._id, d as StoredIdentity]));
   }
@@ -226,10 +249,10 @@ export class MongoStore<T> implements RecordStore<T> {
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
     if (records.length === 0) return 0;
     const r = await this.collection().deleteMany({
-      $or: records.map(({ meta: m }) => ({
+      $or: records.map(({ meta: m, key }) => ({
         _id: storedId(m.cluster, m.coordinates),
         'kafka.timestamp': new Date(m.timestamp),
-        'kafka.keyBase64': m.keyBase64 ?? null,
+        ...keyFilter(m.keyBase64, key),
       })),
     });
     return r.deletedCount;
@@ -238,19 +261,24 @@ export class MongoStore<T> implements RecordStore<T> {
   /** Over MongoDB's document size: JSON of a few MB can grow past 16 MB as BSON (small arrays do). */
   screen(record: GoodRecord<T>, valueBytes: number): string | undefined {
     if (valueBytes < MEASURE_ABOVE_BYTES) return undefined;
-    const bytes = BSON.calculateObjectSize(toDocument(this.type, record, new Date(0)));
+    const bytes = BSON.calculateObjectSize(toDocument(record, new Date(0)));
     return bytes > MAX_DOCUMENT_BYTES
       ? `the document would be ${bytes} bytes of BSON, over MongoDB's 16 MB limit`
       : undefined;
   }
 
+  /**
+   * Deletes, for each keyed tombstone, the documents of its partition (its cluster's, or from
+   * before clusters) with its key and a lower offset. Earlier documents keep their coordinates in
+   * `kafka` (one deleteMany); lean ones only in `_id`, so theirs are found by `_id` prefix and
+   * compared here.
+   */
   async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
     await this.ready();
-    const r = await this.collection().deleteMany({
+    const before = await this.collection().deleteMany({
       $or: keyed.map(({ meta: m }) => ({
-        // Documents from before clusters have no kafka.cluster; they came from this deployment too.
         $or: [{ 'kafka.cluster': m.cluster }, { 'kafka.cluster': { $exists: false } }],
         'kafka.topic': m.coordinates.topic,
         'kafka.partition': m.coordinates.partition,
@@ -258,11 +286,46 @@ export class MongoStore<T> implements RecordStore<T> {
         'kafka.offset': { $lt: m.coordinates.offset },
       })),
     });
-    return r.deletedCount;
+    const lean = await this.leanSuperseded(keyed);
+    const after = lean.length > 0 ? await this.collection().deleteMany({ _id: { $in: lean } }) : { deletedCount: 0 };
+    return before.deletedCount + after.deletedCount;
+  }
+
+  /** `_id`s of lean documents that keyed tombstones supersede. */
+  private async leanSuperseded(keyed: readonly Tombstone[]): Promise<string[]> {
+    const candidates = await this.collection()
+      .find(
+        {
+          'kafka.topic': { $exists: false },
+          $or: keyed.map(({ meta: m }) => ({
+            _id: { $regex: partitionIdPrefix(m.cluster, m.coordinates.topic, m.coordinates.partition) },
+            ...keyFilter(m.keyBase64, storedKey(m.keyText, m.keyBase64)),
+          })),
+        },
+        { projection: { _id: 1, 'kafka.key': 1, 'kafka.keyBase64': 1 } },
+      )
+      .toArray();
+    return candidates
+      .filter((d) => {
+        const at = parseStoredId(d._id);
+        const key = keyBase64Of(d.kafka?.key, d.kafka?.keyBase64);
+        return keyed.some(({ meta: m }) => supersedes(m, at, key));
+      })
+      .map((d) => d._id);
   }
 
   async close(): Promise<void> {
     this.indexesReady = undefined;
     await this.client.close();
   }
+}
+
+/** Whether a tombstone supersedes the record stored at `at` with key `key`. */
+function supersedes(m: Tombstone['meta'], at: ReturnType<typeof parseStoredId>, key: string | null): boolean {
+  if (!at || key !== (m.keyBase64 ?? null)) return false;
+  const { topic, partition, offset } = at.coordinates;
+  const cluster = at.cluster === m.cluster || at.cluster === LEGACY_CLUSTER;
+  return (
+    cluster && topic === m.coordinates.topic && partition === m.coordinates.partition && offset < m.coordinates.offset
+  );
 }

@@ -12,6 +12,8 @@ import type {
 } from './inspect';
 import { byRecordId, checkRange } from './inspect';
 import { qualified, type Tables } from './tables';
+import type { RecordType } from '../records/record-type';
+import { keyBase64Of, rebuildText } from './value-parts';
 
 /** Postgres's undefined_table: nothing was written yet, so there is nothing to see. */
 const UNDEFINED_TABLE = '42P01';
@@ -49,13 +51,32 @@ const rangeParams = (r: OffsetRange) => [r.topic, r.partition, r.from, r.to];
 export class PostgresRecordInspector implements RecordInspector {
   readonly name = 'postgres' as const;
   private readonly table: string;
+  /** The type's own fields and the columns that hold them. */
+  private readonly fields: { field: string; column: string }[];
 
   /** `pool` stays the caller's: this adapter never ends it. */
   constructor(
     private readonly pool: pg.Pool,
     tables: Tables,
+    type: Pick<RecordType<never>, 'columns'>,
   ) {
     this.table = qualified(tables, 'records');
+    this.fields = type.columns.flatMap((c) => (c.field ? [{ field: c.field, column: c.name }] : []));
+  }
+
+  /**
+   * The value's text: `raw_value` where the row keeps it, none for rows from before it (they have
+   * a payload), else rebuilt from the type's columns and `extra`.
+   */
+  private textOf(r: Record<string, unknown>): string | null {
+    if (typeof r.raw_value === 'string') return r.raw_value;
+    if (r.payload !== undefined && r.payload !== null) return null;
+    const source = Object.fromEntries(this.fields.map((f) => [f.field, r[f.column]]));
+    return rebuildText(
+      this.fields.map((f) => f.field),
+      source,
+      r.extra as Record<string, unknown> | null,
+    );
   }
 
   async find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>> {
@@ -69,15 +90,17 @@ export class PostgresRecordInspector implements RecordInspector {
   }
 
   private toStored(r: Record<string, unknown>): StoredRecord {
+    const text = this.textOf(r);
     return {
       store: 'postgres',
       cluster: (r.cluster as string | undefined) ?? '',
       coordinates: coordinatesOf(r as never),
       keyText: (r.kafka_key as string | null) ?? null,
-      keyBase64: (r.kafka_key_base64 as string | null) ?? null,
+      keyBase64: keyBase64Of(r.kafka_key as string | null, r.kafka_key_base64 as string | null),
       headers: (r.headers as StoredHeader[]) ?? [],
-      payload: r.payload,
-      rawValue: (r.raw_value as string | null | undefined) ?? null,
+      // Lean rows keep no payload: the text they stand for, parsed.
+      payload: r.payload ?? (text === null ? null : JSON.parse(text)),
+      rawValue: text,
       timestamp: r.kafka_timestamp as Date,
       timestampType: r.timestamp_type as string,
       ingestedAt: r.ingested_at as Date,

@@ -6,7 +6,17 @@ import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from './port';
 import { deadLettersTable, recordsTable } from './postgres-tables';
-import { createTableSql, insertSql, toRow, type SqlRow, type TableSpec } from './table-spec';
+import {
+  createTableSql,
+  fastInsertSql,
+  insertSql,
+  rowMaker,
+  tableColumns,
+  toRow,
+  type SqlRow,
+  type TableSpec,
+} from './table-spec';
+import { storedKey } from './value-parts';
 import { ident, qualified, type Tables } from './tables';
 
 /** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
@@ -162,27 +172,49 @@ async function insertIsolating(
 const COORDINATES_RECORDSET =
   'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
 
+/**
+ * A stored row `r` holds the key of `t`: `key` its base64, `key_text` / `key_bin` the form a lean
+ * row keeps (text, or base64 for a key that is not text). Earlier rows keep the base64 as well.
+ */
+const SAME_KEY =
+  '((r."kafka_key_base64" is not null and r."kafka_key_base64" = t."key") or (r."kafka_key_base64" is null and r."kafka_key" is not distinct from t."key_text" and t."key_bin" is null))';
+
 const RECORDS_DELETE = (table: string) =>
   [
-    `delete from ${table} r using ${COORDINATES_RECORDSET}, "ts" timestamptz, "key" text)`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "ts" timestamptz, "key" text, "key_text" text, "key_bin" text)`,
     'where r."cluster" = t."cluster" and r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"',
-    'and r."kafka_timestamp" = t."ts" and r."kafka_key_base64" is not distinct from t."key"',
+    `and r."kafka_timestamp" = t."ts" and ${SAME_KEY}`,
   ].join(' ');
 
 const TOMBSTONE_DELETE = (table: string) =>
   [
-    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text)`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text, "key_text" text, "key_bin" text)`,
     'where r."cluster" in (t."cluster", \'\') and r."topic" = t."topic" and r."partition" = t."partition"',
-    'and r."kafka_key_base64" = t."key" and r."offset" < t."offset"',
+    `and t."key" is not null and ${SAME_KEY} and r."offset" < t."offset"`,
   ].join(' ');
+
+/** A record's key in the forms {@link SAME_KEY} compares. */
+function keyParams(m: { keyText?: string; keyBase64?: string }) {
+  const k = storedKey(m.keyText, m.keyBase64);
+  return { key: m.keyBase64 ?? null, key_text: k.text ?? null, key_bin: k.base64 ?? null };
+}
+
+/** Slices a chunk is written in at once, each on a connection of its own; fewer rows than this are one slice. */
+const MIN_SLICE = 250;
 
 /** The records table of one record type. */
 export class PostgresStore<T> implements RecordStore<T> {
   readonly name = 'postgres' as const;
   private readonly spec: TableSpec<GoodRecord<T>>;
+  private readonly fastRow: (g: GoodRecord<T>) => SqlRow;
+  private readonly fullRow: (g: GoodRecord<T>) => SqlRow;
+  private readonly table: string;
   private readonly insert: string;
+  private readonly fastInsert: string;
   private readonly deleteSql: string;
   private readonly deleteRecordsSql: string;
+  /** Whether the table holds rows from before identities had a cluster (asked once, with the schema). */
+  private legacy?: Promise<boolean>;
 
   /** `pool` is owned by the caller until {@link close}, which ends it. */
   constructor(
@@ -192,20 +224,78 @@ export class PostgresStore<T> implements RecordStore<T> {
     tables: Tables,
   ) {
     this.spec = recordsTable(type);
-    this.insert = insertSql(qualified(tables, 'records'), this.spec);
-    this.deleteSql = TOMBSTONE_DELETE(qualified(tables, 'records'));
-    this.deleteRecordsSql = RECORDS_DELETE(qualified(tables, 'records'));
+    this.fastRow = rowMaker(this.spec, false);
+    this.fullRow = rowMaker(this.spec);
+    this.table = qualified(tables, 'records');
+    this.insert = insertSql(this.table, this.spec);
+    this.fastInsert = fastInsertSql(this.table, this.spec);
+    this.deleteSql = TOMBSTONE_DELETE(this.table);
+    this.deleteRecordsSql = RECORDS_DELETE(this.table);
   }
 
-  ready(): Promise<void> {
-    return this.schema.ensure();
+  async ready(): Promise<void> {
+    await this.schema.ensure();
+    this.legacy ??= this.pool
+      .query<{ legacy: boolean }>(`select exists (select 1 from ${this.table} where "cluster" = '') as legacy`)
+      .then((r) => r.rows[0].legacy)
+      .catch((e: unknown) => {
+        this.legacy = undefined;
+        throw e;
+      });
+    await this.legacy;
   }
 
+  /**
+   * Writes the chunk in slices, at once on the pool's connections (two Postgres backends keep up
+   * with COPY where one does not). Each slice is one plain insert; only when some of its rows were
+   * there already does the full statement settle them (present, or a collision).
+   */
   async write(records: readonly GoodRecord<T>[]): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    const rows = records.map((g) => toRow(this.spec, g));
-    return insertIsolating(this.pool, this.insert, rows, 0, rows.length);
+    // A record re-sent under an identity from before clusters makes such a row: from now on the
+    // plain insert, which cannot see them, is not enough.
+    if (records.some((g) => g.meta.cluster === '')) this.legacy = Promise.resolve(true);
+    const legacy = await (this.legacy as Promise<boolean>);
+    const slices = Math.max(1, Math.min(this.pool.options.max ?? 1, Math.floor(records.length / MIN_SLICE)));
+    const size = Math.ceil(records.length / slices);
+    const counts = await Promise.all(
+      Array.from({ length: slices }, (_, i) =>
+        this.writeSlice(records.slice(i * size, (i + 1) * size), i * size, legacy),
+      ),
+    );
+    return counts.reduce((a, b) => ({
+      written: a.written + b.written,
+      alreadyPresent: a.alreadyPresent + b.alreadyPresent,
+      rejected: [...(a.rejected ?? []), ...(b.rejected ?? [])],
+    }));
+  }
+
+  /**
+   * One slice (`base`: its first record's position in the chunk). The plain insert first (not with
+   * rows from before clusters, which it cannot see); if it did not write every row, or the server
+   * refused it for a row's content, the full statement settles the slice, split where refused.
+   */
+  private async writeSlice(
+    records: readonly GoodRecord<T>[],
+    base: number,
+    legacy: boolean,
+  ): Promise<RecordWriteCount> {
+    let fast = 0;
+    if (!legacy) {
+      try {
+        const rows = records.map(this.fastRow);
+        fast = (await this.pool.query(this.fastInsert, [JSON.stringify(rows)])).rowCount ?? 0;
+        if (fast === records.length) return { written: fast, alreadyPresent: 0, rejected: [] };
+      } catch (e) {
+        if (!isContentError(e)) throw e;
+      }
+    }
+    const rows = records.map(this.fullRow);
+    const settled = await insertIsolating(this.pool, this.insert, rows, 0, rows.length);
+    const rejected = (settled.rejected ?? []).map((r) => ({ ...r, index: base + r.index }));
+    // The rows the plain insert wrote are found present by the full statement.
+    return { written: fast + settled.written, alreadyPresent: settled.alreadyPresent - fast, rejected };
   }
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
@@ -214,7 +304,7 @@ export class PostgresStore<T> implements RecordStore<T> {
       cluster: m.cluster,
       ...m.coordinates,
       ts: new Date(m.timestamp).toISOString(),
-      key: m.keyBase64 ?? null,
+      ...keyParams(m),
     }));
     const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(which)]);
     return r.rowCount ?? 0;
@@ -224,7 +314,7 @@ export class PostgresStore<T> implements RecordStore<T> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
     await this.ready();
-    const params = keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 }));
+    const params = keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, ...keyParams(m) }));
     const r = await this.pool.query(this.deleteSql, [JSON.stringify(params)]);
     return r.rowCount ?? 0;
   }
@@ -272,7 +362,7 @@ export function postgresStores<T>(
   tables: Tables,
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
   const expected = [
-    ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
+    ...tableColumns(recordsTable(type)).map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
   ];
   const gate = new SchemaGate(pool, schemaSql(type, tables), expected);

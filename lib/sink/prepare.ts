@@ -6,10 +6,11 @@ import { LEGACY_CLUSTER, PartitionRanges, storedId, type ClusterKey, type Partit
 import { decodeRecord, type RecordMeta } from '../event/decode';
 import type { KafkaEventRecord } from '../event/types';
 import { RecordError, type ChunkBounds, type StoreName } from '../errors';
-import type { RecordType } from '../records/record-type';
+import { typeFields, type RecordType } from '../records/record-type';
 import { validateRecord } from '../records/validate';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 import type { WriteCount } from './port';
+import { splitValue, storedKey } from './value-parts';
 
 /** One chunk of the event, ready to write. */
 export interface PreparedChunk<T> {
@@ -82,6 +83,15 @@ export class BatchAccumulator {
   }
 }
 
+const FIELDS = new WeakMap<RecordType<unknown>, string[]>();
+
+/** {@link typeFields}, once per record type. */
+function fieldsOf<T>(type: RecordType<T>): string[] {
+  let f = FIELDS.get(type as RecordType<unknown>);
+  if (!f) FIELDS.set(type as RecordType<unknown>, (f = typeFields(type)));
+  return f;
+}
+
 type Sorted<T> =
   | { kind: 'record'; record: GoodRecord<T> }
   | { kind: 'dead'; dead: DeadLetter }
@@ -105,7 +115,17 @@ export function sortRecord<T>(
   if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
   const v = validateRecord(type, d.value, d.meta.coordinates);
   if (!v.ok) return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: v.error } };
-  const record = { meta: d.meta, payload: d.value, value: v.value, valueBase64: d.valueBase64, valueText: d.text };
+  const parts = splitValue(fieldsOf(type), d.value, d.text);
+  const key = storedKey(d.meta.keyText, d.meta.keyBase64);
+  const record = {
+    meta: d.meta,
+    payload: d.value,
+    value: v.value,
+    valueBase64: d.valueBase64,
+    valueText: d.text,
+    parts,
+    key,
+  };
   const valueBytes = Math.floor((d.valueBase64.length * 3) / 4);
   for (const screen of screens) {
     const why = screen(record, valueBytes);

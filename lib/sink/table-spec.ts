@@ -15,6 +15,8 @@ export interface SqlColumn<S> {
   from?: (source: S) => unknown;
   /** Instead of `from`: an SQL expression over the other columns' incoming values (alias `x`). */
   fromSql?: string;
+  /** Fed to the insert (alias `x`) for comparing with stored rows, but not a column of the table. */
+  compare?: boolean;
 }
 
 export interface SqlIndex {
@@ -36,13 +38,18 @@ export interface TableSpec<S> {
   onConflict?: (table: string) => string;
   /** An SQL predicate over an incoming row `x` (and the table, given its name): such rows are not inserted and count as present. */
   skipIf?: (table: string) => string;
+  /** Columns earlier versions wrote, not null, that this one no longer writes: made nullable. */
+  retired?: readonly string[];
 }
 
 /** A row as json_to_recordset reads it: one JSON object per row, keyed by column name. */
 export type SqlRow = Record<string, unknown>;
 
 const fed = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined);
-const inserted = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined || c.fromSql !== undefined);
+const inserted = <S>(spec: TableSpec<S>) =>
+  spec.columns.filter((c) => !c.compare && (c.from !== undefined || c.fromSql !== undefined));
+/** The table's own columns (not those only fed for comparisons). */
+export const tableColumns = <S>(spec: TableSpec<S>): SqlColumn<S>[] => spec.columns.filter((c) => !c.compare);
 const columnDdl = (c: SqlColumn<unknown>) =>
   `  ${ident(c.name)} ${c.sqlType}${c.notNull ? ' not null' : ''}${c.default ? ` default ${c.default}` : ''},`;
 const list = (names: readonly string[]) => names.map(ident).join(', ');
@@ -63,13 +70,22 @@ begin
 end $$;`;
 }
 
+/** Makes a column of an existing table nullable, if the table has it (new tables do not). */
+const retireColumn = (qualifiedName: string, column: string) =>
+  `do $$ begin
+  if exists (select 1 from pg_attribute where attrelid = '${qualifiedName}'::regclass and attname = '${column}' and attnotnull and not attisdropped) then
+    alter table ${qualifiedName} alter column ${ident(column)} drop not null;
+  end if;
+end $$;`;
+
 /** `create table if not exists` plus its indexes; `qualifiedName` is `"schema"."table"`, `table` the bare name. */
 export function createTableSql<S>(qualifiedName: string, table: string, spec: TableSpec<S>): string {
+  const columns = tableColumns(spec);
   // Columns a later version added reach existing tables too (nullable or with a default).
-  const added = spec.columns.filter((c) => !c.notNull || c.default);
+  const added = columns.filter((c) => !c.notNull || c.default);
   return [
     `create table if not exists ${qualifiedName} (`,
-    ...spec.columns.map((c) => columnDdl(c as SqlColumn<unknown>)),
+    ...columns.map((c) => columnDdl(c as SqlColumn<unknown>)),
     `  primary key (${list(spec.primaryKey)})`,
     ');',
     ...added.map(
@@ -79,6 +95,7 @@ export function createTableSql<S>(qualifiedName: string, table: string, spec: Ta
           .slice(0, -1)};`,
     ),
     primaryKeyMigration(qualifiedName, spec.primaryKey),
+    ...(spec.retired ?? []).map((c) => retireColumn(qualifiedName, c)),
     ...(spec.indexes ?? []).map(
       (i) => `create index if not exists ${ident(`${table}_${i.name}_idx`)} on ${qualifiedName} (${list(i.columns)});`,
     ),
@@ -112,9 +129,36 @@ export function insertSql<S>(qualifiedName: string, spec: TableSpec<S>): string 
   ].join('\n');
 }
 
-/** The row of `source`: every column that has a `from`. */
-export function toRow<S>(spec: TableSpec<S>, source: S): SqlRow {
-  const row: SqlRow = {};
-  for (const c of spec.columns) if (c.from) row[c.name] = c.from(source);
-  return row;
+/**
+ * The plain insert of a chunk: rows from one JSON parameter (without the comparison fields), `on
+ * conflict do nothing`; its row count is the number of rows that were new. The fast path: when it
+ * is less than the chunk, {@link insertSql} settles the rest (present, collision, or new after all).
+ */
+export function fastInsertSql<S>(qualifiedName: string, spec: TableSpec<S>): string {
+  const incoming = inserted(spec);
+  const fields = incoming.map((c) => `${ident(c.name)} ${c.sqlType}`).join(', ');
+  const names = list(incoming.map((c) => c.name));
+  const values = incoming.map((c) => c.fromSql ?? `x.${ident(c.name)}`).join(', ');
+  return `insert into ${qualifiedName} (${names}) select ${values} from json_to_recordset($1::json) as x(${fields}) on conflict (${list(spec.primaryKey)}) do nothing`;
 }
+
+/**
+ * A maker of rows of `spec`: every column that has a `from` (with `compare` false, not those only
+ * fed for comparisons). Null values are left out: json_to_recordset reads a missing field as null.
+ */
+export function rowMaker<S>(spec: TableSpec<S>, compare = true): (source: S) => SqlRow {
+  const columns = spec.columns.filter((c) => c.from && (compare || !c.compare));
+  const names = columns.map((c) => c.name);
+  const from = columns.map((c) => c.from as (s: S) => unknown);
+  return (source) => {
+    const row: SqlRow = {};
+    for (let i = 0; i < names.length; i++) {
+      const v = from[i](source);
+      if (v !== null) row[names[i]] = v;
+    }
+    return row;
+  };
+}
+
+/** The row of `source` (see {@link rowMaker}; made once per table where it matters). */
+export const toRow = <S>(spec: TableSpec<S>, source: S, compare = true): SqlRow => rowMaker(spec, compare)(source);

@@ -73,13 +73,26 @@ function refusals<T>(
   return refused;
 }
 
-/** Dead-letters refused records and deletes them from every record store; returns what each store removed. */
-async function compensate<T>(stores: Stores<T>, chunk: PreparedChunk<T>, refused: Map<number, DeadLetter>) {
-  const records = [...refused.keys()].map((i) => chunk.records[i]);
+/** The positions each record store refused (or found another record at). */
+const refusedByStore = (writes: { store: StoreName; count: RecordWriteCount }[]): Map<StoreName, Set<number>> =>
+  new Map(writes.map((w) => [w.store, new Set((w.count.rejected ?? []).map((r) => r.index))]));
+
+/**
+ * Dead-letters refused records and deletes them from the record stores that did not refuse them
+ * (a store that refused one, or holds another record at its coordinates, has no copy of it to
+ * remove); returns what each store removed.
+ */
+async function compensate<T>(
+  stores: Stores<T>,
+  chunk: PreparedChunk<T>,
+  refused: Map<number, DeadLetter>,
+  refusedBy: Map<StoreName, Set<number>>,
+) {
   const d = stores.deadLetters;
-  const removals = stores.records.map((s) =>
-    timed(s.name, chunk, async () => ({ written: -(await s.deleteRecords(records)), alreadyPresent: 0 })),
-  );
+  const removals = stores.records.map((s) => {
+    const records = [...refused.keys()].filter((i) => !refusedBy.get(s.name)?.has(i)).map((i) => chunk.records[i]);
+    return timed(s.name, chunk, async () => ({ written: -(await s.deleteRecords(records)), alreadyPresent: 0 }));
+  });
   const deadWrite = timed(d.name, chunk, () => d.write([...refused.values()]));
   return collect(await Promise.allSettled([...removals, deadWrite]));
 }
@@ -102,7 +115,7 @@ export async function writeChunk<T>(
   }));
   const refused = refusals(chunk, records);
   if (refused.size === 0) return { ok: true, writes, refused: [] };
-  const fixed = await compensate(stores, chunk, refused);
+  const fixed = await compensate(stores, chunk, refused, refusedByStore(records));
   if (!fixed.ok) return fixed;
   // Removals count as negative writes, so a store's total says what it holds.
   fixed.values.forEach((w, i) => writes.push({ ...w, of: i < stores.records.length ? 'records' : 'deadLetters' }));

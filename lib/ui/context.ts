@@ -55,8 +55,8 @@ export function createUiContext(config: Config): UiContext {
   return {
     config,
     kafka: new KafkaView(kafka),
-    postgres: new PostgresRecordInspector(pool, tables),
-    mongo: new MongoRecordInspector(mongoClient, mongoTargetFrom(config), clustersOf(config)),
+    postgres: new PostgresRecordInspector(pool, tables, quoteType),
+    mongo: new MongoRecordInspector(mongoClient, mongoTargetFrom(config), clustersOf(config), quoteType),
     deadLetters: new PostgresDeadLetterInspector(pool, tables),
     // One id at a time through the CLI's replay: the same locking, marking and headers.
     async replay(ids) {

@@ -66,7 +66,10 @@ describe('fixture batches', () => {
       { name: 'fetched-at', value: '2025-11-24T16:00:00Z' },
       { name: 'trace-bytes', valueBase64: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x80, 0xff]).toString('base64') },
     ]);
-    assert.equal((rows[0].payload as { character: string }).character, 'Homer Simpson');
+    // The lean row: each field once; no raw text, as the columns give back the value exactly.
+    assert.equal(rows[0].raw_value, null);
+    assert.equal(rows[0].extra, null);
+    assert.ok(!('payload' in rows[0]), 'no payload column repeating the fields');
     assert.ok(rows[0].ingested_at instanceof Date);
 
     const dl = await sb.query<Record<string, unknown>>(
@@ -89,7 +92,17 @@ describe('fixture batches', () => {
       ['quotes-0-100', 'quotes-0-101', 'quotes-1-100', 'quotes-2-100'].map((id) => `${cluster}:${id}`),
     );
     assert.equal(docs[0].character, 'Homer Simpson');
-    assert.equal((docs[0].kafka as { partition: number }).partition, 0);
+    // The lean document: coordinates in `_id` only, the key once, no payload or raw text repeating the fields.
+    assert.deepEqual(Object.keys(docs[0]).sort(), [
+      '_id',
+      'character',
+      'characterDirection',
+      'image',
+      'ingestedAt',
+      'kafka',
+      'quote',
+    ]);
+    assert.deepEqual(Object.keys(docs[0].kafka as object).sort(), ['headers', 'key', 'timestamp']);
   });
 
   test('the same event three more times changes nothing', async () => {
@@ -519,27 +532,105 @@ describe('identity: only the same record counts as present', () => {
     const raw = '{"quote":"q",  "character":"c", "n": 9007199254740993, "f": 0.1000000000000000055511151231257827}';
     await processBatch(eventOf([raw], 1, 7000), quoteType, sb, opts);
     const [row] = await sb.query<{ n: string; raw_value: string }>(
-      `select payload->>'n' as n, raw_value from ${sb.tables.records} where "offset" = 7000`,
+      `select raw_value::jsonb->>'n' as n, raw_value from ${sb.tables.records} where "offset" = 7000`,
     );
     assert.equal(row.n, '9007199254740993');
     assert.equal(row.raw_value, raw);
-    const doc = (await sb.docs()).find((d) => (d.kafka as { offset: number }).offset === 7000);
+    const doc = (await sb.docs()).find((d) => String(d._id).endsWith(':quotes-0-7000'));
     assert.equal(doc?.raw, raw);
   });
 
   test('tables of an earlier version get the new columns on first use', async () => {
     const own = await sandbox('migr');
     try {
-      await own.query(`alter table ${own.tables.records} drop column raw_value`);
+      await own.query(`alter table ${own.tables.records} drop column extra, drop column raw_value`);
       const fresh = openStores(own.config, quoteType);
       try {
-        const s = await processBatch(eventOf(quotes(2), 1, 0), quoteType, fresh, opts);
+        const withExtra = quotes(2).map((q) => JSON.stringify({ ...JSON.parse(q), season: 4 }));
+        const s = await processBatch(eventOf(withExtra, 1, 0), quoteType, fresh, opts);
         assert.equal(s.postgres.written, 2);
       } finally {
         await fresh.close();
       }
-      const [c] = await own.query<{ n: number }>(`select count(raw_value)::int as n from ${own.tables.records}`);
-      assert.equal(c.n, 2);
+      const [c] = await own.query<{ n: number; raw: number }>(
+        `select count(extra)::int as n, count(raw_value)::int as raw from ${own.tables.records}`,
+      );
+      assert.deepEqual(c, { n: 2, raw: 0 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('rows and documents of the earlier shape (payload, raw text, both key forms) still compare: the same record is present, another one a collision', async () => {
+    const own = await sandbox('shape1');
+    try {
+      const [same, other] = quotes(2, 800);
+      const record = (value: string, offset: number, timestamp: number) =>
+        toEventRecord({ topic: 'quotes', partition: 0, offset, timestamp, key: 'Homer', value });
+      const ev = buildEvent('self-managed', '127.0.0.1:9092', [record(same, 1, 5), record(other, 2, 5)]);
+      const cluster = clusterKey(clusterName(ev));
+      // The table and the documents as the version before the lean shape wrote them.
+      await own.query(`drop table ${own.tables.records}`);
+      await own.query(`create table ${own.tables.records} (cluster text not null default '', topic text not null, partition integer not null, "offset" bigint not null,
+        kafka_key text, kafka_key_base64 text, quote text not null, character text not null, image text, character_direction text, payload jsonb not null,
+        raw_value text, headers jsonb not null default '[]', kafka_timestamp timestamptz not null, timestamp_type text not null,
+        ingested_at timestamptz not null default now(), primary key (cluster, topic, partition, "offset"))`);
+      const client = await MongoClient.connect(own.config.MONGO_URL);
+      const col = client
+        .db(own.config.MONGO_DATABASE)
+        .collection<Record<string, unknown> & { _id: string }>(own.config.MONGO_COLLECTION);
+      for (const [offset, value] of [
+        [1, same],
+        [2, same],
+      ] as const) {
+        const q = JSON.parse(value) as Quote;
+        await own.query(
+          `insert into ${own.tables.records} (cluster, topic, partition, "offset", kafka_key, kafka_key_base64, quote, character, image, character_direction, payload, raw_value, kafka_timestamp, timestamp_type)
+           values ($1, 'quotes', 0, $2, 'Homer', 'SG9tZXI=', $3, $4, $5, $6, $7::jsonb, $8::text, to_timestamp(0.005), 'CREATE_TIME')`,
+          [cluster, offset, q.quote, q.character, q.image, q.characterDirection, value, value],
+        );
+        const kafka = {
+          cluster,
+          topic: 'quotes',
+          partition: 0,
+          offset,
+          key: 'Homer',
+          keyBase64: 'SG9tZXI=',
+          headers: [],
+          timestamp: new Date(5),
+          timestampType: 'CREATE_TIME',
+        };
+        await col.insertOne({
+          _id: `${cluster}:quotes-0-${offset}`,
+          ...q,
+          payload: q,
+          kafka,
+          raw: value,
+          ingestedAt: new Date(),
+        });
+      }
+      await client.close();
+      const fresh = openStores(own.config, quoteType);
+      try {
+        const s = await processBatch(ev, quoteType, fresh, opts);
+        assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 1 });
+        assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 1 });
+        assert.deepEqual(s.deadLettered.byKind, { collision: 1 });
+        // New records go into the migrated table without a payload.
+        const next = await processBatch(
+          buildEvent('self-managed', '127.0.0.1:9092', [record(other, 3, 5)]),
+          quoteType,
+          fresh,
+          opts,
+        );
+        assert.deepEqual(next.postgres, { written: 1, alreadyPresent: 0 });
+      } finally {
+        await fresh.close();
+      }
+      const [row] = await own.query<{ payload: unknown; raw_value: string | null }>(
+        `select payload, raw_value from ${own.tables.records} where "offset" = 3`,
+      );
+      assert.deepEqual(row, { payload: null, raw_value: null });
     } finally {
       await own.close();
     }

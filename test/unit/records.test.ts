@@ -3,10 +3,20 @@ import { describe, test } from 'node:test';
 import type { RecordMeta } from '../../lib/event/decode';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { validateRecord } from '../../lib/records/validate';
+import { parseStoredId } from '../../lib/event/coordinates';
+import { typeFields } from '../../lib/records/record-type';
 import { toDocument } from '../../lib/sink/model';
+import {
+  compactHeaders,
+  expandHeaders,
+  keyBase64Of,
+  rebuildText,
+  splitValue,
+  storedKey,
+} from '../../lib/sink/value-parts';
 import { mongoIndexes } from '../../lib/sink/mongo';
 import { schemaSql } from '../../lib/sink/postgres';
-import { recordsTable } from '../../lib/sink/postgres-tables';
+import { isoTime, recordsTable } from '../../lib/sink/postgres-tables';
 import { insertSql, toRow } from '../../lib/sink/table-spec';
 import { ident, qualified } from '../../lib/sink/tables';
 
@@ -57,40 +67,135 @@ describe('invalid quotes say which field and which record', () => {
   }
 });
 
-test('row and document mapping', () => {
+test('row and document mapping: each field once, the rest in extra, no raw text when the parts rebuild it', () => {
   const payload = { quote: 'Doh', character: 'Homer', characterDirection: 'Right', extra: true };
   const valueText = JSON.stringify(payload);
+  const parts = splitValue(typeFields(quoteType), payload, valueText);
+  assert.deepEqual(parts, {
+    fields: { quote: 'Doh', character: 'Homer', characterDirection: 'Right' },
+    extra: { extra: true },
+  });
   const good = {
     meta,
     payload,
     value: payload as Quote,
     valueBase64: Buffer.from(valueText).toString('base64'),
     valueText,
+    parts,
+    key: storedKey(meta.keyText, meta.keyBase64),
   };
-  const row = toRow(recordsTable(quoteType), good);
-  assert.deepEqual(row, {
-    cluster: 'AbCdEfGhIj',
-    topic: 'quotes',
-    partition: 2,
-    offset: 42,
-    kafka_key: 'Homer',
-    kafka_key_base64: 'SG9tZXI=',
-    headers: meta.headers,
-    kafka_timestamp: '2023-11-14T22:13:20.000Z',
-    timestamp_type: 'CREATE_TIME',
-    raw_value: valueText,
+  const row = toRow(recordsTable(quoteType), good, false);
+  // Null columns are left out of the row: json_to_recordset reads them as null.
+  assert.deepEqual(
+    { ...row },
+    {
+      cluster: 'AbCdEfGhIj',
+      topic: 'quotes',
+      partition: 2,
+      offset: 42,
+      kafka_key: 'Homer',
+      headers: meta.headers,
+      kafka_timestamp: '2023-11-14T22:13:20.000Z',
+      timestamp_type: 'CREATE_TIME',
+      extra: { extra: true },
+      quote: 'Doh',
+      character: 'Homer',
+      character_direction: 'Right',
+    },
+  );
+  assert.deepEqual(
+    Object.keys(toRow(recordsTable(quoteType), good)).slice(-2),
+    ['value_text', 'key_b64'],
+    'fed to compare, not stored',
+  );
+  const at = new Date(0);
+  const doc = toDocument(good, at);
+  assert.deepEqual(JSON.parse(JSON.stringify(doc)), {
+    _id: 'AbCdEfGhIj:quotes-2-42',
     quote: 'Doh',
     character: 'Homer',
-    image: null,
-    character_direction: 'Right',
+    characterDirection: 'Right',
+    extra: { extra: true },
+    kafka: { key: 'Homer', headers: { source: 'api' }, timestamp: '2023-11-14T22:13:20.000Z' },
+    ingestedAt: at.toISOString(),
   });
-  const at = new Date(0);
-  const doc = toDocument(quoteType, good, at);
-  assert.equal(doc._id, 'AbCdEfGhIj:quotes-2-42');
-  assert.equal(doc.characterDirection, 'Right');
-  assert.deepEqual(doc.payload, payload);
-  assert.equal((doc.kafka as { offset: number }).offset, 42);
-  assert.equal(doc.ingestedAt, at);
+  assert.equal(
+    rebuildText(typeFields(quoteType), doc, doc.extra as Record<string, unknown>),
+    valueText,
+    'the document stands for the exact text',
+  );
+});
+
+describe('value parts: the raw text is kept exactly when the parts would not rebuild it', () => {
+  const names = typeFields(quoteType);
+  const cases: [string, string, boolean][] = [
+    ['compact, type order', '{"quote":"q","character":"c"}', false],
+    ['compact, with extra', '{"quote":"q","character":"c","season":4,"tags":["a",{"b":1}]}', false],
+    ['pretty-printed', '{"quote": "q", "character": "c"}', true],
+    ['another field order', '{"character":"c","quote":"q"}', true],
+    ['an explicit null', '{"quote":"q","character":"c","image":null}', true],
+    ['a number JavaScript rounds', '{"quote":"q","character":"c","n":9007199254740993}', true],
+    ['1.0', '{"quote":"q","character":"c","n":1.0}', true],
+    ['an escaped character', '{"quote":"\\u00e9","character":"c"}', true],
+    ['a __proto__ key', '{"quote":"q","character":"c","__proto__":{"x":1}}', true],
+    ['integer-like keys (JavaScript reorders them)', '{"quote":"q","character":"c","b":1,"1":2}', true],
+    ['a duplicate key', '{"quote":"q","character":"c","a":"x","a":"y"}', true],
+    ['a duplicate nested key', '{"quote":"q","character":"c","a":{"b":"x","b":"y"}}', true],
+    ['nested, compact', '{"quote":"q","character":"c","n":{"x":[true,null,{"y":"z"}],"e":{},"l":[]}}', false],
+    ['a plain number', '{"quote":"q","character":"c","n":5,"f":-1.5e-7}', false],
+    ['-0', '{"quote":"q","character":"c","n":-0}', true],
+    ['a canonical escape', '{"quote":"say \\"hi\\"\\n","character":"c"}', false],
+    ['an escaped slash', '{"quote":"a\\/b","character":"c"}', true],
+    ['unicode as is', '{"quote":"Ça va? 🍩","character":"c"}', false],
+  ];
+  for (const [what, text, raw] of cases) {
+    test(what, () => {
+      const p = splitValue(names, JSON.parse(text), text);
+      assert.equal(p.raw !== undefined, raw);
+      if (!raw) assert.equal(JSON.stringify(JSON.parse(text)), text, 'the case itself: stringify gives the text back');
+      if (p.raw === undefined) assert.equal(rebuildText(names, p.fields, p.extra), text);
+      else assert.equal(p.extra, undefined, 'the raw text holds the other fields: they are not kept twice');
+    });
+  }
+});
+
+test('keys are kept once: text when it gives the bytes back, else base64', () => {
+  assert.deepEqual(storedKey('Homer', 'SG9tZXI='), { text: 'Homer' });
+  assert.deepEqual(storedKey(undefined, undefined), {});
+  // A byte-order mark is dropped by the UTF-8 decoder: its text would not give the bytes back.
+  const bom = Buffer.from([0xef, 0xbb, 0xbf, 0x41]).toString('base64');
+  assert.deepEqual(storedKey('A', bom), { base64: bom });
+  assert.equal(keyBase64Of('Homer', undefined), 'SG9tZXI=');
+  assert.equal(keyBase64Of('A', bom), bom);
+  assert.equal(keyBase64Of(null, null), null);
+});
+
+test('headers: a compact object when names are distinct field names and values text, else the list', () => {
+  assert.deepEqual(compactHeaders([{ name: 'source', value: 'api' }]), { source: 'api' });
+  assert.equal(compactHeaders([]), undefined);
+  const twice = [
+    { name: 'a', value: '1' },
+    { name: 'a', value: '2' },
+  ];
+  assert.deepEqual(compactHeaders(twice), twice);
+  const binary = [{ name: 'b', valueBase64: '3q2+7w==' }];
+  assert.deepEqual(compactHeaders(binary), binary);
+  assert.deepEqual(compactHeaders([{ name: 'x.y', value: '1' }]), [{ name: 'x.y', value: '1' }]);
+  assert.deepEqual(expandHeaders({ source: 'api' }), [{ name: 'source', value: 'api' }]);
+  assert.deepEqual(expandHeaders(twice), twice);
+  assert.deepEqual(expandHeaders(undefined), []);
+});
+
+test('stored ids parse back to cluster and coordinates', () => {
+  assert.deepEqual(parseStoredId('AbCd-_fGhI:quotes.v2-1-42'), {
+    cluster: 'AbCd-_fGhI',
+    coordinates: { topic: 'quotes.v2', partition: 1, offset: 42 },
+  });
+  assert.deepEqual(parseStoredId('my-topic-0-7'), {
+    cluster: '',
+    coordinates: { topic: 'my-topic', partition: 0, offset: 7 },
+  });
+  assert.equal(parseStoredId('nonsense'), undefined);
 });
 
 test('the chunk statement binds one parameter whatever the chunk size (far below 65,535)', () => {
@@ -133,4 +238,38 @@ describe('image URLs: http and https only', () => {
     assert.ok(
       validateRecord(quoteType, { quote: 'Doh', character: 'Homer', image: 'https://x.test/a.png' }, coords).ok,
     ));
+});
+
+test('the quick check accepts exactly what the quote schema accepts, unchanged', () => {
+  const values: unknown[] = [
+    { quote: 'Doh', character: 'Homer' },
+    { quote: 'Doh', character: 'Homer', image: 'https://x.test/h.png', characterDirection: 'Right', season: 4 },
+    { quote: 'Doh', character: 'Homer', image: null, characterDirection: null },
+    { quote: 'Doh', character: 'Homer', image: 'HTTP://X.TEST/' },
+    { quote: '  ', character: 'Homer' },
+    { quote: 'Doh' },
+    { quote: 'Doh', character: 5 },
+    { quote: 'Doh', character: 'Homer', image: 'not a url' },
+    { quote: 'Doh', character: 'Homer', image: 'javascript:alert(1)' },
+    { quote: 'Doh', character: 'Homer', image: 'https://exa mple.test/' },
+    { quote: 'Doh', character: 'Homer', image: 7 },
+    { quote: 'Doh', character: 'Homer', characterDirection: 3 },
+    [1, 2],
+    null,
+    'just a string',
+  ];
+  for (const v of values) {
+    const zod = quoteType.schema.safeParse(v);
+    assert.equal(quoteType.accepts?.(v) ?? false, zod.success, JSON.stringify(v));
+    if (zod.success) assert.deepEqual(zod.data, v, 'the schema returns the value unchanged');
+  }
+});
+
+test('timestamps are formatted as toISOString does, also far from now and before 1970', () => {
+  const samples = [
+    0, -1, 999, 1000, 1_700_000_000_123, 1_700_000_000_124, -210_866_803_200_000, 8_640_000_000_000_000,
+    8_639_999_999_999_999, -62_198_755_200_001,
+  ];
+  for (let i = 0; i < 2000; i++) samples.push(Math.floor((Math.random() - 0.3) * 2e14));
+  for (const ms of samples) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
 });
