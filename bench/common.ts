@@ -2,16 +2,28 @@
  * What the benchmark scripts (bench/run.ts, bench/memory.ts, scripts/soak.ts) share: the synthetic
  * records they write, their topics, an RSS sampler, dropping what they wrote and writing results.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
+import { parse } from 'yaml';
 import { PROJECT_ROOT, type Config } from '../lib/config';
 import { toEventRecord } from '../lib/event/build';
 import type { KafkaEventRecord } from '../lib/event/types';
 import { syntheticMessages } from '../lib/producer/publish';
 import { qualifiedTable } from '../lib/sink/tables';
+
+/**
+ * The V8 and Node options the deployed function runs with (NODE_OPTIONS in serverless.yml): the
+ * benchmark runs the handler with the same, so its memory and CPU are the function's.
+ */
+export function functionNodeOptions(): string[] {
+  const yml = parse(readFileSync(path.join(PROJECT_ROOT, 'serverless.yml'), 'utf8')) as {
+    provider?: { environment?: { NODE_OPTIONS?: string } };
+  };
+  return (yml.provider?.environment?.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+}
 
 /** Where every run writes its JSON results. */
 export const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');

@@ -12,8 +12,70 @@ export const EMULATOR_BATCH_SIZE = 1_000;
 /** The largest batch the memory probes measure (bench/memory.ts): the size the budget is about. */
 export const MEMORY_BATCH_SIZE = 10_000;
 
-/** What each ratio should reach (BENCHMARKS.md explains the two that FerretDB keeps out of reach). */
-export const TARGETS = { handler_vs_limit: 0.7, handler_vs_naive: 20, e2e_vs_handler: 0.8, replay_vs_first: 1 };
+import type { ColdStartSample } from './cold-start';
+import type { StorageSample } from './storage';
+
+/** A ratio's target: at least `min`, or at most `max`. */
+export type Target = { min: number } | { max: number };
+
+/** The ratios of one run (null where the run could not measure one). */
+export interface Ratios {
+  /** Handler at the reference batch size, Postgres only ÷ COPY of the same rows. */
+  pg_lane_vs_copy: number;
+  /** Handler at the reference batch size, Mongo only ÷ insertMany(ordered: false) of the same documents. */
+  mongo_lane_vs_insertmany: number;
+  /** Handler at the reference batch size, both stores ÷ the combined limit. */
+  handler_vs_limit: number;
+  /** CPU time (user + system) of the handler's process per 1,000 records at batch 1,000 (both stores), ms. */
+  cpu_ms_per_1k_b1000: number | null;
+  /** `require` of the bundle in a fresh node ÷ a bare `node -e ""` (medians). */
+  require_vs_bare: number;
+  /** The zip serverless packages, MB. */
+  zip_mb: number;
+  /** The handler's RSS growth at batch 10,000 ÷ the event's size (median of the probes). */
+  rss_growth_vs_event_b10000: number;
+  /** The Mongo document's BSON size ÷ the record's value size. */
+  mongo_bytes_vs_value: number;
+  handler_vs_naive: number;
+  e2e_vs_handler: number;
+  replay_vs_first: number | null;
+}
+
+/** The ratios a run is measured against before a change: bench/baseline.json. */
+export interface Baseline {
+  date: string;
+  commit: string;
+  note: string;
+  ratios: Partial<Ratios>;
+}
+
+/**
+ * What each ratio should reach (BENCHMARKS.md explains the misses). The CPU target is half the
+ * baseline's, so it exists only when a baseline does.
+ */
+export function targetsFor(baseline: Baseline | undefined): Partial<Record<keyof Ratios, Target>> {
+  const cpu = baseline?.ratios.cpu_ms_per_1k_b1000;
+  return {
+    pg_lane_vs_copy: { min: 0.6 },
+    mongo_lane_vs_insertmany: { min: 0.9 },
+    handler_vs_limit: { min: 0.9 },
+    ...(cpu ? { cpu_ms_per_1k_b1000: { max: round(cpu / 2, 1) } } : {}),
+    require_vs_bare: { max: 2 },
+    zip_mb: { max: 1 },
+    rss_growth_vs_event_b10000: { max: 3 },
+    mongo_bytes_vs_value: { max: 1.5 },
+    handler_vs_naive: { min: 20 },
+    e2e_vs_handler: { min: 0.8 },
+    replay_vs_first: { min: 1 },
+  };
+}
+
+/** Whether `value` meets `target`. */
+export const meets = (value: number, target: Target): boolean =>
+  'min' in target ? value >= target.min : value <= target.max;
+
+/** `≥ 0.6` or `≤ 3`. */
+export const formatTarget = (target: Target): string => ('min' in target ? `≥ ${target.min}` : `≤ ${target.max}`);
 
 /** The budget of the handler's RSS growth, in multiples of the event's size. */
 export const MEMORY_BUDGET_PER_EVENT_SIZE = 3;
@@ -37,6 +99,8 @@ export interface Timed {
 /** The raw figures of one handler run: one processBatch call per event, one after another. */
 export interface HandlerSamples extends Timed {
   batchSize: number;
+  /** CPU time of the process (user + system) over the run. */
+  cpuMs: number;
   /** Wall time of each event's processBatch. */
   latenciesMs: number[];
   /** The summaries' durations, summed over the events. */
@@ -51,6 +115,7 @@ export interface HandlerSamples extends Timed {
 export interface HandlerRun {
   batchSize: number;
   recordsPerSec: number;
+  cpuMsPer1k: number;
   p50Ms: number;
   p99Ms: number;
   splitMs: { decode: number; postgres: number; mongo: number };
@@ -84,7 +149,11 @@ export interface BenchResults {
     /** The batch size the ratios compare at: see {@link referenceBatchSize}. */
     referenceBatchSize: number;
   };
+  /** The handler at the reference batch size with one store each (`SINK_STORES`). */
+  lanes: { postgres: HandlerSamples; mongo: HandlerSamples };
+  storage: StorageSample;
   memory: { batchSize: number; probes: MemoryProbe[] };
+  coldStart: ColdStartSample;
   endToEnd: { emulator: Timed; emulatorBatchSize: number; rawRead: Timed };
 }
 
@@ -120,6 +189,7 @@ export function summariseHandlerRun(h: HandlerSamples): HandlerRun {
   return {
     batchSize: h.batchSize,
     recordsPerSec: rate(h),
+    cpuMsPer1k: round((h.cpuMs * 1000) / h.records, 1),
     p50Ms: percentile(h.latenciesMs, 50),
     p99Ms: percentile(h.latenciesMs, 99),
     splitMs: {
@@ -136,23 +206,39 @@ export function summariseHandlerRun(h: HandlerSamples): HandlerRun {
 /** The memory section: the median of the probes, against the event's size and the budget. */
 function memoryReport(memory: BenchResults['memory'], inBenchProcess: HandlerRun | undefined) {
   const probes = [...memory.probes].sort((a, b) => a.maxDeltaMb - b.maxDeltaMb);
-  const median = probes[Math.floor(probes.length / 2)];
+  const mid = probes[Math.floor(probes.length / 2)];
   return {
     batchSize: memory.batchSize,
-    eventMb: median.eventMb,
-    baselineRssMb: median.baselineRssMb,
-    peakRssMb: median.peakRssMb,
-    growthMb: median.maxDeltaMb,
-    growthPerEventSize: round(median.maxDeltaMb / median.eventMb, 1),
-    budgetMb: round(MEMORY_BUDGET_PER_EVENT_SIZE * median.eventMb + median.baselineRssMb, 1),
-    withinBudget: median.maxDeltaMb <= MEMORY_BUDGET_PER_EVENT_SIZE * median.eventMb,
+    eventMb: mid.eventMb,
+    baselineRssMb: mid.baselineRssMb,
+    peakRssMb: mid.peakRssMb,
+    growthMb: mid.maxDeltaMb,
+    growthPerEventSize: round(mid.maxDeltaMb / mid.eventMb, 1),
+    budgetMb: round(MEMORY_BUDGET_PER_EVENT_SIZE * mid.eventMb + mid.baselineRssMb, 1),
+    withinBudget: mid.maxDeltaMb <= MEMORY_BUDGET_PER_EVENT_SIZE * mid.eventMb,
     probesGrowthMb: probes.map((p) => p.maxDeltaMb),
     inBenchProcessPeakRssMb: inBenchProcess?.peakRssMb ?? null,
   };
 }
 
-/** The report of a run: rates, ratios to the baselines and the memory budget (no I/O). */
-export function buildReport(r: BenchResults) {
+/** The median of `xs`. */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The cold-start section: bundle, map and zip sizes, and the medians of the fresh processes. */
+function coldStartReport(c: ColdStartSample) {
+  return {
+    bundleKb: Math.round(c.bundleBytes / 1024),
+    mapKb: Math.round(c.mapBytes / 1024),
+    zipKb: Math.round(c.zipBytes / 1024),
+    zipFiles: c.zipFiles,
+    requireMs: round(median(c.requireMs), 1),
+    firstCallMs: c.firstCallMs ? round(median(c.firstCallMs), 1) : null,
+    bareNodeMs: round(median(c.bareMs), 1),
+  };
+}
+
+/** The report of a run: rates, ratios to the limits and the baseline, memory and cold start (no I/O). */
+export function buildReport(r: BenchResults, baseline?: Baseline) {
   const handler = r.handler.runs.map(summariseHandlerRun);
   const replay = r.handler.replay && summariseHandlerRun(r.handler.replay);
   const reference = handler.find((h) => h.batchSize === r.handler.referenceBatchSize) ?? handler[handler.length - 1];
@@ -162,6 +248,13 @@ export function buildReport(r: BenchResults) {
     insertManyRps: rate(r.limits.insertMany),
     combinedRps: rate(r.limits.combined),
   };
+  const lanes = { postgres: summariseHandlerRun(r.lanes.postgres), mongo: summariseHandlerRun(r.lanes.mongo) };
+  const coldStart = coldStartReport(r.coldStart);
+  const memory = memoryReport(
+    r.memory,
+    handler.find((h) => h.batchSize === MEMORY_BATCH_SIZE),
+  );
+  const b1000 = handler.find((h) => h.batchSize === 1_000);
   const endToEnd = {
     recordsPerSec: rate(r.endToEnd.emulator),
     emulatorBatchSize: r.endToEnd.emulatorBatchSize,
@@ -177,19 +270,31 @@ export function buildReport(r: BenchResults) {
     limits,
     handler,
     replay,
+    lanes,
+    storage: r.storage,
     endToEnd,
-    memory: memoryReport(
-      r.memory,
-      handler.find((h) => h.batchSize === MEMORY_BATCH_SIZE),
-    ),
+    memory,
+    coldStart,
     ratios: {
+      pg_lane_vs_copy: round(lanes.postgres.recordsPerSec / limits.copyRps, 2),
+      mongo_lane_vs_insertmany: round(lanes.mongo.recordsPerSec / limits.insertManyRps, 2),
       handler_vs_limit: round(reference.recordsPerSec / limits.combinedRps, 2),
+      cpu_ms_per_1k_b1000: b1000 ? b1000.cpuMsPer1k : null,
+      require_vs_bare: round(coldStart.requireMs / coldStart.bareNodeMs, 2),
+      zip_mb: round(r.coldStart.zipBytes / 1048576, 2),
+      rss_growth_vs_event_b10000: memory.growthPerEventSize,
+      // The documents measured against their own values (a baseline run measured the sample against all values).
+      mongo_bytes_vs_value: round(
+        r.storage.mongo.documentBytes / (r.storage.mongo.valueBytes ?? r.storage.valueBytes),
+        2,
+      ),
       handler_vs_naive: round(reference.recordsPerSec / naive.recordsPerSec, 1),
       e2e_vs_handler: round(endToEnd.recordsPerSec / reference.recordsPerSec, 2),
       // The replay is measured at the reference batch size, so `reference` is its first write.
       replay_vs_first: replay ? round(replay.recordsPerSec / reference.recordsPerSec, 2) : null,
-    },
-    targets: TARGETS,
+    } satisfies Ratios,
+    targets: targetsFor(baseline),
+    baseline: baseline ?? null,
   };
 }
 
@@ -200,7 +305,11 @@ export type BenchReport = ReturnType<typeof buildReport>;
 export function formatReport(report: BenchReport): string[] {
   const line = (a: string, b: string | number) => `${a.padEnd(44)} ${String(b)}`;
   const split = (h: HandlerRun) => `decode/pg/mongo ${h.splitMs.decode}/${h.splitMs.postgres}/${h.splitMs.mongo} ms`;
-  const { machine: mc, limits, replay, memory: m } = report;
+  const run = (h: HandlerRun) =>
+    `${h.recordsPerSec} rec/s  cpu ${h.cpuMsPer1k} ms/1k  p50 ${h.p50Ms} ms  p99 ${h.p99Ms} ms  ${split(h)}  peak RSS ${h.peakRssMb} MB`;
+  const { machine: mc, limits, replay, memory: m, lanes, storage: st, coldStart: cs } = report;
+  const targets = report.targets as Partial<Record<string, Target>>;
+  const base = (report.baseline?.ratios ?? {}) as Partial<Record<string, number | null>>;
   return [
     '',
     `quotes-sink benchmark, ${report.records} records, ${mc.cpus} CPUs, ${mc.stack} stack (${mc.mongoServer})`,
@@ -208,23 +317,30 @@ export function formatReport(report: BenchReport): string[] {
     line('postgres COPY', `${limits.copyRps} rec/s`),
     line('mongo insertMany', `${limits.insertManyRps} rec/s`),
     line('both at once (combined limit)', `${limits.combinedRps} rec/s`),
-    ...report.handler.map((h) =>
-      line(
-        `handler, batch ${h.batchSize}`,
-        `${h.recordsPerSec} rec/s  p50 ${h.p50Ms} ms  p99 ${h.p99Ms} ms  ${split(h)}  peak RSS ${h.peakRssMb} MB`,
-      ),
-    ),
+    ...report.handler.map((h) => line(`handler, batch ${h.batchSize}`, run(h))),
     ...(replay ? [line(`replay, batch ${replay.batchSize}`, `${replay.recordsPerSec} rec/s  ${split(replay)}`)] : []),
+    line(`handler, postgres only, batch ${lanes.postgres.batchSize}`, run(lanes.postgres)),
+    line(`handler, mongo only, batch ${lanes.mongo.batchSize}`, run(lanes.mongo)),
     line('raw kafkajs read', `${report.endToEnd.rawKafkaReadRps} rec/s`),
     line(`end to end (emulator, batch ${report.endToEnd.emulatorBatchSize})`, `${report.endToEnd.recordsPerSec} rec/s`),
-    '',
-    ...Object.entries(report.ratios).map(([k, v]) =>
-      line(`${k} (target ${report.targets[k as keyof typeof report.targets]})`, v ?? '-'),
+    line(
+      'bytes per record',
+      `value ${st.valueBytes}, postgres row ${st.postgres.rowBytes} (table + indexes ${st.postgres.tableBytesPerRecord}), mongo document ${st.mongo.documentBytes}`,
+    ),
+    line(
+      'bundle',
+      `${cs.bundleKb} KiB (map ${cs.mapKb} KiB), zip ${cs.zipKb} KiB of ${cs.zipFiles.join(', ')}; require ${cs.requireMs} ms, require + first call ${cs.firstCallMs ?? '-'} ms, bare node ${cs.bareNodeMs} ms`,
     ),
     line(
       `handler RSS at batch ${m.batchSize}, own process`,
-      `baseline ${m.baselineRssMb} MB, peak ${m.peakRssMb} MB: +${m.growthMb} MB = ${m.growthPerEventSize}x the ${m.eventMb} MB event (budget ${MEMORY_BUDGET_PER_EVENT_SIZE}x; probes ${m.probesGrowthMb.join('/')} MB)`,
+      `baseline ${m.baselineRssMb} MB, peak ${m.peakRssMb} MB: +${m.growthMb} MB = ${m.growthPerEventSize}x the ${m.eventMb} MB event (probes ${m.probesGrowthMb.join('/')} MB)`,
     ),
+    '',
+    ...Object.entries(report.ratios).map(([k, v]) => {
+      const t = targets[k];
+      const was = base[k] !== undefined && base[k] !== null ? `, baseline ${base[k]}` : '';
+      return line(`${k} (target ${t ? formatTarget(t) : '-'}${was})`, v ?? '-');
+    }),
   ];
 }
 
