@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   await stores.close();
   const cpuMs = (cpu.user + cpu.system) / 1000;
   console.log(
-    `${n} records, batch ${batch}, stores ${values.stores}: wall ${wall.toFixed(0)} ms (${Math.round((n * 1000) / wall)} records/s), CPU ${cpuMs.toFixed(0)} ms = ${((cpuMs * 1000) / n).toFixed(1)} ms per 1,000 records`,
+    `${n} records, batch ${batch}, stores ${values.stores}: wall ${wall.toFixed(0)} ms (${Math.round((n * 1000) / wall)} records/s), CPU ${cpuMs.toFixed(0)} ms = ${((cpuMs * 1000) / n).toFixed(1)} ms per 1,000 records (user ${((cpu.user / n) * 1).toFixed(1)}, system ${((cpu.system / n) * 1).toFixed(1)})`,
   );
   if (!profile) return;
   if (values.out) writeFileSync(values.out, JSON.stringify(profile));

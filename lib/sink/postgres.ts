@@ -16,6 +16,7 @@ import {
   type SqlRow,
   type TableSpec,
 } from './table-spec';
+import { sliceBounds } from './slices';
 import { storedKey } from './value-parts';
 import { ident, qualified, type Tables } from './tables';
 
@@ -199,9 +200,6 @@ function keyParams(m: { keyText?: string; keyBase64?: string }) {
   return { key: m.keyBase64 ?? null, key_text: k.text ?? null, key_bin: k.base64 ?? null };
 }
 
-/** Slices a chunk is written in at once, each on a connection of its own; fewer rows than this are one slice. */
-const MIN_SLICE = 250;
-
 /** The records table of one record type. */
 export class PostgresStore<T> implements RecordStore<T> {
   readonly name = 'postgres' as const;
@@ -257,11 +255,9 @@ export class PostgresStore<T> implements RecordStore<T> {
     // plain insert, which cannot see them, is not enough.
     if (records.some((g) => g.meta.cluster === '')) this.legacy = Promise.resolve(true);
     const legacy = await (this.legacy as Promise<boolean>);
-    const slices = Math.max(1, Math.min(this.pool.options.max ?? 1, Math.floor(records.length / MIN_SLICE)));
-    const size = Math.ceil(records.length / slices);
     const counts = await Promise.all(
-      Array.from({ length: slices }, (_, i) =>
-        this.writeSlice(records.slice(i * size, (i + 1) * size), i * size, legacy),
+      sliceBounds(records.length, this.pool.options.max ?? 1).map(([from, to]) =>
+        this.writeSlice(records.slice(from, to), from, legacy),
       ),
     );
     return counts.reduce((a, b) => ({

@@ -404,6 +404,37 @@ describe('no record content fails its batch (real stores)', () => {
     assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 1 });
   });
 
+  test('a chunk written in slices at once: a collision in the first and a refusal in the second reach the right records', async () => {
+    const own = await sandbox('slices');
+    try {
+      const values = quotes(600, 5000);
+      await processBatch(eventOf(values.slice(0, 300), 1, 2000), quoteType, own, opts);
+      // Offsets 2000..2299 are stored; 2100 now comes with another value, 2450 with one FerretDB refuses.
+      const next = [...values];
+      next[100] = quotes(1, 9000)[0];
+      next[450] = q('"x":[[1]]');
+      const s = await processBatch(eventOf(next, 1, 2000), quoteType, own, opts);
+      assert.deepEqual(s.deadLettered.byKind, { collision: 1, store: 1 });
+      assert.deepEqual(s.mongo, { written: 299, alreadyPresent: 299 });
+      assert.equal(s.postgres.alreadyPresent, 299);
+      const dead = await own.query<{ offset: string; error_kind: string }>(
+        `select "offset", error_kind from ${own.tables.deadLetters} order by "offset"`,
+      );
+      assert.deepEqual(
+        dead.map((d) => [d.offset, d.error_kind]),
+        [
+          ['2100', 'collision'],
+          ['2450', 'store'],
+        ],
+      );
+      assert.deepEqual(await own.counts(), { rows: 599, docs: 599, deadLetters: 2 });
+      const [row] = await own.query<{ quote: string }>(`select quote from ${own.tables.records} where "offset" = 2100`);
+      assert.equal(row.quote, (JSON.parse(values[100]) as Quote).quote, 'the stored record stays');
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a duplicate on another unique Mongo index is a refusal, not "already written"', async () => {
     const own = await sandbox('uniq');
     try {

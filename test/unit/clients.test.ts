@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../lib/config';
 import { kafkaOptions } from '../../lib/kafka';
 import { mongoOptions } from '../../lib/sink/mongo';
+import { sliceBounds } from '../../lib/sink/slices';
 import { poolConfig, postgresSsl } from '../../lib/sink/postgres';
 
 const ca = path.join(mkdtempSync(path.join(tmpdir(), 'ca-')), 'ca.pem');
@@ -60,4 +61,19 @@ test('mongo: TLS and its CA file reach the client options', () => {
   assert.equal(o.tls, true);
   assert.equal(o.tlsCAFile, ca);
   assert.equal(o.socketTimeoutMS, 4000);
+});
+
+test('a chunk is sent in at most two slices of at least 250 records, covering it once', () => {
+  assert.deepEqual(sliceBounds(0, 2), []);
+  assert.deepEqual(sliceBounds(10, 2), [[0, 10]]);
+  assert.deepEqual(sliceBounds(499, 2), [[0, 499]]);
+  assert.deepEqual(sliceBounds(500, 2), [
+    [0, 250],
+    [250, 500],
+  ]);
+  assert.deepEqual(sliceBounds(1001, 2), [
+    [0, 501],
+    [501, 1001],
+  ]);
+  assert.deepEqual(sliceBounds(1000, 1), [[0, 1000]]);
 });
