@@ -15,6 +15,7 @@ import type { RecordStore, RecordWriteCount, Rejection } from './port';
 import { sliceBounds } from './slices';
 import { keyBase64Of, rebuildText, storedKey, type StoredKey } from './value-parts';
 import { LEGACY_CLUSTER, parseStoredId, storedId } from '../event/coordinates';
+import { QuotesSinkError } from '../errors';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
 export function mongoOptions(c: Config): MongoClientOptions {
@@ -107,7 +108,7 @@ export function mongoIndexes<T>(type: RecordType<T>): IndexSpecification[] {
 }
 
 /** The per-document errors of a bulk write, or undefined when it failed as a whole (an outage). */
-function writeErrorsOf(e: unknown): { index: number; code?: number; errmsg?: string }[] | undefined {
+function writeErrorsOf(e: unknown): WriteErrorInfo[] | undefined {
   if (!(e instanceof MongoBulkWriteError)) return undefined;
   const errors = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
   return errors.length > 0 ? errors : undefined;
@@ -115,6 +116,20 @@ function writeErrorsOf(e: unknown): { index: number; code?: number; errmsg?: str
 
 /** Slices at once: two beat one on FerretDB, four did not (BENCHMARKS.md). */
 const MAX_SLICES = 2;
+
+/** A per-document error of an insert: its position in what was sent, code and message. */
+interface WriteErrorInfo {
+  index: number;
+  code?: number;
+  errmsg?: string;
+}
+
+/**
+ * Raw value bytes up to which a slice goes as one `insert` command. A command is one BSON document
+ * of at most 16 MB; JSON grows at most about 6 times as BSON (arrays of small numbers), so 2 MB of
+ * values stay under it. Larger slices go through insertMany, which splits them.
+ */
+const COMMAND_MAX_VALUE_BYTES = 2 * 1024 * 1024;
 
 /**
  * Whether a duplicate-key error is on `_id` (the record is there already), on another unique index
@@ -208,9 +223,37 @@ export class MongoStore<T> implements RecordStore<T> {
     from: number,
     to: number,
     at: Date,
-  ): Promise<{ index: number; code?: number; errmsg?: string }[]> {
+  ): Promise<WriteErrorInfo[]> {
     const docs: RecordDocument[] = [];
-    for (let i = from; i < to; i++) docs.push(toDocument(records[todo[i]], at));
+    let valueBytes = 0;
+    for (let i = from; i < to; i++) {
+      const g = records[todo[i]];
+      docs.push(toDocument(g, at));
+      valueBytes += (g.valueBase64.length * 3) >> 2;
+    }
+    const errors = valueBytes <= COMMAND_MAX_VALUE_BYTES ? await this.insertCommand(docs) : await this.insertMany(docs);
+    return errors.map((w) => ({ index: todo[from + w.index], code: w.code, errmsg: w.errmsg }));
+  }
+
+  /**
+   * One `insert` command: what insertMany sends, without the driver's bulk machinery, which sizes
+   * every document before serialising it (a third of the sink's CPU on the Mongo side). Per-document
+   * errors come back in the reply; a write concern error is an outage.
+   */
+  private async insertCommand(docs: RecordDocument[]): Promise<WriteErrorInfo[]> {
+    const reply = await this.client
+      .db(this.target.database)
+      .command({ insert: this.target.collection, documents: docs, ordered: false });
+    const concern = reply.writeConcernError as { code?: number; errmsg?: string } | undefined;
+    if (concern)
+      throw new QuotesSinkError(`MongoDB write concern error ${concern.code ?? ''}: ${concern.errmsg ?? ''}`.trim(), {
+        retriable: true,
+      });
+    return (reply.writeErrors ?? []) as WriteErrorInfo[];
+  }
+
+  /** insertMany, for slices too large for one command (the driver splits them). */
+  private async insertMany(docs: RecordDocument[]): Promise<WriteErrorInfo[]> {
     try {
       await this.collection().insertMany(docs, { ordered: false });
       return [];
@@ -218,7 +261,7 @@ export class MongoStore<T> implements RecordStore<T> {
       const errors = writeErrorsOf(e);
       if (!errors) throw e;
       // WriteError's fields are getters: copy them, a spread would drop them.
-      return errors.map((w) => ({ index: todo[from + w.index], code: w.code, errmsg: w.errmsg }));
+      return errors.map((w) => ({ index: w.index, code: w.code, errmsg: w.errmsg }));
     }
   }
 
@@ -241,7 +284,7 @@ export class MongoStore<T> implements RecordStore<T> {
    */
   private async settleWriteErrors(
     records: readonly GoodRecord<T>[],
-    errors: { index: number; code?: number; errmsg?: string }[],
+    errors: WriteErrorInfo[],
     sent: number,
   ): Promise<RecordWriteCount> {
     const rejected: Rejection[] = [];

@@ -404,7 +404,7 @@ describe('no record content fails its batch (real stores)', () => {
     assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 1 });
   });
 
-  test('a chunk written in slices at once: a collision in the first and a refusal in the second reach the right records', async () => {
+  test('a chunk written in slices at once (an insert command, insertMany): a collision in the first and a refusal in the second reach the right records', async () => {
     const own = await sandbox('slices');
     try {
       const values = quotes(600, 5000);
@@ -413,6 +413,8 @@ describe('no record content fails its batch (real stores)', () => {
       const next = [...values];
       next[100] = quotes(1, 9000)[0];
       next[450] = q('"x":[[1]]');
+      // Over 2 MB of values: the second slice goes through insertMany, the first as one insert command.
+      next[500] = JSON.stringify({ quote: 'a'.repeat(2_200_000), character: 'Lisa Simpson' });
       const s = await processBatch(eventOf(next, 1, 2000), quoteType, own, opts);
       assert.deepEqual(s.deadLettered.byKind, { collision: 1, store: 1 });
       assert.deepEqual(s.mongo, { written: 299, alreadyPresent: 299 });
