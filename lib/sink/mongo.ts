@@ -1,8 +1,9 @@
-/** MongoDB adapter: one unordered bulkWrite per write chunk, idempotent on `_id` = Kafka coordinates. */
+/** MongoDB adapter: each chunk inserted unordered, in slices sent at once; idempotent on `_id` = the record's identity. */
 import {
   BSON,
   MongoBulkWriteError,
   MongoClient,
+  WriteConcern,
   type Collection,
   type Document,
   type IndexSpecification,
@@ -241,12 +242,14 @@ export class MongoStore<T> implements RecordStore<T> {
    * errors come back in the reply; a write concern error is an outage.
    */
   private async insertCommand(docs: RecordDocument[]): Promise<WriteErrorInfo[]> {
-    const reply = await this.client
-      .db(this.target.database)
-      .command({ insert: this.target.collection, documents: docs, ordered: false });
-    const concern = reply.writeConcernError as { code?: number; errmsg?: string } | undefined;
-    if (concern)
-      throw new QuotesSinkError(`MongoDB write concern error ${concern.code ?? ''}: ${concern.errmsg ?? ''}`.trim(), {
+    const command: Document = { insert: this.target.collection, documents: docs, ordered: false };
+    // A write concern from the connection string (e.g. w=majority) applies as it does to insertMany.
+    const concern = this.collection().writeConcern;
+    if (concern) WriteConcern.apply(command, concern);
+    const reply = await this.client.db(this.target.database).command(command);
+    const failed = reply.writeConcernError as { code?: number; errmsg?: string } | undefined;
+    if (failed)
+      throw new QuotesSinkError(`MongoDB write concern error ${failed.code ?? ''}: ${failed.errmsg ?? ''}`.trim(), {
         retriable: true,
       });
     return (reply.writeErrors ?? []) as WriteErrorInfo[];
