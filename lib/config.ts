@@ -185,7 +185,7 @@ const schema = z.object({
   SINK_DEAD_LETTERS: oneOf(['postgres', 'mongo']).optional(),
 
   TOMBSTONES: oneOf(['skip', 'delete']).default('skip'),
-  /** Records per write inside a batch (one Postgres statement and one Mongo bulkWrite each). */
+  /** Records per write inside a batch (every store writes a chunk at once, in slices of 250 or more). */
   SINK_WRITE_CHUNK: int(1, 10_000).default(1_000),
   /**
    * Whether the event source mapping reports batch item failures (ReportBatchItemFailures): then a

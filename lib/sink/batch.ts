@@ -20,7 +20,7 @@ export interface BatchOptions {
   tombstones: 'skip' | 'delete';
   /** Throw {@link IncompleteBatchError} (with `batchItemFailures`) when a chunk fails after earlier ones were written. */
   partialResponse?: boolean;
-  /** Records per write (one statement or bulkWrite per store); default DEFAULT_WRITE_CHUNK. */
+  /** Records per write (written by each store at once); default DEFAULT_WRITE_CHUNK. */
   writeChunk?: number;
 }
 

@@ -184,7 +184,7 @@ export class MongoStore<T> implements RecordStore<T> {
   }
 
   /**
-   * Inserts the chunk in one unordered bulkWrite, `_id` = the record's identity. A document that is
+   * Inserts the chunk unordered (see {@link insert}), `_id` = the record's identity. A document that is
    * already there fails with a duplicate-key error; it counts as already written only when the
    * stored document is this very record (a replay), and as a collision otherwise.
    *
