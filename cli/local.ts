@@ -14,7 +14,7 @@ import { printBanner } from '../lib/cli/banner';
 import { UsageError } from '../lib/cli/errors';
 import { runMain } from '../lib/cli/main';
 import { reachable } from '../lib/cli/reachable';
-import { loadConfig, loadStackEnv, type Config } from '../lib/config';
+import { loadConfig, loadStackEnv, storesInUse, type Config } from '../lib/config';
 import {
   DEFAULT_FETCH_MAX_BYTES,
   DEFAULT_PARTITION_FETCH_MAX_BYTES,
@@ -318,7 +318,7 @@ async function main(argv: string[]): Promise<number> {
   for (const line of settings.describe) process.stderr.write(`[local] ${line}\n`);
   // Once, before consuming: a wrong password or a store that is down is one line now, not endless retries.
   const stores = options.invoke === 'inprocess' && !options['no-store-check'];
-  await reachable(config, stores ? ['kafka', 'postgres', 'mongo'] : ['kafka']);
+  await reachable(config, stores ? ['kafka', ...storesInUse(config)] : ['kafka']);
   return runEmulator(settings, options, config, out);
 }
 

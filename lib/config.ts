@@ -203,6 +203,10 @@ export type Config = z.infer<typeof schema>;
 export const deadLetterStore = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): 'postgres' | 'mongo' =>
   c.SINK_DEAD_LETTERS ?? (c.SINK_STORES.includes('postgres') ? 'postgres' : 'mongo');
 
+/** The databases the sink uses: its record stores and where dead letters go, in {@link STORE_NAMES} order. */
+export const storesInUse = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): ('postgres' | 'mongo')[] =>
+  STORE_NAMES.filter((n) => c.SINK_STORES.includes(n) || deadLetterStore(c) === n);
+
 /**
  * Validates `env` once and returns a typed config; throws {@link ConfigError} naming every bad value.
  * Values are never echoed back (they may be secrets): only the variable and what is wrong with it.

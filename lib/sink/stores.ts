@@ -4,7 +4,7 @@
  * them, else to a MongoDB collection (`SINK_DEAD_LETTERS` overrides). A store that is not used
  * gets no client.
  */
-import { deadLetterStore, type Config } from '../config';
+import { deadLetterStore, storesInUse, type Config } from '../config';
 import type { RecordType } from '../records/record-type';
 import type * as MongoAdapter from './mongo';
 import type * as MongoDeadLetters from './mongo-dead-letters';
@@ -54,10 +54,10 @@ function openMongo<T>(config: Config, type: RecordType<T>): Opened<T> {
 /** The stores `config` asks for, on new clients; no I/O until used. */
 export function openStores<T>(config: Config, type: RecordType<T>): OpenStores<T> {
   const deadIn = deadLetterStore(config);
-  const wants = (name: 'postgres' | 'mongo') => config.SINK_STORES.includes(name) || deadIn === name;
+  const used = storesInUse(config);
   const opened = {
-    postgres: wants('postgres') ? openPostgres(config, type) : undefined,
-    mongo: wants('mongo') ? openMongo(config, type) : undefined,
+    postgres: used.includes('postgres') ? openPostgres(config, type) : undefined,
+    mongo: used.includes('mongo') ? openMongo(config, type) : undefined,
   };
   const records = config.SINK_STORES.flatMap((name) => opened[name]?.records ?? []);
   const deadLetters = (opened[deadIn] as Opened<T>).deadLetters;

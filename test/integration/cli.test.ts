@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
 import { createKafka } from '../../lib/kafka';
 import { quoteType } from '../../lib/records/quote';
@@ -169,6 +170,30 @@ describe('an unreachable service is named within 10 s', () => {
   test('bench: Kafka', () => assertNamesUnreachable(['bench/run.ts', '--quick'], given('kafka'), upNames('kafka')));
   test('soak: Mongo', () =>
     assertNamesUnreachable(['scripts/soak.ts', '--records', '100'], given('mongo'), upNames('mongo')));
+});
+
+describe('store selection on the command line', () => {
+  test('SINK_STORES=postgres: migrate needs no MongoDB and makes the tables', async () => {
+    const id = uniqueName('mig').toLowerCase();
+    const tables = { POSTGRES_QUOTES_TABLE: `${id}_quotes`, POSTGRES_DEAD_LETTER_TABLE: `${id}_dl` };
+    const r = await cli(['cli/migrate.ts'], { SINK_STORES: 'postgres', MONGO_URL: CLOSED_URL.mongo, ...tables });
+    const client = new pg.Client({ connectionString: config.POSTGRES_URL });
+    await client.connect();
+    try {
+      const found = await client.query<{ q: string | null; dl: string | null }>(
+        'select to_regclass($1)::text as q, to_regclass($2)::text as dl',
+        [tables.POSTGRES_QUOTES_TABLE, tables.POSTGRES_DEAD_LETTER_TABLE],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /mongo/);
+      assert.deepEqual(found.rows[0], { q: tables.POSTGRES_QUOTES_TABLE, dl: tables.POSTGRES_DEAD_LETTER_TABLE });
+    } finally {
+      await client.query(
+        `drop table if exists "${tables.POSTGRES_QUOTES_TABLE}", "${tables.POSTGRES_DEAD_LETTER_TABLE}"`,
+      );
+      await client.end();
+    }
+  });
 });
 
 describe('topics and produce', () => {

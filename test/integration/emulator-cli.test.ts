@@ -46,6 +46,26 @@ describe('the emulator on the command line', () => {
     assert.equal((await l.sb.counts()).rows, 0, 'nothing consumed');
   });
 
+  test('SINK_STORES=postgres: MongoDB is neither checked nor written, and every record lands in Postgres', async () => {
+    const id = uniqueName('pgonly').toLowerCase();
+    const tables = { POSTGRES_QUOTES_TABLE: `${id}_quotes`, POSTGRES_DEAD_LETTER_TABLE: `${id}_dl` };
+    const r = await runCommand(
+      TSX,
+      ['cli/local.ts', '--until-idle', '--no-template'],
+      { ...l.env, ...tables, SINK_STORES: 'postgres', MONGO_URL: 'mongodb://127.0.0.1:1/', KAFKA_GROUP_ID: id },
+      120_000,
+    );
+    try {
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const [n] = await l.sb.query<{ n: number }>(`select count(*)::int as n from "${tables.POSTGRES_QUOTES_TABLE}"`);
+      assert.equal(n.n, 200);
+    } finally {
+      await l.sb.query(
+        `drop table if exists "${tables.POSTGRES_QUOTES_TABLE}", "${tables.POSTGRES_DEAD_LETTER_TABLE}"`,
+      );
+    }
+  });
+
   test('--until-idle --starting-position LATEST on a new group exits at once: the backlog is not its lag', async () => {
     const r = await runEmulator(
       l,

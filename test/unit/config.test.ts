@@ -7,6 +7,7 @@ import {
   loadConfig,
   parseEnvFile,
   redactUrl,
+  storesInUse,
 } from '../../lib/config';
 import { quoteType } from '../../lib/records/quote';
 import { openStores } from '../../lib/sink/stores';
@@ -93,6 +94,14 @@ test('SINK_STORES picks the record stores; dead letters follow Postgres unless t
     /SINK_STORES: must be postgres,mongo, postgres or mongo/,
   );
   assert.throws(() => loadConfig({ SINK_STORES: ',' }), /SINK_STORES/);
+  // The databases a CLI checks and migrates: the record stores and where dead letters go.
+  assert.deepEqual(storesInUse(loadConfig({})), ['postgres', 'mongo']);
+  assert.deepEqual(storesInUse(loadConfig({ SINK_STORES: 'postgres' })), ['postgres']);
+  assert.deepEqual(storesInUse(loadConfig({ SINK_STORES: 'mongo' })), ['mongo']);
+  assert.deepEqual(storesInUse(loadConfig({ SINK_STORES: 'mongo', SINK_DEAD_LETTERS: 'postgres' })), [
+    'postgres',
+    'mongo',
+  ]);
 });
 
 test('openStores opens only the stores SINK_STORES names (and where dead letters go)', async () => {
