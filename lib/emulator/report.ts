@@ -1,6 +1,6 @@
 /** How the emulator's status and batches read on a terminal: one line each. */
 import type { BatchSummary } from '../sink/batch';
-import type { EmulatorStatus } from './status';
+import { leadCounts, type EmulatorStatus } from './status';
 
 /** The live status line. */
 export function statusLine(s: EmulatorStatus): string {
@@ -15,7 +15,8 @@ export function statusLine(s: EmulatorStatus): string {
 export function totals(s: EmulatorStatus): string {
   const parts = [
     `${s.records} records`,
-    `${s.written.postgres} written`,
+    // Each store writes every record: the larger count is the records written (one store may be unused).
+    `${Math.max(s.written.postgres, s.written.mongo)} written`,
     `${s.alreadyPresent} already there`,
     `${s.deadLettered + s.deadLettersAlreadyPresent} dead letters` +
       (s.deadLettersAlreadyPresent ? ` (${s.deadLettersAlreadyPresent} already there)` : ''),
@@ -43,8 +44,9 @@ export function batchLine(s: BatchSummary): string {
   const parts = Object.entries(s.partitions ?? {})
     .map(([k, r]) => `${k}@${(r as { first: number }).first}..${(r as { last: number }).last}`)
     .join(' ');
+  const lead = leadCounts(s);
   return (
-    `batch ${s.received} records: ${s.postgres.written} written, ${s.postgres.alreadyPresent} already there, ` +
+    `batch ${s.received} records: ${lead.written} written, ${lead.alreadyPresent} already there, ` +
     `${dl} dead letters, ${s.tombstones.received} tombstones in ${Math.round(s.durationMs.total)} ms ${parts}`
   ).trimEnd();
 }

@@ -40,6 +40,15 @@ export interface EmulatorStatus {
 /** What the status needs of a handler's report. */
 export type EventReport = Pick<BatchSummary, 'received' | 'postgres' | 'mongo' | 'deadLettered' | 'tombstones'>;
 
+/**
+ * The counts of the store that stands for a batch's records: Postgres, or MongoDB when Postgres
+ * wrote and found nothing (`SINK_STORES=mongo`).
+ */
+export const leadCounts = (r: Pick<BatchSummary, 'postgres' | 'mongo'>): BatchSummary['postgres'] =>
+  r.postgres.written + r.postgres.alreadyPresent > 0 || r.mongo.written + r.mongo.alreadyPresent === 0
+    ? r.postgres
+    : r.mongo;
+
 /** A partition's log range: `low` is the first offset still stored, `high` the next to be written. */
 export interface Watermarks {
   partition: number;
@@ -110,7 +119,7 @@ export class StatusAccumulator {
     this.s.records += r.received;
     this.s.written.postgres += r.postgres.written;
     this.s.written.mongo += r.mongo.written;
-    this.s.alreadyPresent += r.postgres.alreadyPresent;
+    this.s.alreadyPresent += leadCounts(r).alreadyPresent;
     this.s.deadLettered += r.deadLettered.written;
     this.s.deadLettersAlreadyPresent += r.deadLettered.alreadyPresent;
     for (const [kind, n] of Object.entries(r.deadLettered.byKind)) {

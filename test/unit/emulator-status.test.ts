@@ -141,3 +141,20 @@ test('done: totals add up (already-present dead letters included) with the run a
   );
   assert.match(statusLine(acc.tick()), /^5 rec\/s \| 10 records/);
 });
+
+test('one store only (SINK_STORES): the totals count the store that was written', () => {
+  const none = { written: 0, alreadyPresent: 0 };
+  const report = (store: 'postgres' | 'mongo', written: number, alreadyPresent: number): EventReport => ({
+    received: written + alreadyPresent,
+    postgres: store === 'postgres' ? { written, alreadyPresent } : none,
+    mongo: store === 'mongo' ? { written, alreadyPresent } : none,
+    deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
+    tombstones: { received: 0, deleted: 0 },
+  });
+  for (const store of ['postgres', 'mongo'] as const) {
+    const acc = new StatusAccumulator(() => 0);
+    acc.eventDone(report(store, 3, 0));
+    acc.eventDone(report(store, 0, 2));
+    assert.match(doneLine(acc.snapshot()), /^done: 5 records, 3 written, 2 already there,/, store);
+  }
+});
