@@ -230,7 +230,7 @@ export class MongoStore<T> implements RecordStore<T> {
     for (let i = from; i < to; i++) {
       const g = records[todo[i]];
       docs.push(toDocument(g, at));
-      valueBytes += (g.valueBase64.length * 3) >> 2;
+      valueBytes += Buffer.byteLength(g.valueBase64, 'base64');
     }
     const errors = valueBytes <= COMMAND_MAX_VALUE_BYTES ? await this.insertCommand(docs) : await this.insertMany(docs);
     return errors.map((w) => ({ index: todo[from + w.index], code: w.code, errmsg: w.errmsg }));

@@ -126,7 +126,7 @@ export function sortRecord<T>(
     parts,
     key,
   };
-  const valueBytes = Math.floor((d.valueBase64.length * 3) / 4);
+  const valueBytes = Buffer.byteLength(d.valueBase64, 'base64');
   for (const screen of screens) {
     const why = screen(record, valueBytes);
     if (why) return unpreparable(r, why, cluster);

@@ -1,7 +1,7 @@
 /** What a page handler receives and returns, and the checks on what a request may ask. */
 import { QuotesSinkError } from '../errors';
 import type { UiContext } from './context';
-import { html, type Html } from './html';
+import { html, type Html, type HtmlValue } from './html';
 
 /** A request, reduced to what pages read: the URL's parameters and a POSTed form. */
 export interface UiRequest {
@@ -56,6 +56,40 @@ export const options = (values: readonly string[], selected: string | undefined,
   ...(blank === undefined ? [] : [html`<option value="">${blank}</option>`]),
   ...values.map((v) => html`<option value="${v}" ${v === selected ? html`selected` : ''}>${v}</option>`),
 ];
+
+/** A table of class `cls`: one header row of `head` cells, then `body` (its rows). */
+export const dataTable = (cls: string, head: readonly HtmlValue[], body: HtmlValue): Html =>
+  html`<table class="${cls}">
+    <thead>
+      <tr>
+        ${head.map((h) => html`<th>${h}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${body}
+    </tbody>
+  </table>`;
+
+/** A filter form's topic and partition selects; `all` labels the choice of every partition. */
+export const topicPartitionFields = (
+  topics: readonly string[],
+  topic: string | undefined,
+  partitions: readonly number[],
+  partition: number | undefined,
+  all?: string,
+): Html =>
+  html`<label
+      >topic
+      <select name="topic">
+        ${options(topics, topic)}
+      </select></label
+    >
+    <label
+      >partition
+      <select name="partition">
+        ${options(partitions.map(String), partition === undefined ? '' : String(partition), all)}
+      </select></label
+    >`;
 
 /** The page header's context line: what the UI reads. */
 export function contextLine(ctx: UiContext): Html {

@@ -7,6 +7,7 @@ import { show } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
 import {
   contextLine,
+  dataTable,
   dateParam,
   intParam,
   notice,
@@ -103,23 +104,20 @@ function filterForm(q: URLSearchParams, topics: string[]): Html {
 async function render(ctx: UiContext, q: URLSearchParams, message?: Html): Promise<UiResponse> {
   const [list, topics] = await Promise.all([ctx.deadLetters.list(filterOf(q)), ctx.kafka.topics()]);
   const table = list.length
-    ? html`<table class="dead-letters">
-        <thead>
-          <tr>
-            <th><input type="checkbox" class="select-all" aria-label="select all" /></th>
-            <th>coordinates</th>
-            <th>kind</th>
-            <th>reason</th>
-            <th>failed</th>
-            <th>key, headers</th>
-            <th>raw value</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          ${list.map(row)}
-        </tbody>
-      </table>`
+    ? dataTable(
+        'dead-letters',
+        [
+          html`<input type="checkbox" class="select-all" aria-label="select all" />`,
+          'coordinates',
+          'kind',
+          'reason',
+          'failed',
+          'key, headers',
+          'raw value',
+          '',
+        ],
+        list.map(row),
+      )
     : html`<p class="muted">No dead letters match.</p>`;
   const body = html`${message}${filterForm(q, topics)}
     <form method="post" action="/dead-letters/replay${query(Object.fromEntries(q))}" class="replay">

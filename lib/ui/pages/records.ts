@@ -5,7 +5,16 @@ import type { UiContext } from '../context';
 import { FATE_LABEL, fateOf, show, type FateKind, type Found } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
 import type { KafkaRecord } from '../kafka-view';
-import { contextLine, intParam, options, page, topicParam, type UiRequest, type UiResponse } from '../route';
+import {
+  contextLine,
+  dataTable,
+  intParam,
+  page,
+  topicParam,
+  topicPartitionFields,
+  type UiRequest,
+  type UiResponse,
+} from '../route';
 
 const MAX_LIMIT = 200;
 
@@ -100,18 +109,7 @@ async function recordsWithFates(ctx: UiContext, b: Browse): Promise<Html[]> {
 
 function browseForm(b: Browse, partitions: number[], topics: string[]): Html {
   return html`<form method="get" class="filters">
-    <label
-      >topic
-      <select name="topic">
-        ${options(topics, b.topic)}
-      </select></label
-    >
-    <label
-      >partition
-      <select name="partition">
-        ${options(partitions.map(String), String(b.partition))}
-      </select></label
-    >
+    ${topicPartitionFields(topics, b.topic, partitions, b.partition)}
     <label>from offset <input name="from" type="number" min="0" value="${b.from}" /></label>
     <label>records <input name="limit" type="number" min="1" max="${MAX_LIMIT}" value="${b.limit}" /></label>
     <label>fate by group <input name="group" value="${b.group}" /></label>
@@ -150,21 +148,7 @@ export async function recordsPage(ctx: UiContext, req: UiRequest): Promise<UiRes
     >
   </p>`;
   const table = rows.length
-    ? html`<table class="records">
-        <thead>
-          <tr>
-            <th>offset</th>
-            <th>timestamp</th>
-            <th>key</th>
-            <th>headers</th>
-            <th>value</th>
-            <th>fate</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>`
+    ? dataTable('records', ['offset', 'timestamp', 'key', 'headers', 'value', 'fate'], rows)
     : html`<p class="muted">No records from this offset.</p>`;
   const body = html`${browseForm(
     b,

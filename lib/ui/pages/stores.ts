@@ -5,7 +5,17 @@ import { compareStores, repairStores, type RangeDiff, type RepairResult } from '
 import type { UiContext } from '../context';
 import { offsetRanges } from '../fate';
 import { html, layout, query, type Html } from '../html';
-import { contextLine, intParam, notice, options, page, topicParam, type UiRequest, type UiResponse } from '../route';
+import {
+  contextLine,
+  dataTable,
+  intParam,
+  notice,
+  page,
+  topicParam,
+  topicPartitionFields,
+  type UiRequest,
+  type UiResponse,
+} from '../route';
 
 /** Coordinates listed one by one up to this many per direction; the rest as ranges. */
 const LISTED = 200;
@@ -103,21 +113,7 @@ function diffTable(diffs: RangeDiff[]): Html {
         </td>
       </tr>`,
   );
-  return html`<table class="consistency">
-    <thead>
-      <tr>
-        <th>partition</th>
-        <th>offsets</th>
-        <th>Postgres</th>
-        <th>Mongo</th>
-        <th>dead letters</th>
-        <th>differences</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return dataTable('consistency', ['partition', 'offsets', 'Postgres', 'Mongo', 'dead letters', 'differences'], rows);
 }
 
 function checkForm(c: Check, partitions: number[], topics: string[], diffs?: RangeDiff[]): Html {
@@ -134,18 +130,7 @@ function checkForm(c: Check, partitions: number[], topics: string[], diffs?: Ran
       </form>`
     : '';
   return html`<form method="get" class="filters">
-      <label
-        >topic
-        <select name="topic">
-          ${options(topics, c.topic)}
-        </select></label
-      >
-      <label
-        >partition
-        <select name="partition">
-          ${options(partitions.map(String), c.partition === undefined ? '' : String(c.partition), 'all')}
-        </select></label
-      >
+      ${topicPartitionFields(topics, c.topic, partitions, c.partition, 'all')}
       <label>from offset <input type="number" min="0" name="from" value="${c.from ?? ''}" placeholder="low" /></label>
       <label>to offset <input type="number" min="0" name="to" value="${c.to ?? ''}" placeholder="high − 1" /></label>
       <button name="check" value="1">check consistency</button>

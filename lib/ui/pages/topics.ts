@@ -2,7 +2,7 @@
 import type { UiContext } from '../context';
 import { html, layout, query, type Html } from '../html';
 import type { GroupPosition, PartitionOffsets } from '../kafka-view';
-import { contextLine, options, page, topicParam, type UiRequest, type UiResponse } from '../route';
+import { contextLine, dataTable, options, page, topicParam, type UiRequest, type UiResponse } from '../route';
 
 function partitionsTable(topic: string, parts: PartitionOffsets[]): Html {
   const rows = parts.map(
@@ -19,24 +19,11 @@ function partitionsTable(topic: string, parts: PartitionOffsets[]): Html {
         </td>
       </tr>`,
   );
-  return html`<table class="partitions">
-    <thead>
-      <tr>
-        <th>partition</th>
-        <th>low offset</th>
-        <th>high offset</th>
-        <th>records</th>
-        <th></th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return dataTable('partitions', ['partition', 'low offset', 'high offset', 'records', ''], rows);
 }
 
 function groupsTable(groups: GroupPosition[], sinkGroup: string, parts: PartitionOffsets[]): Html {
-  const head = parts.map((p) => html`<th>p${p.partition} committed / lag</th>`);
+  const head = parts.map((p) => `p${p.partition} committed / lag`);
   const rows = groups.map((g) => {
     const cells = g.partitions.map(
       (p) =>
@@ -51,18 +38,7 @@ function groupsTable(groups: GroupPosition[], sinkGroup: string, parts: Partitio
       <td class="num total-lag">${g.totalLag}</td>
     </tr>`;
   });
-  return html`<table class="groups">
-    <thead>
-      <tr>
-        <th>consumer group</th>
-        ${head}
-        <th>total lag</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return dataTable('groups', ['consumer group', ...head, 'total lag'], rows);
 }
 
 /** The live part: refreshed every 2 s by ui.js. */
