@@ -7,6 +7,8 @@ import type { DeadLetter, GoodRecord, Tombstone } from './model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from './port';
 import { deadLettersTable, recordsTable } from './postgres-tables';
 import {
+  copyLineMaker,
+  copySql,
   createTableSql,
   fastInsertSql,
   insertSql,
@@ -16,6 +18,7 @@ import {
   type SqlRow,
   type TableSpec,
 } from './table-spec';
+import { copyIn } from './pg-copy';
 import { sliceBounds } from './slices';
 import { storedKey } from './value-parts';
 import { ident, qualified, type Tables } from './tables';
@@ -132,6 +135,10 @@ async function insertRows(pool: pg.Pool, sql: string, rows: readonly object[], b
   return { written, alreadyPresent: rows.length - written - rejected.length, rejected };
 }
 
+/** The server refused COPY itself (feature not supported, privilege, syntax), not a row. */
+const isCopyRefused = (e: unknown): boolean =>
+  typeof (e as { code?: unknown })?.code === 'string' && /^(0A|42)/.test((e as { code: string }).code);
+
 const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
 
 /**
@@ -209,6 +216,13 @@ export class PostgresStore<T> implements RecordStore<T> {
   private readonly table: string;
   private readonly insert: string;
   private readonly fastInsert: string;
+  private copy?: string;
+  private readonly copyLine: (g: GoodRecord<T>) => string;
+  /**
+   * Whether the next slice tries COPY first: not after a slice found rows there already (a replay
+   * would fail each COPY), again once a plain insert wrote every row of its slice.
+   */
+  private copyFirst = true;
   private readonly deleteSql: string;
   private readonly deleteRecordsSql: string;
   /** Whether the table holds rows from before identities had a cluster (asked once, with the schema). */
@@ -220,6 +234,7 @@ export class PostgresStore<T> implements RecordStore<T> {
     private readonly schema: SchemaGate,
     type: RecordType<T>,
     tables: Tables,
+    options: { copy?: boolean } = {},
   ) {
     this.spec = recordsTable(type);
     this.fastRow = rowMaker(this.spec, false);
@@ -227,6 +242,8 @@ export class PostgresStore<T> implements RecordStore<T> {
     this.table = qualified(tables, 'records');
     this.insert = insertSql(this.table, this.spec);
     this.fastInsert = fastInsertSql(this.table, this.spec);
+    this.copy = options.copy === false ? undefined : copySql(this.table, this.spec);
+    this.copyLine = copyLineMaker(this.spec);
     this.deleteSql = TOMBSTONE_DELETE(this.table);
     this.deleteRecordsSql = RECORDS_DELETE(this.table);
   }
@@ -245,8 +262,9 @@ export class PostgresStore<T> implements RecordStore<T> {
 
   /**
    * Writes the chunk in slices, at once on the pool's connections (two Postgres backends keep up
-   * with COPY where one does not). Each slice is one plain insert; only when some of its rows were
-   * there already does the full statement settle them (present, or a collision).
+   * with COPY where one does not). Each slice is one COPY, or one plain insert after rows were
+   * found there already; only when some of its rows were there does the full statement settle
+   * them (present, or a collision).
    */
   async write(records: readonly GoodRecord<T>[]): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
@@ -268,30 +286,62 @@ export class PostgresStore<T> implements RecordStore<T> {
   }
 
   /**
-   * One slice (`base`: its first record's position in the chunk). The plain insert first (not with
-   * rows from before clusters, which it cannot see); if it did not write every row, or the server
-   * refused it for a row's content, the full statement settles the slice, split where refused.
+   * One slice (`base`: its first record's position in the chunk). Neither COPY nor the plain
+   * insert can see rows from before clusters, so with those only the full statement runs.
    */
   private async writeSlice(
     records: readonly GoodRecord<T>[],
     base: number,
     legacy: boolean,
   ): Promise<RecordWriteCount> {
+    if (!legacy && (await this.copied(records))) return { written: records.length, alreadyPresent: 0, rejected: [] };
     let fast = 0;
     if (!legacy) {
       try {
         const rows = records.map(this.fastRow);
         fast = (await this.pool.query(this.fastInsert, [JSON.stringify(rows)])).rowCount ?? 0;
-        if (fast === records.length) return { written: fast, alreadyPresent: 0, rejected: [] };
+        if (fast === records.length) {
+          this.copyFirst = true;
+          return { written: fast, alreadyPresent: 0, rejected: [] };
+        }
       } catch (e) {
         if (!isContentError(e)) throw e;
       }
     }
+    // Some rows were there, or one was refused for its content: the full statement settles the
+    // slice (the rows the plain insert wrote are found present), split where refused.
     const rows = records.map(this.fullRow);
     const settled = await insertIsolating(this.pool, this.insert, rows, 0, rows.length);
     const rejected = (settled.rejected ?? []).map((r) => ({ ...r, index: base + r.index }));
-    // The rows the plain insert wrote are found present by the full statement.
     return { written: fast + settled.written, alreadyPresent: settled.alreadyPresent - fast, rejected };
+  }
+
+  /**
+   * COPY of the whole slice into the table, when it is worth trying: true when every row was
+   * written. COPY is all or nothing, so when the server refuses it (a row there already, or one
+   * it refuses for its content) nothing was written and the insert path takes the slice.
+   */
+  private async copied(records: readonly GoodRecord<T>[]): Promise<boolean> {
+    if (this.copy === undefined || !this.copyFirst) return false;
+    let data = '';
+    for (const g of records) data += this.copyLine(g);
+    // UTF-8 would turn a lone surrogate (a "\ud800" escape in the value) into U+FFFD silently;
+    // the insert path sends it escaped, and the server refuses it.
+    if (!data.isWellFormed()) return false;
+    try {
+      return (await copyIn(this.pool, this.copy, data)) === records.length;
+    } catch (e) {
+      if (isContentError(e)) {
+        this.copyFirst = false;
+        return false;
+      }
+      // COPY refused as such (a proxy or role without it): the insert path from now on.
+      if (isCopyRefused(e)) {
+        this.copy = undefined;
+        return false;
+      }
+      throw e;
+    }
   }
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
@@ -351,11 +401,12 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   async close(): Promise<void> {}
 }
 
-/** Both Postgres adapters on one pool and one schema gate. */
+/** Both Postgres adapters on one pool and one schema gate; `options.copy: false` writes records without COPY. */
 export function postgresStores<T>(
   pool: pg.Pool,
   type: RecordType<T>,
   tables: Tables,
+  options: { copy?: boolean } = {},
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
   const expected = [
     ...tableColumns(recordsTable(type)).map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
@@ -363,7 +414,7 @@ export function postgresStores<T>(
   ];
   const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
   return {
-    records: new PostgresStore(pool, gate, type, tables),
+    records: new PostgresStore(pool, gate, type, tables, options),
     deadLetters: new PostgresDeadLetterStore(pool, gate, tables),
   };
 }

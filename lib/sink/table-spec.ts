@@ -162,3 +162,68 @@ export function rowMaker<S>(spec: TableSpec<S>, compare = true): (source: S) => 
 
 /** The row of `source` (see {@link rowMaker}; made once per table where it matters). */
 export const toRow = <S>(spec: TableSpec<S>, source: S, compare = true): SqlRow => rowMaker(spec, compare)(source);
+
+/**
+ * `COPY … FROM STDIN` (text format) into the columns the plain insert writes, or undefined when a
+ * column is computed in SQL (`fromSql`), which COPY cannot do.
+ */
+export function copySql<S>(qualifiedName: string, spec: TableSpec<S>): string | undefined {
+  const columns = inserted(spec);
+  if (columns.some((c) => c.from === undefined)) return undefined;
+  return `copy ${qualifiedName} (${list(columns.map((c) => c.name))}) from stdin`;
+}
+
+/** COPY's text format escapes these four; everything else goes as it is. */
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const escapeCopy = (s: string) => (COPY_SPECIAL.test(s) ? s.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch]) : s);
+
+/** A value of a json column (and any object elsewhere) as its JSON. */
+const copyJson = (v: unknown): string => (v === null || v === undefined ? '\\N' : escapeCopy(JSON.stringify(v)));
+
+/**
+ * A value as COPY's text format reads it for a column of `type`, read the way json_to_recordset
+ * reads the same value from the row's JSON (so both paths store the same): json columns get the
+ * value's JSON, numbers that JSON cannot hold are null, objects in other columns their JSON.
+ */
+export function copyField(type: SqlType, v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  if (type === 'json' || type === 'jsonb') return copyJson(v);
+  switch (typeof v) {
+    case 'string':
+      return escapeCopy(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : '\\N';
+    case 'boolean':
+      return v ? 't' : 'f';
+    case 'bigint':
+      return String(v);
+    default:
+      return copyJson(v);
+  }
+}
+
+/** {@link copyField} for one column, with the common case of a text column's string first. */
+function copyEncoder(type: SqlType): (v: unknown) => string {
+  if (type === 'json' || type === 'jsonb') return copyJson;
+  return (v) => (typeof v === 'string' ? escapeCopy(v) : copyField(type, v));
+}
+
+/**
+ * A maker of COPY text lines of `spec` (the columns of {@link copySql}, in order): one line per
+ * source, each ending in a newline.
+ */
+export function copyLineMaker<S>(spec: TableSpec<S>): (source: S) => string {
+  const columns = inserted(spec);
+  const fields = columns.map((c) => {
+    const from = c.from as (s: S) => unknown;
+    const encode = copyEncoder(c.sqlType);
+    return (source: S) => encode(from(source));
+  });
+  const last = fields.length - 1;
+  return (source) => {
+    let line = '';
+    for (let i = 0; i < last; i++) line += `${fields[i](source)}\t`;
+    return `${line}${fields[last](source)}\n`;
+  };
+}
