@@ -186,7 +186,7 @@ const schema = z.object({
 
   TOMBSTONES: oneOf(['skip', 'delete']).default('skip'),
   /** Records per write inside a batch (every store writes a chunk at once, in slices of 250 or more). */
-  SINK_WRITE_CHUNK: int(1, 10_000).default(1_000),
+  SINK_WRITE_CHUNK: int(1, 10_000).default(500),
   /**
    * Whether the event source mapping reports batch item failures (ReportBatchItemFailures): then a
    * batch failing after some chunks were written answers `batchItemFailures` instead of throwing.

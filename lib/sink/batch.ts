@@ -4,6 +4,7 @@
  * stores are whatever implements the ports in ./port.ts.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate as turn } from 'node:timers/promises';
 import { clusterKey, clusterName, partitionKey, type PartitionRange } from '../event/coordinates';
 import type { KafkaEventRecord } from '../event/types';
 import { QuotesSinkError, type BatchWriteError, type ChunkBounds, type StoreWriteError } from '../errors';
@@ -72,7 +73,13 @@ export function firstUnwritten(all: readonly KafkaEventRecord[], from: number): 
 }
 
 /** Records decoded, validated and mapped per write: bounds the memory a large batch needs. */
-export const DEFAULT_WRITE_CHUNK = 1_000;
+export const DEFAULT_WRITE_CHUNK = 500;
+
+/**
+ * Chunks being written at once. Two: while one is written the next is prepared and sent, so
+ * decoding overlaps the stores' work and each store has two statements to work on.
+ */
+export const CHUNKS_IN_FLIGHT = 2;
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -147,10 +154,12 @@ function summarise(
  * Processes one Lambda Kafka event. Throws InvalidEventError (nothing written) or a
  * StoreWriteError / BatchWriteError (the batch must be retried; writes are idempotent).
  *
- * A batch is written in chunks of `opts.writeChunk` records, every store concurrently. The next
- * chunk is prepared while the previous one is being written, and at most one chunk is in flight,
- * so a 10,000-record batch never holds all of its rows and documents at once. A failed chunk stops
- * the batch before the next one is sent; chunks written before it stay written.
+ * A batch is written in chunks of `opts.writeChunk` records, every store concurrently. Each chunk
+ * is sent as soon as it is prepared, and the next one is prepared while it is written; at most
+ * {@link CHUNKS_IN_FLIGHT} are in flight, so a 10,000-record batch never holds all of its rows and
+ * documents at once. Chunks are settled in order: a failed chunk stops the batch once the chunk
+ * sent after it has finished too (nothing is left writing behind the error); chunks written before
+ * it stay written.
  */
 export async function processBatch<T>(
   input: unknown,
@@ -166,15 +175,28 @@ export async function processBatch<T>(
   const screens = stores.records.flatMap((s) => (s.screen ? [s.screen.bind(s)] : []));
   const cluster = clusterKey(clusterName(event));
   const partial = opts.partialResponse ?? false;
-  let inFlight: InFlight | undefined;
-  for (const bounds of chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)) {
+  const inFlight: InFlight[] = [];
+  const settleFirst = async () => {
+    try {
+      await settle(acc, inFlight[0], all, partial);
+      inFlight.shift();
+    } catch (e) {
+      await Promise.all(inFlight.map((c) => c.outcome));
+      throw e;
+    }
+  };
+  const chunks = [...chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)];
+  for (const [i, bounds] of chunks.entries()) {
     const tPrepare = performance.now();
     const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens, cluster);
     acc.decodeMs += performance.now() - tPrepare;
-    if (inFlight) await settle(acc, inFlight, all, partial);
-    inFlight = { bounds, outcome: writeChunk(stores, chunk, ingestedAt) };
+    if (inFlight.length === CHUNKS_IN_FLIGHT) await settleFirst();
+    inFlight.push({ bounds, outcome: writeChunk(stores, chunk, ingestedAt) });
+    // Preparing the next chunk is synchronous: without a turn of the event loop first, this
+    // chunk's statements would not leave until it is done, and nothing would overlap.
+    if (i < chunks.length - 1) await turn();
   }
-  if (inFlight) await settle(acc, inFlight, all, partial);
+  while (inFlight.length > 0) await settleFirst();
   const deleted = opts.tombstones === 'delete' ? await deleteTombstones(stores, acc) : 0;
   return summarise(acc, event.eventSource, all.length, deleted, t0);
 }

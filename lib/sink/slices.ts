@@ -1,7 +1,10 @@
 /** How a chunk is split into slices written at once, each on a pooled connection of its own (pure). */
 
-/** Records below which a write is one slice: smaller ones cost more per statement than they gain. */
-export const MIN_SLICE = 250;
+/**
+ * Records below which a write is one slice: smaller ones cost more per statement than they gain
+ * (FerretDB most). A chunk of the default 500 is one slice; two chunks are in flight at once.
+ */
+export const MIN_SLICE = 500;
 
 /**
  * `[from, to)` bounds of at most `max` slices of `n` records, in order and covering each record

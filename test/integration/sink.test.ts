@@ -253,7 +253,7 @@ describe('chunked writes inside a batch', () => {
     assert.deepEqual(await sb.counts(), { rows: 50 - invalid, docs: 50 - invalid, deadLetters: invalid });
   });
 
-  test('a store failing in a later chunk: the batch throws, earlier chunks stay, the retry completes it once', async () => {
+  test('a store failing in a later chunk: the batch throws once the chunk sent after it is done, earlier chunks stay, the retry completes it once', async () => {
     const own = await sandbox('chunkfail');
     /** Valid, distinct records among the event's first `k` records: what chunks 1..k/10 hold. */
     const validIn = (k: number) => {
@@ -290,10 +290,11 @@ describe('chunked writes inside a batch', () => {
           e.partitions['quotes-1'].count === 4 &&
           e.cause instanceof Error,
       );
-      // Chunks 1-2 in both stores, chunk 3 in Postgres only (its writes ran concurrently), no chunk 4.
+      // Chunks 1-2 in both stores, chunk 3 in Postgres only (its writes ran concurrently), chunk 4
+      // (sent while chunk 3 was written) in both and finished before the error, no chunk 5.
       const partial = await own.counts();
-      assert.equal(partial.docs, validIn(20));
-      assert.equal(partial.rows, validIn(30));
+      assert.equal(partial.docs, validIn(20) + validIn(40) - validIn(30));
+      assert.equal(partial.rows, validIn(40));
       assert.ok(partial.rows > partial.docs);
 
       const s = await processBatch(event(), quoteType, own, { ...opts, writeChunk: 10 });
@@ -407,17 +408,19 @@ describe('no record content fails its batch (real stores)', () => {
   test('a chunk written in slices at once (an insert command, insertMany): a collision in the first and a refusal in the second reach the right records', async () => {
     const own = await sandbox('slices');
     try {
-      const values = quotes(600, 5000);
-      await processBatch(eventOf(values.slice(0, 300), 1, 2000), quoteType, own, opts);
-      // Offsets 2000..2299 are stored; 2100 now comes with another value, 2450 with one FerretDB refuses.
+      const values = quotes(1200, 5000);
+      // One chunk of 1,200: two slices of 600, sent at once.
+      const chunk = { ...opts, writeChunk: 1200 };
+      await processBatch(eventOf(values.slice(0, 300), 1, 2000), quoteType, own, chunk);
+      // Offsets 2000..2299 are stored; 2100 now comes with another value, 2950 with one FerretDB refuses.
       const next = [...values];
       next[100] = quotes(1, 9000)[0];
-      next[450] = q('"x":[[1]]');
+      next[950] = q('"x":[[1]]');
       // Over 2 MB of values: the second slice goes through insertMany, the first as one insert command.
-      next[500] = JSON.stringify({ quote: 'a'.repeat(2_200_000), character: 'Lisa Simpson' });
-      const s = await processBatch(eventOf(next, 1, 2000), quoteType, own, opts);
+      next[1000] = JSON.stringify({ quote: 'a'.repeat(2_200_000), character: 'Lisa Simpson' });
+      const s = await processBatch(eventOf(next, 1, 2000), quoteType, own, chunk);
       assert.deepEqual(s.deadLettered.byKind, { collision: 1, store: 1 });
-      assert.deepEqual(s.mongo, { written: 299, alreadyPresent: 299 });
+      assert.deepEqual(s.mongo, { written: 899, alreadyPresent: 299 });
       assert.equal(s.postgres.alreadyPresent, 299);
       const dead = await own.query<{ offset: string; error_kind: string }>(
         `select "offset", error_kind from ${own.tables.deadLetters} order by "offset"`,
@@ -426,10 +429,10 @@ describe('no record content fails its batch (real stores)', () => {
         dead.map((d) => [d.offset, d.error_kind]),
         [
           ['2100', 'collision'],
-          ['2450', 'store'],
+          ['2950', 'store'],
         ],
       );
-      assert.deepEqual(await own.counts(), { rows: 599, docs: 599, deadLetters: 2 });
+      assert.deepEqual(await own.counts(), { rows: 1198, docs: 1198, deadLetters: 2 });
       const [row] = await own.query<{ quote: string }>(`select quote from ${own.tables.records} where "offset" = 2100`);
       assert.equal(row.quote, (JSON.parse(values[100]) as Quote).quote, 'the stored record stays');
     } finally {

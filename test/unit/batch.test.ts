@@ -146,18 +146,18 @@ describe('processBatch with in-memory stores', () => {
     assert.equal(s.postgres.byId.size, 3);
   });
 
-  test('a failure in chunk 3 of 5: the batch throws naming that chunk, chunks 1-2 stay, chunk 4 is never sent', async () => {
+  test('a failure in chunk 3 of 5: the batch throws naming that chunk once chunk 4 (sent while 3 was written) is done; chunks 1, 2 and 4 stay, chunk 5 is never sent', async () => {
     const s = memoryStores<Quote>();
     const stores = { ...s, records: [s.postgres, failingWrites(s.mongo, (call) => call === 3)] };
     await assert.rejects(
       processBatch(event(valid(50)), quoteType, stores, { ...opts, writeChunk: 10 }),
       (e: unknown) => e instanceof StoreWriteError && e.store === 'mongo' && e.chunk.from === 20 && e.chunk.to === 30,
     );
-    assert.equal(s.mongo.byId.size, 20);
-    assert.equal(s.postgres.byId.size, 30, 'chunk 3 reached the other store, which ran concurrently');
+    assert.equal(s.mongo.byId.size, 30, 'chunks 1, 2 and 4');
+    assert.equal(s.postgres.byId.size, 40, 'chunk 3 reached the other store, which ran concurrently');
     const retry = await processBatch(event(valid(50)), quoteType, s, { ...opts, writeChunk: 10 });
-    assert.deepEqual(retry.mongo, { written: 30, alreadyPresent: 20 });
-    assert.deepEqual(retry.postgres, { written: 20, alreadyPresent: 30 });
+    assert.deepEqual(retry.mongo, { written: 20, alreadyPresent: 30 });
+    assert.deepEqual(retry.postgres, { written: 10, alreadyPresent: 40 });
   });
 
   test('tombstones are counted and skipped in skip mode', async () => {

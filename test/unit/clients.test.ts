@@ -63,17 +63,18 @@ test('mongo: TLS and its CA file reach the client options', () => {
   assert.equal(o.socketTimeoutMS, 4000);
 });
 
-test('a chunk is sent in at most two slices of at least 250 records, covering it once', () => {
+test('a chunk is sent in at most two slices of at least 500 records, covering it once', () => {
   assert.deepEqual(sliceBounds(0, 2), []);
   assert.deepEqual(sliceBounds(10, 2), [[0, 10]]);
-  assert.deepEqual(sliceBounds(499, 2), [[0, 499]]);
-  assert.deepEqual(sliceBounds(500, 2), [
-    [0, 250],
-    [250, 500],
+  assert.deepEqual(sliceBounds(500, 2), [[0, 500]]);
+  assert.deepEqual(sliceBounds(999, 2), [[0, 999]]);
+  assert.deepEqual(sliceBounds(1000, 2), [
+    [0, 500],
+    [500, 1000],
   ]);
-  assert.deepEqual(sliceBounds(1001, 2), [
-    [0, 501],
-    [501, 1001],
+  assert.deepEqual(sliceBounds(2001, 2), [
+    [0, 1001],
+    [1001, 2001],
   ]);
   assert.deepEqual(sliceBounds(1000, 1), [[0, 1000]]);
 });

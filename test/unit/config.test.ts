@@ -19,7 +19,7 @@ test('defaults equal the compose stack and need no environment', () => {
   assert.equal(c.MONGO_DATABASE, 'simpson_db');
   assert.equal(c.POSTGRES_POOL_MAX, 2);
   assert.equal(c.TOMBSTONES, 'skip');
-  assert.equal(c.SINK_WRITE_CHUNK, 1000);
+  assert.equal(c.SINK_WRITE_CHUNK, 500);
 });
 
 test('every bad value is reported at once, by name, without echoing it', () => {
