@@ -432,7 +432,7 @@ describe('no record content fails its batch (real stores)', () => {
           ['2950', 'store'],
         ],
       );
-      assert.deepEqual(await own.counts(), { rows: 1198, docs: 1198, deadLetters: 2 });
+      assert.deepEqual(await own.counts(), { rows: 1199, docs: 1199, deadLetters: 2 });
       const [row] = await own.query<{ quote: string }>(`select quote from ${own.tables.records} where "offset" = 2100`);
       assert.equal(row.quote, (JSON.parse(values[100]) as Quote).quote, 'the stored record stays');
     } finally {
