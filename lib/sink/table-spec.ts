@@ -178,8 +178,15 @@ const COPY_SPECIAL = /[\\\n\r\t]/;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 const escapeCopy = (s: string) => (COPY_SPECIAL.test(s) ? s.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch]) : s);
 
-/** A value of a json column (and any object elsewhere) as its JSON. */
-const copyJson = (v: unknown): string => (v === null || v === undefined ? '\\N' : escapeCopy(JSON.stringify(v)));
+/**
+ * A value of a json column (and any object elsewhere) as its JSON. `JSON.stringify` writes no
+ * newline, carriage return or tab (it escapes them): only its backslashes need doubling.
+ */
+function copyJson(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  const json = JSON.stringify(v);
+  return json.includes('\\') ? json.replace(/\\/g, '\\\\') : json;
+}
 
 /**
  * A value as COPY's text format reads it for a column of `type`, read the way json_to_recordset
@@ -215,15 +222,13 @@ function copyEncoder(type: SqlType): (v: unknown) => string {
  */
 export function copyLineMaker<S>(spec: TableSpec<S>): (source: S) => string {
   const columns = inserted(spec);
-  const fields = columns.map((c) => {
-    const from = c.from as (s: S) => unknown;
-    const encode = copyEncoder(c.sqlType);
-    return (source: S) => encode(from(source));
-  });
-  const last = fields.length - 1;
+  const from = columns.map((c) => c.from as (s: S) => unknown);
+  const encode = columns.map((c) => copyEncoder(c.sqlType));
+  const last = columns.length - 1;
+  // One loop over two arrays: a closure per column that did both cost a fifth more.
   return (source) => {
     let line = '';
-    for (let i = 0; i < last; i++) line += `${fields[i](source)}\t`;
-    return `${line}${fields[last](source)}\n`;
+    for (let i = 0; i < last; i++) line += `${encode[i](from[i](source))}\t`;
+    return `${line}${encode[last](from[last](source))}\n`;
   };
 }
