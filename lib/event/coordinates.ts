@@ -43,13 +43,22 @@ export const formatRanges = (ranges: Readonly<Record<string, PartitionRange>>): 
 /** Accumulates the offset range of each partition, in the manner of kafkajs's Batch first/last offset. */
 export class PartitionRanges {
   private readonly ranges: Record<string, PartitionRange> = {};
+  /** The range last added to: an event's records come partition by partition. */
+  private last?: { topic: string; partition: number; range: PartitionRange };
 
   /** Counts one record. */
   add(c: Coordinates): void {
-    const r = (this.ranges[partitionKey(c)] ??= { first: c.offset, last: c.offset, count: 0 });
+    const l = this.last;
+    const r = l !== undefined && l.topic === c.topic && l.partition === c.partition ? l.range : this.rangeOf(c);
     if (c.offset < r.first) r.first = c.offset;
     if (c.offset > r.last) r.last = c.offset;
     r.count++;
+  }
+
+  private rangeOf(c: Coordinates): PartitionRange {
+    const range = (this.ranges[partitionKey(c)] ??= { first: c.offset, last: c.offset, count: 0 });
+    this.last = { topic: c.topic, partition: c.partition, range };
+    return range;
   }
 
   /** Whether no record was added. */

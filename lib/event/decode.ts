@@ -53,8 +53,9 @@ export function signedBytesToBuffer(bytes: number[]): Buffer {
 
 /** Bytes that are all printable-range ASCII (no NUL), as text; undefined otherwise. The usual header, decoded with no Buffer. */
 function asciiText(bytes: readonly number[]): string | undefined {
-  if (bytes.length > 1024) return undefined;
-  for (const b of bytes) if (b < 1 || b > 127) return undefined;
+  const n = bytes.length;
+  if (n > 1024) return undefined;
+  for (let i = 0; i < n; i++) if (bytes[i] < 1 || bytes[i] > 127) return undefined;
   return String.fromCharCode.apply(null, bytes as number[]);
 }
 
@@ -101,15 +102,17 @@ export const TIMESTAMP_RANGE = { min: -210_866_803_200_000, max: 8_640_000_000_0
 export const isStorableTimestamp = (ms: number): boolean =>
   Number.isFinite(ms) && ms >= TIMESTAMP_RANGE.min && ms <= TIMESTAMP_RANGE.max;
 
-function keyProblem(k: string, path: string): string | undefined {
-  if (!isStorableText(k)) return `a field name in ${path} holds a NUL character or a lone UTF-16 surrogate`;
+function keyProblem(k: string, path: string, textsStorable: boolean): string | undefined {
+  if (!textsStorable && !isStorableText(k))
+    return `a field name in ${path} holds a NUL character or a lone UTF-16 surrogate`;
   if (k.startsWith('$') || k.includes('.'))
     return `field name ${JSON.stringify(k)} in ${path} starts with "$" or holds "." (not a MongoDB field name)`;
   return undefined;
 }
 
-function leafProblem(v: unknown, path: string): string | undefined {
-  if (typeof v === 'string' && !isStorableText(v)) return `${path} holds a NUL character or a lone UTF-16 surrogate`;
+function leafProblem(v: unknown, path: string, textsStorable: boolean): string | undefined {
+  if (typeof v === 'string' && !textsStorable && !isStorableText(v))
+    return `${path} holds a NUL character or a lone UTF-16 surrogate`;
   if (typeof v === 'number' && !Number.isFinite(v)) return `${path} is a number beyond double precision (${String(v)})`;
   return undefined;
 }
@@ -118,15 +121,16 @@ function leafProblem(v: unknown, path: string): string | undefined {
  * Why a parsed JSON value cannot be stored as is, or undefined when it can: strings well-formed
  * without NUL (Postgres text/jsonb), numbers finite, field names without a leading `$` or a `.`
  * (MongoDB), nesting at most {@link MAX_DEPTH}, at most {@link MAX_FIELDS} field names. Iterative,
- * so no value can overflow the stack.
+ * so no value can overflow the stack. `textsStorable`: every string and name is known to be
+ * storable (parsed from UTF-8 text without a `\u` escape, the only source of NUL and lone surrogates).
  */
-export function unstorableReason(value: unknown): string | undefined {
+export function unstorableReason(value: unknown, textsStorable = false): string | undefined {
   const stack: [unknown, string, number][] = [[value, '(value)', 0]];
   let fields = 0;
   for (let item = stack.pop(); item; item = stack.pop()) {
     const [v, path, depth] = item;
     if (v === null || typeof v !== 'object') {
-      const p = leafProblem(v, path);
+      const p = leafProblem(v, path, textsStorable);
       if (p) return p;
       continue;
     }
@@ -138,7 +142,7 @@ export function unstorableReason(value: unknown): string | undefined {
     fields += Object.keys(v).length;
     if (fields > MAX_FIELDS) return `the value has more than ${MAX_FIELDS} field names`;
     for (const [k, x] of Object.entries(v)) {
-      const p = keyProblem(k, path);
+      const p = keyProblem(k, path, textsStorable);
       if (p) return p;
       stack.push([x, k, depth + 1]);
     }
@@ -195,7 +199,8 @@ function parseValue(
   } catch (e) {
     return ['json', `the value is not JSON (${(e as Error).message})`];
   }
-  const unstorable = unstorableReason(value);
+  // Strict UTF-8 decodes to no lone surrogate, and JSON holds a NUL only as an escape.
+  const unstorable = unstorableReason(value, !text.includes('\\u'));
   return unstorable ? ['unstorable', unstorable] : { text, value };
 }
 

@@ -4,15 +4,23 @@ import type { RecordType } from './record-type';
 
 const nonEmpty = z.string().refine((s) => s.trim().length > 0, 'must be a non-empty string');
 
+/** Image URLs found valid lately: a character's picture comes with each of their quotes. */
+const webUrls = new Set<string>();
+/** Bounds {@link webUrls}: emptied when full. */
+const WEB_URLS_KEPT = 1_000;
+
 /** What the schema asks of `image`: a URL (it parses) and an http(s) one. */
 const isWebUrl = (u: string): boolean => {
+  if (webUrls.has(u)) return true;
   if (!/^https?:\/\//i.test(u)) return false;
   try {
     new URL(u);
-    return true;
   } catch {
     return false;
   }
+  if (webUrls.size >= WEB_URLS_KEPT) webUrls.clear();
+  webUrls.add(u);
+  return true;
 };
 
 export const quoteSchema = z
