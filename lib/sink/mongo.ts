@@ -5,6 +5,7 @@ import {
   MongoClient,
   WriteConcern,
   type Collection,
+  type Db,
   type Document,
   type IndexSpecification,
   type MongoClientOptions,
@@ -159,10 +160,16 @@ export class MongoStore<T> implements RecordStore<T> {
   ) {
     this.fields = typeFields(type);
     this.maxSlices = Math.max(1, Math.min(MAX_SLICES, client.options?.maxPoolSize ?? 1));
+    this.db = client.db(target.database);
+    this.records = this.db.collection<RecordDocument>(target.collection);
   }
 
+  /** Made once: the driver resolves options for each Db and Collection it makes. */
+  private readonly db: Db;
+  private readonly records: Collection<RecordDocument>;
+
   private collection(): Collection<RecordDocument> {
-    return this.client.db(this.target.database).collection<RecordDocument>(this.target.collection);
+    return this.records;
   }
 
   /** Creates the collection's indexes if missing, and notes whether it holds documents from before clusters. */
@@ -246,7 +253,7 @@ export class MongoStore<T> implements RecordStore<T> {
     // A write concern from the connection string (e.g. w=majority) applies as it does to insertMany.
     const concern = this.collection().writeConcern;
     if (concern) WriteConcern.apply(command, concern);
-    const reply = await this.client.db(this.target.database).command(command);
+    const reply = await this.db.command(command);
     const failed = reply.writeConcernError as { code?: number; errmsg?: string } | undefined;
     if (failed)
       throw new QuotesSinkError(`MongoDB write concern error ${failed.code ?? ''}: ${failed.errmsg ?? ''}`.trim(), {
