@@ -73,7 +73,9 @@ function headerValue(name: string, bytes: number[]): StoredHeader {
 /** Header values to text where they are UTF-8, else base64; names that cannot be stored are base64-tagged. */
 export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHeader[] {
   const out: StoredHeader[] = [];
-  for (const h of headers ?? []) {
+  if (headers === undefined) return out;
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i];
     for (const rawName in h) {
       const name = isStorableText(rawName) ? rawName : `base64:${Buffer.from(rawName, 'utf8').toString('base64')}`;
       out.push(headerValue(name, h[rawName]));
@@ -150,11 +152,26 @@ export function unstorableReason(value: unknown, textsStorable = false): string 
   return undefined;
 }
 
+/**
+ * Short keys decoded lately (Kafka keys repeat: records are partitioned by them). Bounded by
+ * {@link KEYS_KEPT} entries of at most {@link KEY_KEPT_CHARS} characters; emptied when full.
+ */
+const keyTexts = new Map<string, string | undefined>();
+const KEYS_KEPT = 1_000;
+const KEY_KEPT_CHARS = 64;
+
 /** The key as text when it is clean UTF-8, else undefined (the base64 stays authoritative). */
 function keyTextOf(keyBase64: string | undefined): string | undefined {
   if (keyBase64 === undefined) return undefined;
+  const known = keyTexts.get(keyBase64);
+  if (known !== undefined || keyTexts.has(keyBase64)) return known;
   const t = decodeUtf8(Buffer.from(keyBase64, 'base64'));
-  return t !== undefined && isStorableText(t) ? t : undefined;
+  const text = t !== undefined && isStorableText(t) ? t : undefined;
+  if (keyBase64.length <= KEY_KEPT_CHARS) {
+    if (keyTexts.size >= KEYS_KEPT) keyTexts.clear();
+    keyTexts.set(keyBase64, text);
+  }
+  return text;
 }
 
 /** The identity a re-sent record carries in {@link IDENTITY_HEADER}, if it carries a valid one. */
