@@ -37,20 +37,41 @@ export class BatchAccumulator {
   duplicateInEvent = 0;
   valid = 0;
   decodeMs = 0;
-  private readonly seen = new Set<string>();
+  /** Offsets seen, by cluster and partition (the identity without its offset, as in {@link storedId}). */
+  private readonly seen = new Map<string, Set<number>>();
+  /** The partition last looked up: an event's records come partition by partition. */
+  private last?: { meta: RecordMeta; offsets: Set<number> };
 
   /**
    * Counts a record's identity; false when the same identity came earlier in the event (the same
    * coordinates twice, or two re-sent copies carrying one identity).
    */
   firstOf(meta: RecordMeta): boolean {
-    const id = storedId(meta.cluster, meta.coordinates);
-    if (this.seen.has(id)) {
+    const offsets = this.offsetsOf(meta);
+    const offset = meta.coordinates.offset;
+    if (offsets.has(offset)) {
       this.duplicateInEvent++;
       return false;
     }
-    this.seen.add(id);
+    offsets.add(offset);
     return true;
+  }
+
+  private offsetsOf(meta: RecordMeta): Set<number> {
+    const l = this.last;
+    const c = meta.coordinates;
+    if (
+      l !== undefined &&
+      l.meta.cluster === meta.cluster &&
+      l.meta.coordinates.topic === c.topic &&
+      l.meta.coordinates.partition === c.partition
+    )
+      return l.offsets;
+    const key = storedId(meta.cluster, { ...c, offset: 0 });
+    let offsets = this.seen.get(key);
+    if (!offsets) this.seen.set(key, (offsets = new Set()));
+    this.last = { meta, offsets };
+    return offsets;
   }
 
   /** Counts a chunk's outcome by kind (its writes are counted by {@link addWrite}). */
