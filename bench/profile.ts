@@ -4,6 +4,7 @@
  * package or project file. The stores run in other processes, so this is the sink's own work.
  *
  *   node --expose-gc --import tsx bench/profile.ts [--records 20000] [--batch 1000] [--stores postgres,mongo] [--out FILE]
+ *   node --expose-gc --import tsx bench/profile.ts --plain [--json] …   (the CPU time only; the benchmark's CPU probe)
  *
  * `--out` also writes the raw .cpuprofile (open it in Chrome DevTools or speedscope for a flame
  * graph). Writes into a fresh table and collection, dropped at the end.
@@ -17,6 +18,7 @@ import { quoteType } from '../lib/records/quote';
 import { processBatch } from '../lib/sink/batch';
 import { openStores } from '../lib/sink/stores';
 import { dropStores, syntheticRecords } from './common';
+import type { CpuProbe } from './report';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +30,8 @@ const { values } = parseArgs({
     top: { type: 'string', default: '25' },
     /** Only the CPU time, without the profiler's overhead. */
     plain: { type: 'boolean', default: false },
+    /** With --plain: one JSON line ({@link CpuProbe}) instead of the sentence (the benchmark reads it). */
+    json: { type: 'boolean', default: false },
   },
 });
 
@@ -114,6 +118,18 @@ async function main(): Promise<void> {
   await dropStores([config]);
   await stores.close();
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  if (values.json) {
+    const probe: CpuProbe = {
+      batchSize: batch,
+      records: n,
+      stores: values.stores,
+      wallMs: wall,
+      cpuMs,
+      cpuMsPer1k: (cpuMs * 1000) / n,
+    };
+    console.log(JSON.stringify(probe));
+    return;
+  }
   console.log(
     `${n} records, batch ${batch}, stores ${values.stores}: wall ${wall.toFixed(0)} ms (${Math.round((n * 1000) / wall)} records/s), CPU ${cpuMs.toFixed(0)} ms = ${((cpuMs * 1000) / n).toFixed(1)} ms per 1,000 records (user ${((cpu.user / n) * 1).toFixed(1)}, system ${((cpu.system / n) * 1).toFixed(1)})`,
   );

@@ -26,7 +26,10 @@ export interface Ratios {
   mongo_lane_vs_insertmany: number;
   /** Handler at the reference batch size, both stores ÷ the combined limit. */
   handler_vs_limit: number;
-  /** CPU time (user + system) of the handler's process per 1,000 records at batch 1,000 (both stores), ms. */
+  /**
+   * CPU time (user + system) of the handler's process per 1,000 records at batch 1,000 (both
+   * stores), ms: the median of the CPU probes, each a fresh process running only the handler.
+   */
   cpu_ms_per_1k_b1000: number | null;
   /** `require` of the bundle in a fresh node ÷ a bare `node -e ""` (medians). */
   require_vs_bare: number;
@@ -133,6 +136,20 @@ export interface MemoryProbe {
   maxDeltaMb: number;
 }
 
+/**
+ * One line of `bench/profile.ts --plain --json`: the handler alone in a fresh process, as a Lambda
+ * container runs it (the benchmark's own process holds every contender's data, whose garbage
+ * collection its CPU time would include).
+ */
+export interface CpuProbe {
+  batchSize: number;
+  records: number;
+  stores: string;
+  wallMs: number;
+  cpuMs: number;
+  cpuMsPer1k: number;
+}
+
 /** Everything one run measured, before any figure is derived. */
 export interface BenchResults {
   date: string;
@@ -153,6 +170,8 @@ export interface BenchResults {
   lanes: { postgres: HandlerSamples; mongo: HandlerSamples };
   storage: StorageSample;
   memory: { batchSize: number; probes: MemoryProbe[] };
+  /** CPU probes in fresh processes, per batch size. */
+  cpu: CpuProbe[];
   coldStart: ColdStartSample;
   endToEnd: { emulator: Timed; emulatorBatchSize: number; rawRead: Timed };
 }
@@ -221,6 +240,15 @@ function memoryReport(memory: BenchResults['memory'], inBenchProcess: HandlerRun
   };
 }
 
+/** The CPU section: per batch size, the median of the fresh-process probes (ms per 1,000 records). */
+function cpuReport(probes: readonly CpuProbe[]) {
+  const sizes = [...new Set(probes.map((p) => p.batchSize))].sort((a, b) => a - b);
+  return sizes.map((batchSize) => {
+    const runs = probes.filter((p) => p.batchSize === batchSize).map((p) => round(p.cpuMsPer1k, 1));
+    return { batchSize, cpuMsPer1k: median(runs), runs };
+  });
+}
+
 /** The median of `xs`. */
 export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -254,7 +282,8 @@ export function buildReport(r: BenchResults, baseline?: Baseline) {
     r.memory,
     handler.find((h) => h.batchSize === MEMORY_BATCH_SIZE),
   );
-  const b1000 = handler.find((h) => h.batchSize === 1_000);
+  const cpu = cpuReport(r.cpu);
+  const b1000 = cpu.find((c) => c.batchSize === 1_000);
   const endToEnd = {
     recordsPerSec: rate(r.endToEnd.emulator),
     emulatorBatchSize: r.endToEnd.emulatorBatchSize,
@@ -274,6 +303,7 @@ export function buildReport(r: BenchResults, baseline?: Baseline) {
     storage: r.storage,
     endToEnd,
     memory,
+    cpu,
     coldStart,
     ratios: {
       pg_lane_vs_copy: round(lanes.postgres.recordsPerSec / limits.copyRps, 2),
@@ -306,8 +336,8 @@ export function formatReport(report: BenchReport): string[] {
   const line = (a: string, b: string | number) => `${a.padEnd(44)} ${String(b)}`;
   const split = (h: HandlerRun) => `decode/pg/mongo ${h.splitMs.decode}/${h.splitMs.postgres}/${h.splitMs.mongo} ms`;
   const run = (h: HandlerRun) =>
-    `${h.recordsPerSec} rec/s  cpu ${h.cpuMsPer1k} ms/1k  p50 ${h.p50Ms} ms  p99 ${h.p99Ms} ms  ${split(h)}  peak RSS ${h.peakRssMb} MB`;
-  const { machine: mc, limits, replay, memory: m, lanes, storage: st, coldStart: cs } = report;
+    `${h.recordsPerSec} rec/s  cpu ${h.cpuMsPer1k} ms/1k (this process)  p50 ${h.p50Ms} ms  p99 ${h.p99Ms} ms  ${split(h)}  peak RSS ${h.peakRssMb} MB`;
+  const { machine: mc, limits, replay, memory: m, lanes, storage: st, coldStart: cs, cpu } = report;
   const targets = report.targets as Partial<Record<string, Target>>;
   const base = (report.baseline?.ratios ?? {}) as Partial<Record<string, number | null>>;
   return [
@@ -330,6 +360,12 @@ export function formatReport(report: BenchReport): string[] {
     line(
       'bundle',
       `${cs.bundleKb} KiB (map ${cs.mapKb} KiB), zip ${cs.zipKb} KiB of ${cs.zipFiles.join(', ')}; require ${cs.requireMs} ms, require + first call ${cs.firstCallMs ?? '-'} ms, bare node ${cs.bareNodeMs} ms`,
+    ),
+    ...cpu.map((c) =>
+      line(
+        `handler CPU at batch ${c.batchSize}, own process`,
+        `${c.cpuMsPer1k} ms per 1,000 records (probes ${c.runs.join('/')})`,
+      ),
     ),
     line(
       `handler RSS at batch ${m.batchSize}, own process`,

@@ -30,6 +30,7 @@ import {
   type Baseline,
   type BenchReport,
   type BenchResults,
+  type CpuProbe,
   type HandlerSamples,
   type MachineFacts,
   type MemoryProbe,
@@ -78,6 +79,11 @@ const summary = (h: HandlerSamples) =>
 
 /** Memory probes per run (fresh processes); the report shows their median. */
 const MEMORY_PROBES = 3;
+/** CPU probes per batch size (fresh processes; one with --quick); the report shows their median. */
+const CPU_PROBES = 3;
+/** Records a CPU probe writes: enough for two batches of the largest size. */
+const cpuProbeRecords = (batchSize: number, quick: boolean) =>
+  quick ? Math.max(2_000, batchSize) : Math.max(30_000, 2 * batchSize);
 /** How often the in-process handler runs sample the RSS. */
 const RSS_SAMPLE_MS = 5;
 /** Kafka read-ahead of the raw read: the emulator's defaults (README, `--fetch-max-bytes`). */
@@ -410,6 +416,42 @@ async function measureMemory(batchSize: number): Promise<BenchResults['memory']>
   return { batchSize, probes };
 }
 
+/**
+ * The handler's CPU time per 1,000 records, alone in fresh processes with the function's
+ * NODE_OPTIONS (`bench/profile.ts --plain --json`): this process holds every contender's rows,
+ * documents and events, and collecting them would count against the handler.
+ */
+async function measureCpu(sizes: readonly number[], quick: boolean): Promise<CpuProbe[]> {
+  const probes: CpuProbe[] = [];
+  for (const batch of sizes) {
+    log(`handler CPU at batch ${batch}: ${quick ? 1 : CPU_PROBES} fresh processes`);
+    for (let i = 0; i < (quick ? 1 : CPU_PROBES); i++) {
+      const records = cpuProbeRecords(batch, quick);
+      const { stdout } = await spawnCapture(
+        process.execPath,
+        [
+          ...functionNodeOptions(),
+          '--expose-gc',
+          '--import',
+          'tsx',
+          'bench/profile.ts',
+          '--plain',
+          '--json',
+          '--records',
+          String(records),
+          '--batch',
+          String(batch),
+        ],
+        { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, check: true, what: 'CPU probe' },
+      );
+      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as CpuProbe;
+      probes.push(probe);
+      log(`  ${probe.cpuMsPer1k.toFixed(1)} ms per 1,000 records`);
+    }
+  }
+  return probes;
+}
+
 /** Kafka's own limit here: a raw kafkajs read of the whole topic. */
 async function measureRawRead(config: Config, topic: string, n: number, groupId: string): Promise<Timed> {
   const consumer = createKafka(config, 'bench-raw').consumer({ groupId, ...RAW_READ_FETCH });
@@ -567,6 +609,7 @@ async function measureAll(o: BenchOptions, config: Config, lanes: Lanes, machine
   log(`  ${rateOf(naive)} rec/s`);
   const { limits, handler, lanes: storeLanes, storage } = await measureLanes(lanes, records, limitsOf(lanes, good));
   const memory = await measureMemory(Math.min(MEMORY_BATCH_SIZE, o.records));
+  const cpu = await measureCpu(handlerBatchSizes(o.records), o.quick);
   log(`cold start: bundle, zip, require in ${COLD_START_RUNS} fresh processes`);
   const coldStart = await measureColdStart();
   const ms = (xs: number[]) => xs.map(Math.round).join('/');
@@ -585,6 +628,7 @@ async function measureAll(o: BenchOptions, config: Config, lanes: Lanes, machine
     lanes: storeLanes,
     storage,
     memory,
+    cpu,
     coldStart,
     endToEnd,
   };
