@@ -135,9 +135,9 @@ async function insertRows(pool: pg.Pool, sql: string, rows: readonly object[], b
   return { written, alreadyPresent: rows.length - written - rejected.length, rejected };
 }
 
-/** The server refused COPY itself (feature not supported, privilege, syntax), not a row. */
+/** The server (or a proxy) refused COPY itself: feature not supported, or no privilege for it. */
 const isCopyRefused = (e: unknown): boolean =>
-  typeof (e as { code?: unknown })?.code === 'string' && /^(0A|42)/.test((e as { code: string }).code);
+  typeof (e as { code?: unknown })?.code === 'string' && /^(0A|42501)/.test((e as { code: string }).code);
 
 const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
 

@@ -15,16 +15,24 @@ import { quotes } from '../helpers/sink';
 
 const opts = { tombstones: 'skip' as const };
 
-/** Postgres stores on tables of their own; counts the COPYs and inserts its pool was given. */
-function lane(name: string, copy: boolean) {
+/** What a server or proxy without COPY answers it: feature_not_supported. */
+const copyRefused = () => Object.assign(new Error('COPY is not supported here'), { code: '0A000' });
+
+/**
+ * Postgres stores on tables of their own; counts the COPYs and inserts its pool was given. With
+ * `refuseCopy`, the pool answers every COPY as a server without it would.
+ */
+function lane(name: string, copy: boolean, refuseCopy = false) {
   const id = uniqueName(name).toLowerCase();
   const config = stackConfig({ POSTGRES_QUOTES_TABLE: `${id}_quotes`, POSTGRES_DEAD_LETTER_TABLE: `${id}_dl` });
   const pool = createPostgresPool(config);
   const sent = { copy: 0, insert: 0 };
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   pool.query = ((q: unknown, ...rest: unknown[]) => {
-    if (typeof (q as { submit?: unknown }).submit === 'function') sent.copy++;
-    else if (typeof q === 'string' && /^(with|insert)/.test(q)) sent.insert++;
+    if (typeof (q as { submit?: unknown }).submit === 'function') {
+      sent.copy++;
+      if (refuseCopy) return Promise.reject(copyRefused());
+    } else if (typeof q === 'string' && /^(with|insert)/.test(q)) sent.insert++;
     return query(q, ...rest);
   }) as typeof pool.query;
   const { records, deadLetters } = postgresStores(pool, quoteType, tablesFrom(config), { copy });
@@ -159,5 +167,24 @@ describe('Postgres: a slice goes as one COPY', () => {
     assert.match(dead[0].error, /^postgres refused the record: .*index row/);
     const stored = (await withCopy.rows()).filter((r) => Number((r.row as { offset: number }).offset) >= 5000);
     assert.equal(stored.length, 499);
+  });
+
+  test('a server that refuses COPY itself: the insert writes the slice, and COPY is not tried again', async () => {
+    const refusing = lane('nocopy', true, true);
+    try {
+      const first = await processBatch(eventOf(quotes(500, 8000), 0), quoteType, refusing.stores, opts);
+      const second = await processBatch(eventOf(quotes(500, 8500), 500), quoteType, refusing.stores, opts);
+      assert.deepEqual(
+        [first.postgres, second.postgres],
+        [
+          { written: 500, alreadyPresent: 0 },
+          { written: 500, alreadyPresent: 0 },
+        ],
+      );
+      assert.deepEqual(refusing.sent, { copy: 1, insert: 2 });
+      assert.equal((await refusing.rows()).length, 1000);
+    } finally {
+      await refusing.close();
+    }
   });
 });
