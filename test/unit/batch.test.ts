@@ -160,6 +160,31 @@ describe('processBatch with in-memory stores', () => {
     assert.deepEqual(retry.postgres, { written: 10, alreadyPresent: 40 });
   });
 
+  test("a chunk's writes leave before the next chunk is prepared (they overlap its decoding)", async () => {
+    const order: string[] = [];
+    /** Sends on a later tick, as pg's pool does (it hands out a client with process.nextTick). */
+    class SendingStore extends MemoryRecordStore<Quote> {
+      private chunk = 0;
+      override async write(records: Parameters<MemoryRecordStore<Quote>['write']>[0]) {
+        const n = ++this.chunk;
+        await new Promise<void>((resolve) => process.nextTick(resolve));
+        order.push(`sent ${n}`);
+        return super.write(records);
+      }
+      // Screens run while a chunk is prepared: the first record of each chunk marks it.
+      screen(g: { meta: { coordinates: { offset: number } } }) {
+        const o = g.meta.coordinates.offset;
+        if (o % 10 === 0) order.push(`prepared ${o / 10 + 1}`);
+        return undefined;
+      }
+    }
+    const s = memoryStores<Quote>();
+    const store = new SendingStore('postgres');
+    await processBatch(event(valid(30)), quoteType, { ...s, records: [store] }, { ...opts, writeChunk: 10 });
+    assert.deepEqual(order, ['prepared 1', 'sent 1', 'prepared 2', 'sent 2', 'prepared 3', 'sent 3']);
+    assert.equal(store.byId.size, 30);
+  });
+
   test('tombstones are counted and skipped in skip mode', async () => {
     const s = memoryStores<Quote>();
     const summary = await processBatch(event([rec(0, 0, quote(0), 'Moe'), rec(0, 1, null, 'Moe')]), quoteType, s, opts);
