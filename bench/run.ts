@@ -396,13 +396,20 @@ const valueBytesOf = (records: readonly KafkaEventRecord[]) =>
  * contender's data, so its own RSS says little about the handler's.
  */
 async function memoryProbe(batchSize: number): Promise<MemoryProbe> {
+  return probe<MemoryProbe>('bench/memory.ts', ['--batch', String(batchSize)], 'memory probe');
+}
+
+/**
+ * Runs a bench script in a fresh node with the function's NODE_OPTIONS and returns the JSON of its
+ * last line (anything before it is incidental output).
+ */
+async function probe<T>(script: string, args: readonly string[], what: string): Promise<T> {
   const { stdout } = await spawnCapture(
     process.execPath,
-    [...functionNodeOptions(), '--expose-gc', '--import', 'tsx', 'bench/memory.ts', '--batch', String(batchSize)],
-    { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, check: true, what: 'memory probe' },
+    [...functionNodeOptions(), '--expose-gc', '--import', 'tsx', script, ...args],
+    { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, check: true, what },
   );
-  // The probe's result is its last line (anything before it is incidental output).
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as MemoryProbe;
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
 }
 
 /** The handler's memory at `batchSize`: {@link MEMORY_PROBES} probes, one after another. */
@@ -427,26 +434,10 @@ async function measureCpu(sizes: readonly number[], quick: boolean): Promise<Cpu
     log(`handler CPU at batch ${batch}: ${quick ? 1 : CPU_PROBES} fresh processes`);
     for (let i = 0; i < (quick ? 1 : CPU_PROBES); i++) {
       const records = cpuProbeRecords(batch, quick);
-      const { stdout } = await spawnCapture(
-        process.execPath,
-        [
-          ...functionNodeOptions(),
-          '--expose-gc',
-          '--import',
-          'tsx',
-          'bench/profile.ts',
-          '--plain',
-          '--json',
-          '--records',
-          String(records),
-          '--batch',
-          String(batch),
-        ],
-        { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, check: true, what: 'CPU probe' },
-      );
-      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as CpuProbe;
-      probes.push(probe);
-      log(`  ${probe.cpuMsPer1k.toFixed(1)} ms per 1,000 records`);
+      const args = ['--plain', '--json', '--records', String(records), '--batch', String(batch)];
+      const cpu = await probe<CpuProbe>('bench/profile.ts', args, 'CPU probe');
+      probes.push(cpu);
+      log(`  ${cpu.cpuMsPer1k.toFixed(1)} ms per 1,000 records`);
     }
   }
   return probes;

@@ -2,7 +2,13 @@
  * The pure steps of a batch: an accumulator for its counts and partition ranges, and the
  * preparation of one chunk (decode, validate, sort into records, dead letters and tombstones).
  */
-import { LEGACY_CLUSTER, PartitionRanges, storedId, type ClusterKey, type PartitionRange } from '../event/coordinates';
+import {
+  LEGACY_CLUSTER,
+  PartitionRanges,
+  partitionKey,
+  type ClusterKey,
+  type PartitionRange,
+} from '../event/coordinates';
 import { decodeRecord, type RecordMeta } from '../event/decode';
 import type { KafkaEventRecord } from '../event/types';
 import { RecordError, type ChunkBounds, type StoreName } from '../errors';
@@ -37,7 +43,7 @@ export class BatchAccumulator {
   duplicateInEvent = 0;
   valid = 0;
   decodeMs = 0;
-  /** Offsets seen, by cluster and partition (the identity without its offset, as in {@link storedId}). */
+  /** Offsets seen, by cluster and partition (the identity without its offset). */
   private readonly seen = new Map<string, Set<number>>();
   /** The partition last looked up: an event's records come partition by partition. */
   private last?: { meta: RecordMeta; offsets: Set<number> };
@@ -67,7 +73,7 @@ export class BatchAccumulator {
       l.meta.coordinates.partition === c.partition
     )
       return l.offsets;
-    const key = storedId(meta.cluster, { ...c, offset: 0 });
+    const key = `${meta.cluster}:${partitionKey(c)}`;
     let offsets = this.seen.get(key);
     if (!offsets) this.seen.set(key, (offsets = new Set()));
     this.last = { meta, offsets };
