@@ -278,7 +278,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const n = Number(values.records);
   const good = syntheticRecords(n, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) })).map((r) => {
-    const s = sortRecord(r, quoteType, [], 'AbCdEfGhIj');
+    const s = sortRecord(r, quoteType, [], { cluster: 'AbCdEfGhIj' });
     if (s.kind !== 'record') throw new Error('bench record not valid');
     return s.record;
   });

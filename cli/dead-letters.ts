@@ -36,8 +36,16 @@ const REPLAY = defineCommand({
   summary: 'Re-publishes dead letters (raw key, value, headers + dead-letter-of) to their topic; marks them replayed.',
   flags: {
     id: { type: 'string', value: 'ID', help: 'the dead letter topic/partition/offset (as list shows it)' },
-    all: { type: 'boolean', help: 'every dead letter not yet replayed' },
+    all: { type: 'boolean', help: 'every dead letter not yet replayed (collisions apart: see --as-new)' },
+    'as-new': {
+      type: 'boolean',
+      help: 'the collisions instead: another record holds their identity, so they go as new records',
+    },
   },
+  notes: [
+    'A replayed record carries its identity, signed with SINK_IDENTITY_KEY, so the sink stores it once.',
+    'Dead letters a tombstone of their key superseded are never replayed.',
+  ],
   schema: z
     .object({
       id: z
@@ -45,6 +53,7 @@ const REPLAY = defineCommand({
         .refine((s) => parseCoordinates(s) !== undefined, 'takes topic/partition/offset')
         .optional(),
       all: z.boolean().optional(),
+      'as-new': z.boolean().optional(),
     })
     .strict()
     .superRefine(exclusive('id', 'all'))
@@ -84,7 +93,11 @@ async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<voi
 async function replay(config: Config, o: z.infer<typeof REPLAY.schema>): Promise<void> {
   await reachable(config, ['postgres', 'kafka']);
   const kafka = createKafka(config, 'quotes-sink-dead-letters');
-  const r = await new DeadLetters(config).replay(kafka, { id: o.id, all: o.all });
+  const r = await new DeadLetters(config).replay(kafka, { id: o.id, all: o.all, asNew: o['as-new'] });
+  if (r.collisions > 0)
+    console.log(
+      `left ${r.collisions} collision(s): another record holds their identity; --as-new sends them as new records`,
+    );
   for (const t of r.missingTopics) console.log(`skipped the dead letters of ${t}: the topic no longer exists`);
   console.log(
     r.replayed.length

@@ -25,7 +25,7 @@ import { inProcessInvoker, offlineInvoker, type Invoker } from '../lib/emulator/
 import { DEFAULT_TEMPLATE, MappingRejectedError } from '../lib/emulator/mapping';
 import { batchLine, doneLine, statusLine } from '../lib/emulator/report';
 import { resolveSettings, type RunSettings } from '../lib/emulator/settings';
-import { createKafka } from '../lib/kafka';
+import { clusterIdOf, createKafka } from '../lib/kafka';
 import { createLogger, type Logger } from '../lib/log';
 import type { BatchSummary } from '../lib/sink/batch';
 import { EmulatorStatusWriter } from '../lib/ui/status-file';
@@ -319,6 +319,9 @@ async function main(argv: string[]): Promise<number> {
   // Once, before consuming: a wrong password or a store that is down is one line now, not endless retries.
   const stores = options.invoke === 'inprocess' && !options['no-store-check'];
   await reachable(config, stores ? ['kafka', ...storesInUse(config)] : ['kafka']);
+  // Records are named by Kafka's own cluster id, not by how the brokers are spelled (the handler
+  // reads it from its environment, as a deployed function does from the clusterId param).
+  process.env.SINK_CLUSTER_ID = await clusterIdOf(config, createKafka(config, 'quotes-sink-local'));
   return runEmulator(settings, options, config, out);
 }
 

@@ -10,8 +10,9 @@ import { UsageError } from '../lib/cli/errors';
 import { runMain } from '../lib/cli/main';
 import { checkKafka } from '../lib/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
+import { requireIdentityKey } from '../lib/sink/dead-letters';
 import { redriveFolder, redriveTopic, type RedriveResult } from '../lib/emulator/redrive';
-import { createKafka } from '../lib/kafka';
+import { clusterIdOf, createKafka } from '../lib/kafka';
 
 const schema = z
   .object({
@@ -57,13 +58,14 @@ async function main(argv: string[]): Promise<number> {
   const from = o.from?.slice('kafka://'.length);
   printBanner('redrive', config, { topic: o.to ?? config.KAFKA_TOPIC });
   await checkKafka(config); // one line within seconds, not kafkajs's retries
+  const resender = { key: requireIdentityKey(config), clusterId: await clusterIdOf(config, kafka) };
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   let r: RedriveResult;
   try {
     r = from
-      ? await redriveTopic(kafka, producer, from, o.group ?? `quotes-sink-redrive-${from}`, o.to)
-      : await redriveFolder(producer, o['from-dir'] as string, o.to);
+      ? await redriveTopic(kafka, producer, from, o.group ?? `quotes-sink-redrive-${from}`, resender, o.to)
+      : await redriveFolder(producer, o['from-dir'] as string, resender, o.to);
   } finally {
     await producer.disconnect();
   }

@@ -52,6 +52,8 @@ export function createSinkHandler(
         tombstones: deps.config.TOMBSTONES,
         writeChunk: deps.config.SINK_WRITE_CHUNK,
         partialResponse: deps.config.SINK_PARTIAL_BATCH_RESPONSE,
+        identityKey: deps.config.SINK_IDENTITY_KEY,
+        clusterId: deps.config.SINK_CLUSTER_ID,
       });
       log.info({ summary }, 'batch written');
       emit(JSON.stringify(emfDocument(summary, context?.functionName ?? 'quotes-sink-local')));

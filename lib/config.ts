@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { QuotesSinkError } from './errors';
+import { MIN_IDENTITY_KEY_LENGTH } from './event/identity';
 
 /** Development defaults, shared with docker-compose.yml and .env.example. Not secrets: local only. */
 export const DEFAULTS = {
@@ -193,6 +194,26 @@ const schema = z.object({
    * Set by the deploy plugin from the mapping itself; never set it by hand for a mapping without it.
    */
   SINK_PARTIAL_BATCH_RESPONSE: bool.default('false'),
+  /**
+   * The key the project's re-senders (dead-letter replay, redrive) sign carried identities with,
+   * and the sink checks them with (lib/event/identity.ts). Unset: no re-sent record keeps the
+   * identity it carries (it is a `forged` dead letter), and the re-senders refuse to run. From
+   * Secrets Manager when deployed; `npm run stack -- up` writes one to `.stack/env`.
+   */
+  SINK_IDENTITY_KEY: z
+    .string()
+    .min(MIN_IDENTITY_KEY_LENGTH, `SINK_IDENTITY_KEY must be at least ${MIN_IDENTITY_KEY_LENGTH} characters`)
+    .optional(),
+  /**
+   * The Kafka cluster's id (its own, as `kafka-cluster cluster-id` or a metadata request gives it):
+   * part of every record's identity instead of how the event names the brokers. The emulator and
+   * the redrive read it from the cluster when it is unset; set it per deployment (the deploy
+   * param `clusterId`).
+   */
+  SINK_CLUSTER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:/-]{1,200}$/, 'SINK_CLUSTER_ID must be 1-200 letters, digits or _.:/-')
+    .optional(),
   LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

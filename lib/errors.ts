@@ -38,7 +38,11 @@ export class InvalidEventError extends QuotesSinkError {
  * `collision`: a different record is stored at the same coordinates (a re-created topic, another
  * cluster); the stored one is kept, and this one is not counted as present.
  */
-export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable' | 'store' | 'collision';
+/**
+ * `forged`: the record carries an identity header that is not a valid signature of the project's
+ * re-senders for its content; it is kept under its own identity, never stored as another's.
+ */
+export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable' | 'store' | 'collision' | 'forged';
 
 /** One record could not be decoded or validated. */
 export class RecordError extends QuotesSinkError {

@@ -25,3 +25,20 @@ export function kafkaOptions(c: Config, clientId = c.KAFKA_CLIENT_ID): KafkaConf
 }
 
 export const createKafka = (c: Config, clientId?: string) => new Kafka(kafkaOptions(c, clientId));
+
+/**
+ * The cluster id records' identities use (lib/event/coordinates.ts `eventClusterKey`):
+ * SINK_CLUSTER_ID, else Kafka's own cluster id from a metadata request. The emulator hands it to
+ * the function and the redrive signs with it, so both name the cluster alike however its brokers
+ * are spelled.
+ */
+export async function clusterIdOf(c: Config, kafka: Pick<Kafka, 'admin'>): Promise<string> {
+  if (c.SINK_CLUSTER_ID) return c.SINK_CLUSTER_ID;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.describeCluster()).clusterId;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -11,8 +11,17 @@ import { mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { QuotesSinkError } from '../errors';
-import { clusterKey, clusterName, formatIdentity, IDENTITY_HEADER } from '../event/coordinates';
+import { eventClusterKey, IDENTITY_HEADER } from '../event/coordinates';
+import { decodeHeaders } from '../event/decode';
+import { fingerprint, signIdentity, verifyIdentity } from '../event/identity';
 import type { KafkaEvent, KafkaEventRecord } from '../event/types';
+
+/** What a redrive signs re-sent records with: SINK_IDENTITY_KEY, and the cluster id the sink uses. */
+export interface Resender {
+  key: string;
+  /** SINK_CLUSTER_ID, as the sink has it (see lib/event/coordinates.ts `eventClusterKey`). */
+  clusterId?: string;
+}
 
 /** A destination document that is not an invocation record with a payload of Kafka records. */
 export class NotAFailureRecordError extends QuotesSinkError {}
@@ -42,28 +51,45 @@ function headersOf(r: KafkaEventRecord): Record<string, Buffer | Buffer[]> {
   return out;
 }
 
-/** One failed record as the message that redrives it; a carried identity (a replay's) is kept. */
-export function redriveMessage(r: KafkaEventRecord, cluster: string): Message {
+/**
+ * The identity header of a failed record's redrive: the one it carries when that is valid (a
+ * replay's, failed again), else its own identity signed, with its original timestamp and
+ * fingerprint.
+ */
+function identityFor(r: KafkaEventRecord, cluster: string, key: string): string {
+  const headers = decodeHeaders(r.headers);
+  const content = { keyBase64: r.key, valueBase64: r.value, headers };
+  const carried = headers.find((h) => h.name === IDENTITY_HEADER && h.nameBase64 === undefined);
+  if (carried?.value !== undefined && verifyIdentity(carried.value, key, content).ok) return carried.value;
+  const coordinates = { topic: r.topic, partition: r.partition, offset: r.offset };
+  const print = fingerprint({ ...content, timestamp: r.timestamp });
+  return signIdentity({ cluster, coordinates, timestamp: r.timestamp, fingerprint: print }, key);
+}
+
+/**
+ * One failed record as the message that redrives it: its key, value and headers, with a signed
+ * identity. Kafka gives it a new timestamp, so the record's age (maximumRecordAgeInSeconds) counts
+ * from the redrive; the original timestamp travels in the identity, and the sink stores that.
+ */
+export function redriveMessage(r: KafkaEventRecord, cluster: string, key: string): Message {
   const headers = headersOf(r);
-  headers[IDENTITY_HEADER] ??= Buffer.from(formatIdentity(cluster, r));
+  headers[IDENTITY_HEADER] = Buffer.from(identityFor(r, cluster, key));
   return {
     key: r.key ? Buffer.from(r.key, 'base64') : null,
     value: r.value === null || r.value === undefined ? null : Buffer.from(r.value, 'base64'),
     headers,
-    // The original time too: the sink tells a copy of a stored record from a different one by it.
-    timestamp: String(r.timestamp),
   };
 }
 
 /** The messages that redrive one invocation record, by topic (`to`, or each record's own). */
-export function redriveMessages(doc: unknown, where: string, to?: string): Outgoing {
+export function redriveMessages(doc: unknown, where: string, resender: Resender, to?: string): Outgoing {
   const payload = payloadOf(doc, where);
-  const cluster = clusterKey(clusterName(payload));
+  const cluster = eventClusterKey(payload, resender.clusterId);
   const out: Outgoing = new Map();
   for (const records of Object.values(payload.records)) {
     for (const r of records) {
       const topic = to ?? r.topic;
-      out.set(topic, [...(out.get(topic) ?? []), redriveMessage(r, cluster)]);
+      out.set(topic, [...(out.get(topic) ?? []), redriveMessage(r, cluster, resender.key)]);
     }
   }
   return out;
@@ -90,7 +116,12 @@ export interface RedriveResult {
  * Redrives the JSON files of `dir` (sorted by name: oldest first), moving each to `dir/redriven/`
  * once its records are sent.
  */
-export async function redriveFolder(producer: Producer, dir: string, to?: string): Promise<RedriveResult> {
+export async function redriveFolder(
+  producer: Producer,
+  dir: string,
+  resender: Resender,
+  to?: string,
+): Promise<RedriveResult> {
   const done = path.join(dir, 'redriven');
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
@@ -98,7 +129,7 @@ export async function redriveFolder(producer: Producer, dir: string, to?: string
   let records = 0;
   for (const f of files) {
     const file = path.join(dir, f);
-    records += await send(producer, redriveMessages(JSON.parse(readFileSync(file, 'utf8')), file, to));
+    records += await send(producer, redriveMessages(JSON.parse(readFileSync(file, 'utf8')), file, resender, to));
     mkdirSync(done, { recursive: true });
     renameSync(file, path.join(done, f));
   }
@@ -133,6 +164,7 @@ export async function redriveTopic(
   producer: Producer,
   from: string,
   groupId: string,
+  resender: Resender,
   to?: string,
 ): Promise<RedriveResult> {
   const ends = await todo(kafka, from, groupId);
@@ -145,7 +177,7 @@ export async function redriveTopic(
       for (const m of messages) {
         result.records += await send(
           producer,
-          redriveMessages(JSON.parse(m.value?.toString() ?? 'null'), `${from} offset ${m.offset}`, to),
+          redriveMessages(JSON.parse(m.value?.toString() ?? 'null'), `${from} offset ${m.offset}`, resender, to),
         );
         result.entries++;
       }

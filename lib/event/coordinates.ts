@@ -112,6 +112,17 @@ export function clusterName(event: { eventSourceArn?: string; bootstrapServers?:
 export const clusterKey = (name: string): ClusterKey =>
   createHash('sha256').update(name).digest('base64url').slice(0, 10);
 
+/**
+ * The cluster key of an event's records. A configured cluster id (SINK_CLUSTER_ID: set per
+ * deployment, and by the emulator from Kafka's own cluster id) wins, so that how the brokers are
+ * named (`localhost` or `127.0.0.1`, one broker more in the list, the MSK or self-managed shape)
+ * never changes an identity; else the MSK cluster ARN; else the broker list, normalised.
+ */
+export const eventClusterKey = (
+  event: { eventSourceArn?: string; bootstrapServers?: string },
+  clusterId?: string,
+): ClusterKey => clusterKey(clusterId ? `kafka-cluster-id:${clusterId}` : clusterName(event));
+
 /** A stored record's id (Mongo `_id`): `<cluster key>:<topic>-<partition>-<offset>`, or the legacy form without a cluster. */
 export const storedId = (cluster: ClusterKey, c: Coordinates): string =>
   cluster === LEGACY_CLUSTER ? recordId(c) : `${cluster}:${recordId(c)}`;
@@ -129,21 +140,7 @@ export function parseStoredId(id: string): { cluster: ClusterKey; coordinates: C
 }
 
 /**
- * A header that gives a record the identity of the record it re-sends (dead-letter replays,
- * redrives): the sink stores it under that identity, so a copy sent twice is stored once.
+ * The header that gives a re-sent record the identity of the record it re-sends (dead-letter
+ * replays, redrives): signed, see lib/event/identity.ts.
  */
 export const IDENTITY_HEADER = 'quotes-sink-identity';
-
-/** `<cluster key>/<topic>/<partition>/<offset>`: the value of {@link IDENTITY_HEADER}. */
-export const formatIdentity = (cluster: ClusterKey, c: Coordinates): string => `${cluster}/${formatCoordinates(c)}`;
-
-/** Parses {@link formatIdentity}'s form; undefined for anything else (the header is then ignored). */
-export function parseIdentity(s: string): { cluster: ClusterKey; coordinates: Coordinates } | undefined {
-  const slash = s.indexOf('/');
-  if (slash < 0) return undefined;
-  const cluster = s.slice(0, slash);
-  const coordinates = parseCoordinates(s.slice(slash + 1));
-  // Kafka topic names hold no slash, and cluster keys are base64url (or '' for legacy rows).
-  if (!coordinates || coordinates.topic.includes('/') || !/^[A-Za-z0-9_-]*$/.test(cluster)) return undefined;
-  return { cluster, coordinates };
-}

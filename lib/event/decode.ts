@@ -1,12 +1,18 @@
 /** Pure decoding of one event record: base64 → bytes → UTF-8 → JSON, and headers. No I/O. */
-import { IDENTITY_HEADER, LEGACY_CLUSTER, parseIdentity, type ClusterKey } from './coordinates';
+import { IDENTITY_HEADER, LEGACY_CLUSTER, type ClusterKey } from './coordinates';
 import { isUtf8 } from 'node:buffer';
 import { RecordError, type Coordinates } from '../errors';
+import { fingerprint, isResendHeader, verifyIdentity, type Fingerprint } from './identity';
 import type { KafkaEventHeaders, KafkaEventRecord } from './types';
 
-/** A header as stored: text when its bytes are UTF-8, else the bytes in base64. */
+/**
+ * A header as stored: text when its bytes are UTF-8, else the bytes in base64. A name no store can
+ * hold (a NUL, a lone surrogate) is kept in `nameBase64` (its UTF-8 bytes), out of band: `name`
+ * then only shows it, so no producer's name can pass for an encoded one.
+ */
 export interface StoredHeader {
   name: string;
+  nameBase64?: string;
   value?: string;
   valueBase64?: string;
 }
@@ -16,7 +22,10 @@ export interface RecordMeta {
   /** The key of the cluster the record came from (see lib/event/coordinates.ts `clusterKey`). */
   cluster: ClusterKey;
   coordinates: Coordinates;
+  /** The original Kafka timestamp: a re-sent copy's is the one its carried identity gives. */
   timestamp: number;
+  /** What makes two copies the same record (lib/event/identity.ts). */
+  fingerprint: Fingerprint;
   timestampType: string;
   /** The key as text when it is clean UTF-8, else undefined (see keyBase64). */
   keyText?: string;
@@ -36,15 +45,17 @@ export function isStorableText(s: string): boolean {
 }
 
 /**
- * Strict UTF-8 decode; undefined when the bytes are not UTF-8. A leading byte-order mark is dropped,
- * as a TextDecoder does (what earlier versions used, at several times the cost).
+ * Strict UTF-8 decode; undefined when the bytes are not UTF-8. A leading byte-order mark is kept
+ * (it is part of the bytes, and a copy without it is another record); JSON parsing skips it.
  */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
   if (!isUtf8(bytes)) return undefined;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = buf.toString('utf8');
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return buf.toString('utf8');
 }
+
+/** `text` without a leading byte-order mark, which JSON.parse refuses. */
+const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 
 /** Java's signed bytes (-128..127) to bytes: `b & 0xff`. */
 export function signedBytesToBuffer(bytes: number[]): Buffer {
@@ -77,8 +88,11 @@ export function decodeHeaders(headers: KafkaEventHeaders | undefined): StoredHea
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i];
     for (const rawName in h) {
-      const name = isStorableText(rawName) ? rawName : `base64:${Buffer.from(rawName, 'utf8').toString('base64')}`;
-      out.push(headerValue(name, h[rawName]));
+      if (isStorableText(rawName)) out.push(headerValue(rawName, h[rawName]));
+      else {
+        const shown = rawName.toWellFormed().replaceAll('\u0000', '\ufffd');
+        out.push({ ...headerValue(shown, h[rawName]), nameBase64: Buffer.from(rawName, 'utf8').toString('base64') });
+      }
     }
   }
   return out;
@@ -97,8 +111,15 @@ export const MAX_DEPTH = 90;
  */
 export const MAX_FIELDS = 10_000;
 
-/** Earliest and latest instants both PostgreSQL timestamptz (4713 BC) and a JS Date (275760 AD) hold. */
-export const TIMESTAMP_RANGE = { min: -210_866_803_200_000, max: 8_640_000_000_000_000 } as const;
+/**
+ * Earliest and latest instants the stores keep: years 1 to 9999, what ISO 8601 text without an
+ * expanded year spells (PostgreSQL refuses `+010000-…` and year 0), and what both a JS Date and
+ * timestamptz hold.
+ */
+export const TIMESTAMP_RANGE = {
+  min: Date.parse('0001-01-01T00:00:00.000Z'),
+  max: Date.parse('9999-12-31T23:59:59.999Z'),
+} as const;
 
 /** Whether `ms` is an instant both stores can keep. */
 export const isStorableTimestamp = (ms: number): boolean =>
@@ -174,28 +195,59 @@ function keyTextOf(keyBase64: string | undefined): string | undefined {
   return text;
 }
 
-/** The identity a re-sent record carries in {@link IDENTITY_HEADER}, if it carries a valid one. */
-function carriedIdentity(headers: StoredHeader[]): ReturnType<typeof parseIdentity> {
-  const h = headers.find((x) => x.name === IDENTITY_HEADER && x.value !== undefined);
-  return h?.value === undefined ? undefined : parseIdentity(h.value);
+/** What decoding needs besides the record: the event's cluster key, and the key re-senders sign with. */
+export interface DecodeContext {
+  cluster: ClusterKey;
+  /** SINK_IDENTITY_KEY; without it, no carried identity is accepted. */
+  identityKey?: string;
+}
+
+/** The default context: no cluster (tests and tools that decode one record), no key. */
+export const NO_CONTEXT: DecodeContext = { cluster: LEGACY_CLUSTER };
+
+/** A record's meta, and why its carried identity was refused (it is then stored as it came, as `forged`). */
+interface MetaOutcome {
+  meta: RecordMeta;
+  forged?: string;
 }
 
 /**
  * The parts of a record every outcome keeps. A record re-sent by a dead-letter replay or a redrive
- * keeps the identity of the record it re-sends, so a copy sent twice is stored once.
+ * carries a signed identity: when it verifies, the record keeps the identity, original timestamp
+ * and headers of the record it re-sends, so a copy sent twice is stored once; when it does not,
+ * the record keeps its own and is refused.
  */
-function metaOf(r: KafkaEventRecord, cluster: ClusterKey): RecordMeta {
+function metaOf(r: KafkaEventRecord, context: DecodeContext): MetaOutcome {
   const keyBase64 = r.key ?? undefined;
+  const valueBase64 = r.value ?? undefined;
   const headers = decodeHeaders(r.headers);
-  const carried = carriedIdentity(headers);
-  return {
-    cluster: carried?.cluster ?? cluster,
-    coordinates: carried?.coordinates ?? { topic: r.topic, partition: r.partition, offset: r.offset },
+  const own = {
+    cluster: context.cluster,
+    coordinates: { topic: r.topic, partition: r.partition, offset: r.offset },
     timestamp: r.timestamp,
     timestampType: r.timestampType,
     keyText: keyTextOf(keyBase64),
     keyBase64,
-    headers,
+  };
+  const carried = headers.find((h) => h.name === IDENTITY_HEADER && h.nameBase64 === undefined);
+  const content = { keyBase64, valueBase64, headers };
+  if (carried === undefined)
+    return { meta: { ...own, headers, fingerprint: fingerprint({ ...content, timestamp: r.timestamp }) } };
+  const verified = verifyIdentity(carried.value ?? '', context.identityKey, content);
+  if (!verified.ok) {
+    const meta = { ...own, headers, fingerprint: fingerprint({ ...content, timestamp: r.timestamp }) };
+    return { meta, forged: verified.reason };
+  }
+  const { identity } = verified;
+  return {
+    meta: {
+      ...own,
+      cluster: identity.cluster,
+      coordinates: identity.coordinates,
+      timestamp: identity.timestamp,
+      headers: headers.filter((h) => !isResendHeader(h)),
+      fingerprint: identity.fingerprint,
+    },
   };
 }
 
@@ -212,7 +264,7 @@ function parseValue(
   if (text === undefined) return ['utf8', 'the value is not valid UTF-8'];
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(withoutBom(text));
   } catch (e) {
     return ['json', `the value is not JSON (${(e as Error).message})`];
   }
@@ -222,10 +274,12 @@ function parseValue(
 }
 
 /** Decodes one record. Never throws for bad content: that comes back as `kind: 'error'`. */
-export function decodeRecord(r: KafkaEventRecord, cluster: ClusterKey = LEGACY_CLUSTER): DecodedRecord {
-  const meta = metaOf(r, cluster);
-  if (r.value === undefined || r.value === null) return { kind: 'tombstone', meta };
-  const valueBase64 = r.value;
+export function decodeRecord(r: KafkaEventRecord, context: DecodeContext = NO_CONTEXT): DecodedRecord {
+  const { meta, forged } = metaOf(r, context);
+  const valueBase64 = r.value ?? undefined;
+  if (forged !== undefined)
+    return { kind: 'error', meta, valueBase64, error: new RecordError('forged', meta.coordinates, forged) };
+  if (valueBase64 === undefined) return { kind: 'tombstone', meta };
   const parsed = parseValue(r.timestamp, valueBase64);
   if (Array.isArray(parsed)) {
     return { kind: 'error', meta, valueBase64, error: new RecordError(parsed[0], meta.coordinates, parsed[1]) };

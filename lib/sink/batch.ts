@@ -5,11 +5,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
-import { clusterKey, clusterName, partitionKey, type PartitionRange } from '../event/coordinates';
+import { eventClusterKey, partitionKey, type PartitionRange } from '../event/coordinates';
 import type { KafkaEventRecord } from '../event/types';
 import { QuotesSinkError, type BatchWriteError, type ChunkBounds, type StoreWriteError } from '../errors';
 import { eventRecords, parseEvent } from '../event/parse';
 import type { RecordType } from '../records/record-type';
+import type { Tombstone } from './model';
 import type { Stores } from './port';
 import { BatchAccumulator, chunkBounds, prepareChunk, type PreparedChunk } from './prepare';
 import { writeChunk, type ChunkOutcome } from './write';
@@ -23,6 +24,10 @@ export interface BatchOptions {
   partialResponse?: boolean;
   /** Records per write (written by each store at once); default DEFAULT_WRITE_CHUNK. */
   writeChunk?: number;
+  /** SINK_IDENTITY_KEY: what re-senders sign carried identities with; without it none is accepted. */
+  identityKey?: string;
+  /** SINK_CLUSTER_ID: the cluster's stable id, which wins over the event's naming of it. */
+  clusterId?: string;
 }
 
 /** The structured report of one batch: returned by the handler and logged as one JSON line. */
@@ -87,6 +92,8 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 interface InFlight {
   bounds: ChunkBounds;
   outcome: Promise<ChunkOutcome>;
+  /** The chunk's tombstones: applied once the chunk, and every chunk before it, is written. */
+  tombstones: Tombstone[];
 }
 
 /**
@@ -106,16 +113,21 @@ async function settle(
     throw outcome.error;
   }
   acc.addRefused(outcome.refused);
+  acc.tombstones.push(...chunk.tombstones);
   for (const w of outcome.writes) {
     if (w.of === 'records') acc.addWrite(w.store, w.count, w.ms);
     else acc.addDeadLetterWrite(w.count, w.ms, w.store);
   }
 }
 
-/** Deletes, in each record store, what the batch's keyed tombstones supersede (one statement per store). */
+/**
+ * Deletes, in each record store, what the batch's keyed tombstones supersede (one statement per
+ * store), and marks the dead letters they supersede, which a replay then leaves.
+ */
 async function deleteTombstones<T>(stores: Stores<T>, acc: BatchAccumulator): Promise<number> {
   if (acc.tombstones.length === 0) return 0;
-  const deleted = await Promise.all(stores.records.map((s) => s.deleteByKey(acc.tombstones)));
+  const dead = stores.deadLetters.supersede?.(acc.tombstones) ?? Promise.resolve(0);
+  const [deleted] = await Promise.all([Promise.all(stores.records.map((s) => s.deleteByKey(acc.tombstones))), dead]);
   return Math.max(0, ...deleted);
 }
 
@@ -173,7 +185,7 @@ export async function processBatch<T>(
   const acc = new BatchAccumulator();
   const ingestedAt = new Date();
   const screens = stores.records.flatMap((s) => (s.screen ? [s.screen.bind(s)] : []));
-  const cluster = clusterKey(clusterName(event));
+  const context = { cluster: eventClusterKey(event, opts.clusterId), identityKey: opts.identityKey, ingestedAt };
   const partial = opts.partialResponse ?? false;
   const inFlight: InFlight[] = [];
   const settleFirst = async () => {
@@ -182,16 +194,18 @@ export async function processBatch<T>(
       inFlight.shift();
     } catch (e) {
       await Promise.all(inFlight.map((c) => c.outcome));
+      // The retry starts after the chunks written: their tombstones are due now, or never.
+      if (e instanceof IncompleteBatchError && opts.tombstones === 'delete') await deleteTombstones(stores, acc);
       throw e;
     }
   };
   const chunks = [...chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)];
   for (const [i, bounds] of chunks.entries()) {
     const tPrepare = performance.now();
-    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens, cluster);
+    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens, context);
     acc.decodeMs += performance.now() - tPrepare;
     if (inFlight.length === CHUNKS_IN_FLIGHT) await settleFirst();
-    inFlight.push({ bounds, outcome: writeChunk(stores, chunk, ingestedAt) });
+    inFlight.push({ bounds, outcome: writeChunk(stores, chunk, ingestedAt), tombstones: chunk.tombstones });
     // Preparing the next chunk is synchronous: without a turn of the event loop first, this
     // chunk's statements would not leave until it is done, and nothing would overlap.
     if (i < chunks.length - 1) await turn();

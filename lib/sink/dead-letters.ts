@@ -5,13 +5,8 @@ import { Partitioners } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../config';
 import type { StoredHeader } from '../event/decode';
-import {
-  IDENTITY_HEADER,
-  formatCoordinates,
-  formatIdentity,
-  parseCoordinates,
-  type Coordinates,
-} from '../event/coordinates';
+import { IDENTITY_HEADER, formatCoordinates, parseCoordinates, type Coordinates } from '../event/coordinates';
+import { fingerprint, RESEND_HEADERS, signIdentity } from '../event/identity';
 import { QuotesSinkError } from '../errors';
 import { qualifiedTable } from './tables';
 
@@ -92,11 +87,12 @@ export function preview(valueBase64: string | null, max = 80): string {
   return printable(text.length > max ? `${text.slice(0, max)}…` : text);
 }
 
-/** Headers as stored back to what the producer sent. */
+/** Headers as stored back to what the producer sent, less those a re-sender adds (it adds its own). */
 export function headersFromStored(stored: StoredHeader[]): IHeaders {
   const out: IHeaders = {};
   for (const h of stored) {
-    const name = h.name.startsWith('base64:') ? Buffer.from(h.name.slice(7), 'base64').toString('utf8') : h.name;
+    if (h.nameBase64 === undefined && RESEND_HEADERS.has(h.name)) continue;
+    const name = h.nameBase64 !== undefined ? Buffer.from(h.nameBase64, 'base64').toString('utf8') : h.name;
     const value = h.value !== undefined ? Buffer.from(h.value, 'utf8') : Buffer.from(h.valueBase64 ?? '', 'base64');
     const prev = out[name];
     out[name] = prev === undefined ? value : ([] as (string | Buffer)[]).concat(prev as Buffer | Buffer[], value);
@@ -104,10 +100,15 @@ export function headersFromStored(stored: StoredHeader[]): IHeaders {
   return out;
 }
 
-/** What a replay did: the ids it sent, the topics it skipped because they no longer exist, and its id. */
+/**
+ * What a replay did: the ids it sent, the topics it skipped because they no longer exist, the
+ * collisions it left (they need `asNew`), and its id.
+ */
 export interface ReplayResult {
   replayed: string[];
   missingTopics: string[];
+  /** Pending collision dead letters not sent: their identity is another record's. */
+  collisions: number;
   /** Sent in the `dead-letter-replay-id` header of every record of this replay. */
   replayId: string;
 }
@@ -116,29 +117,64 @@ export interface ReplayResult {
 const REPLAY_SLICE = 500;
 
 /** The columns a replay reads. */
-interface ReplayRow {
+export interface ReplayRow {
   cluster: string;
   topic: string;
   partition: number;
   offset: string;
+  /** '' for dead letters from before fingerprints. */
+  fingerprint: string;
   kafka_key_base64: string | null;
   value_base64: string | null;
   headers: StoredHeader[];
+  /** The original timestamp in ms (null before it was kept), and as stored (null when no store could hold it). */
+  timestamp_ms: string | null;
+  kafka_timestamp: Date | null;
+  error_kind: string;
 }
 
-/** The Kafka message that replays a dead letter: its raw key, value and headers, plus where it came from. */
-export function replayMessage(r: ReplayRow, replayId: string): Message {
-  const coordinates = { topic: r.topic, partition: r.partition, offset: Number(r.offset) };
+/**
+ * What a dead letter's replay signs: its identity, original timestamp, and the fingerprint of what
+ * is sent (the row's content: the stored fingerprint unless someone edited the row to fix it).
+ */
+function replayedIdentity(r: ReplayRow) {
+  const timestamp = r.timestamp_ms !== null ? Number(r.timestamp_ms) : (r.kafka_timestamp?.getTime() ?? 0);
+  const content = { keyBase64: r.kafka_key_base64, valueBase64: r.value_base64, headers: r.headers };
+  return {
+    cluster: r.cluster,
+    coordinates: { topic: r.topic, partition: r.partition, offset: Number(r.offset) },
+    timestamp,
+    fingerprint: fingerprint({ ...content, timestamp }),
+  };
+}
+
+/**
+ * The Kafka message that replays a dead letter: its raw key, value and headers, where it came from,
+ * and its identity signed with `key` (so the sink stores it as the record it was, once however
+ * often it is sent). Kafka gives it a new timestamp; the original travels in the identity. A
+ * collision `asNew` carries no identity: its own is another record's, so it is a new record.
+ */
+export function replayMessage(r: ReplayRow, replayId: string, key: string, asNew = false): Message {
+  const identity = replayedIdentity(r);
   return {
     key: r.kafka_key_base64 === null ? null : Buffer.from(r.kafka_key_base64, 'base64'),
     value: r.value_base64 === null ? null : Buffer.from(r.value_base64, 'base64'),
     headers: {
       ...headersFromStored(r.headers),
-      'dead-letter-of': formatCoordinates(coordinates),
+      'dead-letter-of': formatCoordinates(identity.coordinates),
       'dead-letter-replay-id': replayId,
-      [IDENTITY_HEADER]: formatIdentity(r.cluster, coordinates),
+      ...(asNew ? {} : { [IDENTITY_HEADER]: signIdentity(identity, key) }),
     },
   };
+}
+
+/** The key replays sign with, or one line saying how to set it. */
+export function requireIdentityKey(config: Pick<Config, 'SINK_IDENTITY_KEY'>): string {
+  if (!config.SINK_IDENTITY_KEY)
+    throw new QuotesSinkError(
+      'SINK_IDENTITY_KEY is not set: re-sent records must be signed with the key the sink checks (npm run stack -- up writes one to .stack/env)',
+    );
+  return config.SINK_IDENTITY_KEY;
 }
 
 /** Topic names on the cluster (a short admin connection). */
@@ -151,6 +187,13 @@ async function listTopics(kafka: Kafka): Promise<string[]> {
     await admin.disconnect();
   }
 }
+
+/**
+ * The dead letters a replay sends: not yet replayed, not superseded by a tombstone of their key,
+ * and collisions only when sent as new records (their identity is another record's).
+ */
+const pending = (asNew: boolean): string =>
+  `replayed_at is null and superseded_by is null and error_kind ${asNew ? "= 'collision'" : "<> 'collision'"}`;
 
 export class DeadLetters {
   private readonly table: string;
@@ -199,14 +242,17 @@ export class DeadLetters {
    * are skipped and reported. Each record carries its original identity (IDENTITY_HEADER), so the
    * sink stores a copy sent twice once.
    */
-  async replay(kafka: Kafka, which: { id?: string; all?: boolean }): Promise<ReplayResult> {
+  async replay(kafka: Kafka, which: { id?: string; all?: boolean; asNew?: boolean }): Promise<ReplayResult> {
     if (!which.id && !which.all) throw new QuotesSinkError('replay needs an id or all');
+    const key = requireIdentityKey(this.config);
     const filter = which.id ? parseDeadLetterId(which.id) : undefined;
-    const topics = await this.pendingTopics(filter);
+    const asNew = which.asNew ?? false;
+    const topics = await this.pendingTopics(filter, asNew);
     const live = new Set(await listTopics(kafka));
     const result: ReplayResult = {
       replayed: [],
       missingTopics: topics.filter((t) => !live.has(t)),
+      collisions: asNew ? 0 : await this.pendingCollisions(filter),
       replayId: randomUUID(),
     };
     const producer = kafka.producer({
@@ -218,7 +264,7 @@ export class DeadLetters {
     try {
       for (const topic of topics.filter((t) => live.has(t))) {
         for (;;) {
-          const sent = await this.replaySlice(producer, topic, filter, result.replayId);
+          const sent = await this.replaySlice(producer, topic, filter, { replayId: result.replayId, key, asNew });
           result.replayed.push(...sent);
           if (sent.length < REPLAY_SLICE) break;
         }
@@ -229,14 +275,26 @@ export class DeadLetters {
     return result;
   }
 
-  /** Topics with dead letters not yet replayed (only the id's topic when one is given). */
-  private pendingTopics(filter?: Coordinates): Promise<string[]> {
+  /** Topics with dead letters to replay (only the id's topic when one is given). */
+  private pendingTopics(filter: Coordinates | undefined, asNew: boolean): Promise<string[]> {
     return this.withClient(async (c) => {
       const r = await c.query<{ topic: string }>(
-        `select distinct topic from ${this.table} where replayed_at is null ${filter ? 'and topic = $1' : ''} order by topic`,
+        `select distinct topic from ${this.table} where ${pending(asNew)} ${filter ? 'and topic = $1' : ''} order by topic`,
         filter ? [filter.topic] : [],
       );
       return r.rows.map((x) => x.topic);
+    });
+  }
+
+  /** Pending collision dead letters (of the id, when one is given): a plain replay leaves them. */
+  private pendingCollisions(filter?: Coordinates): Promise<number> {
+    return this.withClient(async (c) => {
+      const which = filter ? 'and topic = $1 and partition = $2 and "offset" = $3' : '';
+      const r = await c.query<{ n: number }>(
+        `select count(*)::int as n from ${this.table} where replayed_at is null and error_kind = 'collision' ${which}`,
+        filter ? [filter.topic, filter.partition, filter.offset] : [],
+      );
+      return r.rows[0].n;
     });
   }
 
@@ -245,7 +303,7 @@ export class DeadLetters {
     producer: Producer,
     topic: string,
     filter: Coordinates | undefined,
-    replayId: string,
+    how: { replayId: string; key: string; asNew: boolean },
   ): Promise<string[]> {
     return this.withClient(async (c) => {
       await c.query('begin');
@@ -253,16 +311,27 @@ export class DeadLetters {
         const which = filter ? 'and partition = $3 and "offset" = $4' : '';
         const rows = (
           await c.query<ReplayRow>(
-            `select cluster, topic, partition, "offset", kafka_key_base64, value_base64, headers from ${this.table}
-             where topic = $1 and replayed_at is null ${which} order by partition, "offset" limit $2 for update skip locked`,
+            `select cluster, topic, partition, "offset", fingerprint, kafka_key_base64, value_base64, headers,
+               timestamp_ms, kafka_timestamp, error_kind from ${this.table}
+             where topic = $1 and ${pending(how.asNew)} ${which}
+             order by partition, "offset", cluster, fingerprint limit $2 for update skip locked`,
             filter ? [topic, REPLAY_SLICE, filter.partition, filter.offset] : [topic, REPLAY_SLICE],
           )
         ).rows;
         if (rows.length > 0) {
-          await producer.send({ topic, acks: -1, messages: rows.map((r) => replayMessage(r, replayId)) });
+          const messages = rows.map((r) => replayMessage(r, how.replayId, how.key, how.asNew));
+          await producer.send({ topic, acks: -1, messages });
+          // Each row by its whole key: a slice may hold several clusters' dead letters.
           await c.query(
-            `update ${this.table} set replayed_at = now() where cluster = $1 and topic = $2 and (partition, "offset") in (select * from unnest($3::int[], $4::bigint[]))`,
-            [rows[0].cluster, topic, rows.map((r) => r.partition), rows.map((r) => r.offset)],
+            `update ${this.table} set replayed_at = now() where topic = $1
+             and (cluster, partition, "offset", fingerprint) in (select * from unnest($2::text[], $3::int[], $4::bigint[], $5::text[]))`,
+            [
+              topic,
+              rows.map((r) => r.cluster),
+              rows.map((r) => r.partition),
+              rows.map((r) => r.offset),
+              rows.map((r) => r.fingerprint),
+            ],
           );
         }
         await c.query('commit');

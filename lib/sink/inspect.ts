@@ -4,13 +4,14 @@
  * lib/sink/mongo-inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
  * filters of its own.
  */
+import { fingerprint } from '../event/identity';
 import { recordId, type ClusterKey, type Coordinates } from '../event/coordinates';
 import type { StoredHeader } from '../event/decode';
 import type { StoreName } from '../errors';
 import { QuotesSinkError } from '../errors';
 import { typeFields, type RecordType } from '../records/record-type';
 import type { GoodRecord } from './model';
-import { splitValue, storedKey } from './value-parts';
+import { keyBase64Of, splitValue, storedKey } from './value-parts';
 
 /** A record as one store holds it: the parts both stores keep, and the row or document itself. */
 export interface StoredRecord {
@@ -126,19 +127,28 @@ export function toGoodRecord<T>(type: RecordType<T>, s: StoredRecord): GoodRecor
   const valueText = s.rawValue ?? JSON.stringify(s.payload);
   const keyText = s.keyText ?? undefined;
   const keyBase64 = s.keyBase64 ?? undefined;
+  const valueBase64 = Buffer.from(valueText, 'utf8').toString('base64');
+  const timestamp = s.timestamp.getTime();
   return {
     meta: {
       cluster: s.cluster,
       coordinates: s.coordinates,
-      timestamp: s.timestamp.getTime(),
+      timestamp,
       timestampType: s.timestampType,
       keyText,
       keyBase64,
       headers: s.headers,
+      // The copy's own fingerprint: the repaired copy is the same record.
+      fingerprint: fingerprint({
+        timestamp,
+        keyBase64: keyBase64Of(s.keyText, s.keyBase64),
+        valueBase64,
+        headers: s.headers,
+      }),
     },
     payload: s.payload,
     value: parsed.data,
-    valueBase64: Buffer.from(valueText, 'utf8').toString('base64'),
+    valueBase64,
     valueText,
     parts: splitValue(typeFields(type), s.payload, valueText),
     key: storedKey(keyText, keyBase64),

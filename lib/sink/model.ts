@@ -18,6 +18,8 @@ export interface GoodRecord<T> {
   parts: ValueParts;
   /** The key as the stores keep it: text, or base64 when its text would not give its bytes back. */
   key: StoredKey;
+  /** When the batch that writes it began (set by the batch; a compensation removes only its own copies). */
+  ingestedAt?: Date;
 }
 
 /** A record that could not be decoded or validated. */
@@ -42,6 +44,8 @@ export interface KafkaFields {
   timestamp: Date;
   /** Absent for CREATE_TIME, the usual type. */
   timestampType?: string;
+  /** The record's fingerprint (lib/event/identity.ts). */
+  fp: string;
 }
 
 /** The `kafka` field of a record's document. */
@@ -51,6 +55,7 @@ export function kafkaFields(meta: RecordMeta, key: StoredKey): KafkaFields {
   if (headers) out.headers = headers;
   out.timestamp = new Date(meta.timestamp);
   if (meta.timestampType !== 'CREATE_TIME') out.timestampType = meta.timestampType;
+  out.fp = meta.fingerprint;
   return out as KafkaFields;
 }
 

@@ -1,11 +1,12 @@
 /**
  * Dead letters in MongoDB, for a sink that writes to MongoDB only (`SINK_STORES=mongo`): the same
- * fields as the Postgres table, one document per record, `_id` = the record's identity.
+ * fields as the Postgres table, one document per record, `_id` = the record's identity and
+ * fingerprint (two different records at one identity are two dead letters, as in Postgres).
  */
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type MongoClient } from 'mongodb';
 import { isStorableTimestamp } from '../event/decode';
 import { storedId } from '../event/coordinates';
-import type { DeadLetter } from './model';
+import type { DeadLetter, Tombstone } from './model';
 import type { DeadLetterStore, WriteCount } from './port';
 
 const DUPLICATE_KEY = 11000;
@@ -17,28 +18,37 @@ export interface DeadLetterDocument {
   topic: string;
   partition: number;
   offset: number;
+  fingerprint: string;
   keyBase64: string | null;
   valueBase64: string | null;
   headers: DeadLetter['meta']['headers'];
   /** Null when the record's timestamp is one no store can hold. */
   timestamp: Date | null;
+  /** The original timestamp, whatever it is. */
+  timestampMs: number;
+  timestampType: string;
   errorKind: string;
   error: string;
   failedAt: Date;
   replayedAt: Date | null;
+  /** The offset of the tombstone of its key that made it moot (absent until then). */
+  supersededBy?: number;
 }
 
 /** The document of a dead letter. */
 export function deadLetterDocument(d: DeadLetter, failedAt: Date): DeadLetterDocument {
   const m = d.meta;
   return {
-    _id: storedId(m.cluster, m.coordinates),
+    _id: `${storedId(m.cluster, m.coordinates)}#${m.fingerprint}`,
     cluster: m.cluster,
     ...m.coordinates,
+    fingerprint: m.fingerprint,
     keyBase64: m.keyBase64 ?? null,
     valueBase64: d.valueBase64 ?? null,
     headers: m.headers,
     timestamp: isStorableTimestamp(m.timestamp) ? new Date(m.timestamp) : null,
+    timestampMs: m.timestamp,
+    timestampType: m.timestampType,
     errorKind: d.error.kind,
     error: d.error.detail,
     failedAt,
@@ -107,6 +117,26 @@ export class MongoDeadLetterStore implements DeadLetterStore {
       }));
     const r = await this.collection().bulkWrite(ops, { ordered: false });
     return r.modifiedCount;
+  }
+
+  async supersede(tombstones: readonly Tombstone[]): Promise<number> {
+    const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
+    if (keyed.length === 0) return 0;
+    const ops: AnyBulkWriteOperation<DeadLetterDocument>[] = keyed.map(({ meta: m }) => ({
+      updateMany: {
+        filter: {
+          cluster: m.cluster,
+          topic: m.coordinates.topic,
+          partition: m.coordinates.partition,
+          keyBase64: m.keyBase64,
+          offset: { $lt: m.coordinates.offset },
+          replayedAt: null,
+          supersededBy: { $exists: false },
+        },
+        update: { $set: { supersededBy: m.coordinates.offset } },
+      },
+    }));
+    return (await this.collection().bulkWrite(ops, { ordered: false })).modifiedCount;
   }
 
   /** The client belongs to the records store, which closes it. */

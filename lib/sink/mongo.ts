@@ -57,7 +57,7 @@ type RecordDocument = Document & { _id: string };
 /** What a stored document says of the record it holds (every shape the sink has written). */
 interface StoredIdentity {
   _id: string;
-  kafka?: { timestamp?: Date; key?: string | null; keyBase64?: string | null };
+  kafka?: { timestamp?: Date; key?: string | null; keyBase64?: string | null; fp?: string };
   /** The raw text: every document before the lean shape, and lean ones whose parts do not rebuild it. */
   raw?: string;
   /** The parsed value, in documents from before the lean shape. */
@@ -80,6 +80,7 @@ function storedText(stored: StoredIdentity, names: readonly string[]): string | 
  * every earlier shape compare too: by `raw`, or by payload before `raw` existed.
  */
 function sameRecord<T>(stored: StoredIdentity, r: GoodRecord<T>, names: readonly string[]): boolean {
+  if (typeof stored.kafka?.fp === 'string') return stored.kafka.fp === r.meta.fingerprint;
   if (stored.kafka?.timestamp?.getTime() !== r.meta.timestamp) return false;
   if (keyBase64Of(stored.kafka?.key, stored.kafka?.keyBase64) !== (r.meta.keyBase64 ?? null)) return false;
   const text = storedText(stored, names);
@@ -328,12 +329,13 @@ export class MongoStore<T> implements RecordStore<T> {
   }
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
-    if (records.length === 0) return 0;
+    const own = records.filter((g) => g.ingestedAt !== undefined);
+    if (own.length === 0) return 0;
     const r = await this.collection().deleteMany({
-      $or: records.map(({ meta: m, key }) => ({
+      $or: own.map(({ meta: m, ingestedAt }) => ({
         _id: storedId(m.cluster, m.coordinates),
-        'kafka.timestamp': new Date(m.timestamp),
-        ...keyFilter(m.keyBase64, key),
+        'kafka.fp': m.fingerprint,
+        ingestedAt,
       })),
     });
     return r.deletedCount;

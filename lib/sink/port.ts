@@ -38,8 +38,9 @@ export interface RecordStore<T> {
    */
   write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<RecordWriteCount>;
   /**
-   * Deletes the stored copies of these records, and only copies of these very records (same
-   * coordinates, timestamp and key): a compensation when another store did not keep them.
+   * Deletes the copies of these records that the batch writing them made (same identity and
+   * fingerprint, stored at the records' `ingestedAt`), never a copy an earlier write had stored: a
+   * compensation when another store did not keep them.
    */
   deleteRecords(records: readonly GoodRecord<T>[]): Promise<number>;
   /**
@@ -57,6 +58,11 @@ export interface DeadLetterStore {
   readonly name: StoreName;
   ready(): Promise<void>;
   write(deadLetters: readonly DeadLetter[]): Promise<WriteCount>;
+  /**
+   * Marks the pending dead letters each keyed tombstone supersedes (its partition, its key, a
+   * lower offset): a replay leaves them, so a deleted key never comes back from its dead letters.
+   */
+  supersede?(tombstones: readonly Tombstone[]): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -65,10 +65,14 @@ function valueDiffers(fieldColumns: readonly string[]): string {
 
 /**
  * A stored row and an incoming record at the same coordinates are different records (a re-created
- * topic, another cluster) when their timestamp, key or value differ.
+ * topic, another cluster) when their fingerprints differ; rows from before fingerprints compare by
+ * timestamp, key and value.
  */
 const recordDiffers = (fieldColumns: readonly string[]) =>
-  `t."kafka_timestamp" is distinct from x."kafka_timestamp" or not (${SAME_KEY}) or (${valueDiffers(fieldColumns)})`;
+  [
+    'case when t."fingerprint" is not null then t."fingerprint" <> x."fingerprint"',
+    `else t."kafka_timestamp" is distinct from x."kafka_timestamp" or not (${SAME_KEY}) or (${valueDiffers(fieldColumns)}) end`,
+  ].join(' ');
 
 /** A row stored before identities had a cluster holds this very record: it is present, not new. */
 const sameAsLegacy = (fieldColumns: readonly string[]) => (table: string) =>
@@ -101,7 +105,16 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
       { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (g) => g.meta.headers },
       { name: 'kafka_timestamp', sqlType: 'timestamptz', notNull: true, from: (g) => isoTime(g.meta.timestamp) },
       { name: 'timestamp_type', sqlType: 'text', notNull: true, from: (g) => g.meta.timestampType },
-      { name: 'ingested_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
+      // Null for rows from before fingerprints only.
+      { name: 'fingerprint', sqlType: 'text', from: (g) => g.meta.fingerprint },
+      // The batch's time, as in the documents: a compensation removes only the copies its own write made.
+      {
+        name: 'ingested_at',
+        sqlType: 'timestamptz',
+        notNull: true,
+        default: 'now()',
+        from: (g) => (g.ingestedAt ? isoTime(g.ingestedAt.getTime()) : null),
+      },
       { name: 'value_text', sqlType: 'text', compare: true, from: (g) => g.valueText },
       { name: 'key_b64', sqlType: 'text', compare: true, from: (g) => g.meta.keyBase64 ?? null },
     ],
@@ -114,10 +127,15 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
   };
 }
 
-/** The dead-letter table: coordinates, the raw key, value and headers, and why. */
+/**
+ * The dead-letter table: identity and fingerprint (two different records at one identity are two
+ * dead letters; the same record twice is one), the raw key, value, headers and timestamp, and why.
+ */
 export const deadLettersTable: TableSpec<DeadLetter> = {
   columns: [
     ...coordinateColumns((d: DeadLetter) => d.meta),
+    // '' for dead letters from before fingerprints.
+    { name: 'fingerprint', sqlType: 'text', notNull: true, default: "''", from: (d) => d.meta.fingerprint },
     { name: 'kafka_key_base64', sqlType: 'text', from: (d) => d.meta.keyBase64 ?? null },
     { name: 'value_base64', sqlType: 'text', from: (d) => d.valueBase64 ?? null },
     { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (d) => d.meta.headers },
@@ -127,12 +145,17 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
       sqlType: 'timestamptz',
       from: (d) => (isStorableTimestamp(d.meta.timestamp) ? isoTime(d.meta.timestamp) : null),
     },
+    // The original timestamp whatever it is: a dead letter never depends on a value being storable.
+    { name: 'timestamp_ms', sqlType: 'bigint', from: (d) => d.meta.timestamp },
+    { name: 'timestamp_type', sqlType: 'text', from: (d) => d.meta.timestampType },
     { name: 'error_kind', sqlType: 'text', notNull: true, from: (d) => d.error.kind },
     { name: 'error', sqlType: 'text', notNull: true, from: (d) => d.error.detail },
     { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
     { name: 'replayed_at', sqlType: 'timestamptz' },
+    // The offset of the tombstone of this record's key that made it moot: a replay leaves it.
+    { name: 'superseded_by', sqlType: 'bigint' },
   ],
-  primaryKey: IDENTITY,
+  primaryKey: [...IDENTITY, 'fingerprint'],
   // A replayed record that fails again is a dead letter again, not "already there".
   onConflict: (table) =>
     `do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null where ${table}."replayed_at" is not null`,

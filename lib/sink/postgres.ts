@@ -189,9 +189,9 @@ const SAME_KEY =
 
 const RECORDS_DELETE = (table: string) =>
   [
-    `delete from ${table} r using ${COORDINATES_RECORDSET}, "ts" timestamptz, "key" text, "key_text" text, "key_bin" text)`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "fingerprint" text, "at" timestamptz)`,
     'where r."cluster" = t."cluster" and r."topic" = t."topic" and r."partition" = t."partition" and r."offset" = t."offset"',
-    `and r."kafka_timestamp" = t."ts" and ${SAME_KEY}`,
+    'and r."fingerprint" = t."fingerprint" and r."ingested_at" = t."at"',
   ].join(' ');
 
 const TOMBSTONE_DELETE = (table: string) =>
@@ -345,12 +345,13 @@ export class PostgresStore<T> implements RecordStore<T> {
   }
 
   async deleteRecords(records: readonly GoodRecord<T>[]): Promise<number> {
-    if (records.length === 0) return 0;
-    const which = records.map(({ meta: m }) => ({
+    const own = records.filter((g) => g.ingestedAt !== undefined);
+    if (own.length === 0) return 0;
+    const which = own.map(({ meta: m, ingestedAt }) => ({
       cluster: m.cluster,
       ...m.coordinates,
-      ts: new Date(m.timestamp).toISOString(),
-      ...keyParams(m),
+      fingerprint: m.fingerprint,
+      at: (ingestedAt as Date).toISOString(),
     }));
     const r = await this.pool.query(this.deleteRecordsSql, [JSON.stringify(which)]);
     return r.rowCount ?? 0;
@@ -370,10 +371,20 @@ export class PostgresStore<T> implements RecordStore<T> {
   }
 }
 
+/** Marks the pending dead letters keyed tombstones supersede, with the tombstone's offset. */
+const DEAD_LETTERS_SUPERSEDE = (table: string) =>
+  [
+    `update ${table} d set "superseded_by" = t."offset" from ${COORDINATES_RECORDSET}, "key" text)`,
+    'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
+    'and d."offset" < t."offset" and d."kafka_key_base64" = t."key"',
+    'and d."replayed_at" is null and d."superseded_by" is null',
+  ].join(' ');
+
 /** The dead-letter table. Written only when a chunk has dead letters. */
 export class PostgresDeadLetterStore implements DeadLetterStore {
   readonly name = 'postgres' as const;
   private readonly insert: string;
+  private readonly supersedeSql: string;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -381,6 +392,15 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     tables: Tables,
   ) {
     this.insert = insertSql(qualified(tables, 'deadLetters'), deadLettersTable);
+    this.supersedeSql = DEAD_LETTERS_SUPERSEDE(qualified(tables, 'deadLetters'));
+  }
+
+  async supersede(tombstones: readonly Tombstone[]): Promise<number> {
+    const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
+    if (keyed.length === 0) return 0;
+    await this.ready();
+    const params = keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 }));
+    return (await this.pool.query(this.supersedeSql, [JSON.stringify(params)])).rowCount ?? 0;
   }
 
   ready(): Promise<void> {

@@ -2,14 +2,9 @@
  * The pure steps of a batch: an accumulator for its counts and partition ranges, and the
  * preparation of one chunk (decode, validate, sort into records, dead letters and tombstones).
  */
-import {
-  LEGACY_CLUSTER,
-  PartitionRanges,
-  partitionKey,
-  type ClusterKey,
-  type PartitionRange,
-} from '../event/coordinates';
-import { decodeRecord, type RecordMeta } from '../event/decode';
+import { PartitionRanges, partitionKey, type PartitionRange } from '../event/coordinates';
+import { decodeHeaders, decodeRecord, NO_CONTEXT, type DecodeContext, type RecordMeta } from '../event/decode';
+import { fingerprint } from '../event/identity';
 import type { KafkaEventRecord } from '../event/types';
 import { RecordError, type ChunkBounds, type StoreName } from '../errors';
 import { typeFields, type RecordType } from '../records/record-type';
@@ -36,6 +31,7 @@ export interface StoreTotals extends WriteCount {
 /** Per-batch state: which records were seen, partition ranges, and counts by outcome. */
 export class BatchAccumulator {
   readonly partitions = new PartitionRanges();
+  /** Tombstones of the chunks written so far (added as each chunk settles). */
   readonly tombstones: Tombstone[] = [];
   readonly deadByKind: Record<string, number> = {};
   readonly stores: Partial<Record<StoreName, StoreTotals>> = {};
@@ -43,27 +39,30 @@ export class BatchAccumulator {
   duplicateInEvent = 0;
   valid = 0;
   decodeMs = 0;
-  /** Offsets seen, by cluster and partition (the identity without its offset). */
-  private readonly seen = new Map<string, Set<number>>();
+  /** Fingerprints seen by offset, by cluster and partition (the identity without its offset). */
+  private readonly seen = new Map<string, Map<number, string>>();
   /** The partition last looked up: an event's records come partition by partition. */
-  private last?: { meta: RecordMeta; offsets: Set<number> };
+  private last?: { meta: RecordMeta; offsets: Map<number, string> };
 
   /**
-   * Counts a record's identity; false when the same identity came earlier in the event (the same
-   * coordinates twice, or two re-sent copies carrying one identity).
+   * Counts a record's identity: `first`, or `duplicate` when the same record (identity and
+   * fingerprint) came earlier in the event (the same coordinates twice, two re-sent copies of one
+   * record), or `collision` when another record with this identity did.
    */
-  firstOf(meta: RecordMeta): boolean {
+  firstOf(meta: RecordMeta): 'first' | 'duplicate' | 'collision' {
     const offsets = this.offsetsOf(meta);
     const offset = meta.coordinates.offset;
-    if (offsets.has(offset)) {
-      this.duplicateInEvent++;
-      return false;
+    const seen = offsets.get(offset);
+    if (seen === undefined) {
+      offsets.set(offset, meta.fingerprint);
+      return 'first';
     }
-    offsets.add(offset);
-    return true;
+    if (seen !== meta.fingerprint) return 'collision';
+    this.duplicateInEvent++;
+    return 'duplicate';
   }
 
-  private offsetsOf(meta: RecordMeta): Set<number> {
+  private offsetsOf(meta: RecordMeta): Map<number, string> {
     const l = this.last;
     const c = meta.coordinates;
     if (
@@ -75,7 +74,7 @@ export class BatchAccumulator {
       return l.offsets;
     const key = `${meta.cluster}:${partitionKey(c)}`;
     let offsets = this.seen.get(key);
-    if (!offsets) this.seen.set(key, (offsets = new Set()));
+    if (!offsets) this.seen.set(key, (offsets = new Map()));
     this.last = { meta, offsets };
     return offsets;
   }
@@ -83,7 +82,6 @@ export class BatchAccumulator {
   /** Counts a chunk's outcome by kind (its writes are counted by {@link addWrite}). */
   addPrepared(chunk: PreparedChunk<unknown>): void {
     this.valid += chunk.records.length;
-    this.tombstones.push(...chunk.tombstones);
     for (const d of chunk.deadLetters) this.deadByKind[d.error.kind] = (this.deadByKind[d.error.kind] ?? 0) + 1;
   }
 
@@ -135,9 +133,9 @@ export function sortRecord<T>(
   r: KafkaEventRecord,
   type: RecordType<T>,
   screens: readonly Screen<T>[] = [],
-  cluster: ClusterKey = LEGACY_CLUSTER,
+  context: DecodeContext = NO_CONTEXT,
 ): Sorted<T> {
-  const d = decodeRecord(r, cluster);
+  const d = decodeRecord(r, context);
   if (d.kind === 'tombstone') return { kind: 'tombstone', tombstone: { meta: d.meta } };
   if (d.kind === 'error') return { kind: 'dead', dead: { meta: d.meta, valueBase64: d.valueBase64, error: d.error } };
   const v = validateRecord(type, d.value, d.meta.coordinates);
@@ -156,26 +154,43 @@ export function sortRecord<T>(
   const valueBytes = Buffer.byteLength(d.valueBase64, 'base64');
   for (const screen of screens) {
     const why = screen(record, valueBytes);
-    if (why) return unpreparable(r, why, cluster);
+    if (why) return unstorable(d.meta, d.valueBase64, why);
   }
   return { kind: 'record', record };
 }
 
-/** A record nothing else caught: dead-lettered with the raw bytes as received. */
-function unpreparable<T>(r: KafkaEventRecord, detail: string, cluster: ClusterKey): Sorted<T> {
-  const coordinates = { topic: r.topic, partition: r.partition, offset: r.offset };
-  const meta = {
-    cluster,
-    coordinates,
-    timestamp: r.timestamp,
-    timestampType: r.timestampType,
-    keyBase64: r.key ?? undefined,
-    headers: [],
-  };
-  return {
-    kind: 'dead',
-    dead: { meta, valueBase64: r.value ?? undefined, error: new RecordError('unstorable', coordinates, detail) },
-  };
+/** A record dead-lettered as `unstorable`, with its meta as decoded (headers and carried identity kept). */
+const unstorable = <T>(meta: RecordMeta, valueBase64: string | undefined, detail: string): Sorted<T> => ({
+  kind: 'dead',
+  dead: { meta, valueBase64, error: new RecordError('unstorable', meta.coordinates, detail) },
+});
+
+/**
+ * The meta of a record whose preparation threw: as decoded if that works, else its own identity
+ * and raw headers (nothing it carries can be trusted then).
+ */
+function fallbackMeta(r: KafkaEventRecord, context: DecodeContext): RecordMeta {
+  try {
+    return decodeRecord(r, context).meta;
+  } catch {
+    let headers: RecordMeta['headers'] = [];
+    try {
+      headers = decodeHeaders(r.headers);
+    } catch {
+      // Headers that cannot even be decoded: the raw value and key are still kept.
+    }
+    const keyBase64 = r.key ?? undefined;
+    const valueBase64 = r.value ?? undefined;
+    return {
+      cluster: context.cluster,
+      coordinates: { topic: r.topic, partition: r.partition, offset: r.offset },
+      timestamp: r.timestamp,
+      timestampType: r.timestampType,
+      keyBase64,
+      headers,
+      fingerprint: fingerprint({ timestamp: r.timestamp, keyBase64, valueBase64, headers }),
+    };
+  }
 }
 
 /** {@link sortRecord}, except that an exception while preparing a record dead-letters that record alone. */
@@ -183,13 +198,27 @@ function sortSafely<T>(
   r: KafkaEventRecord,
   type: RecordType<T>,
   screens: readonly Screen<T>[],
-  cluster: ClusterKey,
+  context: DecodeContext,
 ): Sorted<T> {
   try {
-    return sortRecord(r, type, screens, cluster);
+    return sortRecord(r, type, screens, context);
   } catch (e) {
-    return unpreparable(r, `could not be prepared: ${e instanceof Error ? e.message : String(e)}`, cluster);
+    const detail = `could not be prepared: ${e instanceof Error ? e.message : String(e)}`;
+    return unstorable(fallbackMeta(r, context), r.value ?? undefined, detail);
   }
+}
+
+/** A record whose identity another record of the event has: dead-lettered as a collision, never dropped. */
+function inEventCollision<T>(s: Sorted<T>): DeadLetter {
+  const meta = metaOf(s);
+  const valueBase64 = s.kind === 'record' ? s.record.valueBase64 : s.kind === 'dead' ? s.dead.valueBase64 : undefined;
+  const detail = 'another record with this identity came earlier in the same event';
+  return { meta, valueBase64, error: new RecordError('collision', meta.coordinates, detail) };
+}
+
+/** What preparing a chunk needs besides its records: decoding's context, and the batch's time. */
+export interface PrepareContext extends DecodeContext {
+  ingestedAt?: Date;
 }
 
 /** Prepares records [from, to) of `all` (no I/O); in-event duplicates are counted and left out. */
@@ -199,7 +228,7 @@ export function prepareChunk<T>(
   type: RecordType<T>,
   acc: BatchAccumulator,
   screens: readonly Screen<T>[] = [],
-  cluster: ClusterKey = LEGACY_CLUSTER,
+  context: PrepareContext = NO_CONTEXT,
 ): PreparedChunk<T> {
   const chunk: PreparedChunk<T> = { bounds, partitions: {}, records: [], deadLetters: [], tombstones: [] };
   const ranges = new PartitionRanges();
@@ -207,10 +236,14 @@ export function prepareChunk<T>(
     const r = all[i];
     ranges.add(r);
     acc.partitions.add(r);
-    const s = sortSafely(r, type, screens, cluster);
-    if (!acc.firstOf(metaOf(s))) continue;
-    if (s.kind === 'record') chunk.records.push(s.record);
-    else if (s.kind === 'dead') chunk.deadLetters.push(s.dead);
+    const s = sortSafely(r, type, screens, context);
+    const seen = acc.firstOf(metaOf(s));
+    if (seen === 'duplicate') continue;
+    if (seen === 'collision') chunk.deadLetters.push(inEventCollision(s));
+    else if (s.kind === 'record') {
+      if (context.ingestedAt) s.record.ingestedAt = context.ingestedAt;
+      chunk.records.push(s.record);
+    } else if (s.kind === 'dead') chunk.deadLetters.push(s.dead);
     else chunk.tombstones.push(s.tombstone);
   }
   chunk.partitions = ranges.toJSON();

@@ -180,8 +180,11 @@ export function keyBase64Of(text: string | null | undefined, base64: string | nu
   return typeof text === 'string' ? Buffer.from(text, 'utf8').toString('base64') : null;
 }
 
-/** Header names a document can hold as field names: not empty, no leading `$`, no `.`, not `__proto__`. */
-const FIELD_NAME = /^(?!\$)(?!__proto__$)[^.]+$/;
+/**
+ * Header names a document can hold as field names: not empty, no leading `$`, no `.`, not
+ * `__proto__`, and not an array index (JavaScript puts those first, out of the producer's order).
+ */
+const FIELD_NAME = /^(?!\$)(?!__proto__$)(?!(?:0|[1-9]\d*)$)[^.]+$/;
 
 /**
  * Headers as a document keeps them: `{ name: text }` when every value is text and the names are
@@ -192,7 +195,8 @@ export function compactHeaders(headers: readonly StoredHeader[]): Record<string,
   if (headers.length === 0) return undefined;
   const out: Record<string, string> = {};
   for (const h of headers) {
-    if (h.value === undefined || !FIELD_NAME.test(h.name) || Object.hasOwn(out, h.name)) return [...headers];
+    if (h.value === undefined || h.nameBase64 !== undefined || !FIELD_NAME.test(h.name) || Object.hasOwn(out, h.name))
+      return [...headers];
     out[h.name] = h.value;
   }
   return out;

@@ -4,6 +4,7 @@
  * end up in the stack's env file for the code, the CLIs and the tests.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -67,6 +68,13 @@ export interface UpOptions {
   uis?: boolean;
 }
 
+/** The local signing key of re-sent records (SINK_IDENTITY_KEY): made once, kept with the stack's data. */
+function identityKey(): string {
+  const file = path.join(STACK_DIR, 'identity-key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 function writeEnv(mode: Mode, env: StackEnv): void {
   mkdirSync(STACK_DIR, { recursive: true });
   const lines = [
@@ -76,6 +84,7 @@ function writeEnv(mode: Mode, env: StackEnv): void {
     `KAFKA_TOPIC=${DEFAULTS.kafka.topic}`,
     `POSTGRES_URL=${env.POSTGRES_URL}`,
     `MONGO_URL=${env.MONGO_URL}`,
+    `SINK_IDENTITY_KEY=${identityKey()}`,
     '',
   ];
   writeFileSync(STACK_ENV_FILE, lines.join('\n'), { mode: 0o600 });

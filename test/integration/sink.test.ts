@@ -6,7 +6,8 @@ import { MongoClient } from 'mongodb';
 import { after, before, describe, test } from 'node:test';
 import { InvalidEventError, StoreWriteError } from '../../lib/errors';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
-import { IDENTITY_HEADER, clusterKey, clusterName, formatIdentity } from '../../lib/event/coordinates';
+import { IDENTITY_HEADER, clusterKey, clusterName } from '../../lib/event/coordinates';
+import { fingerprint, signIdentity } from '../../lib/event/identity';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { processBatch, type Stores } from '../../lib/sink/batch';
 import { openStores } from '../../lib/sink/stores';
@@ -102,7 +103,7 @@ describe('fixture batches', () => {
       'kafka',
       'quote',
     ]);
-    assert.deepEqual(Object.keys(docs[0].kafka as object).sort(), ['headers', 'key', 'timestamp']);
+    assert.deepEqual(Object.keys(docs[0].kafka as object).sort(), ['fp', 'headers', 'key', 'timestamp']);
   });
 
   test('the same event three more times changes nothing', async () => {
@@ -203,7 +204,8 @@ describe('odd bytes and big values', () => {
     assert.equal(odd.kafka_key, null, 'a key that is not clean UTF-8 is kept as base64 only');
     assert.equal(odd.kafka_key_base64, Buffer.from([0xff, 0xfe, 0x00]).toString('base64'));
     assert.deepEqual(odd.headers, [
-      { name: `base64:${Buffer.from('nul\u0000name').toString('base64')}`, value: 'v' },
+      // A name no store can hold is kept out of band (its bytes), shown with U+FFFD for the NUL.
+      { name: 'nul\ufffdname', nameBase64: Buffer.from('nul\u0000name').toString('base64'), value: 'v' },
       { name: 'ok', valueBase64: Buffer.from([0xc3, 0x28]).toString('base64') },
     ]);
     const [bigRow] = await sb.query<{ n: number }>(
@@ -731,7 +733,18 @@ describe('re-sent records (dead-letter replays, redrives)', () => {
   test('two copies carrying one identity in one batch are stored once, a bad one dead-lettered once', async () => {
     const own = await sandbox('resent');
     try {
-      const identity = (offset: number) => formatIdentity('AbCdEfGhIj', { topic: 'quotes', partition: 1, offset });
+      const key = 'k'.repeat(32);
+      // Signed as replay and redrive sign them: the original timestamp (3) and the content's fingerprint.
+      const identity = (offset: number, value: string) =>
+        signIdentity(
+          {
+            cluster: 'AbCdEfGhIj',
+            coordinates: { topic: 'quotes', partition: 1, offset },
+            timestamp: 3,
+            fingerprint: fingerprint({ timestamp: 3, valueBase64: Buffer.from(value).toString('base64'), headers: [] }),
+          },
+          key,
+        );
       const copy = (offset: number, value: string, of: number) =>
         toEventRecord({
           topic: 'quotes',
@@ -740,7 +753,7 @@ describe('re-sent records (dead-letter replays, redrives)', () => {
           timestamp: 7,
           key: null,
           value,
-          headers: { [IDENTITY_HEADER]: identity(of) },
+          headers: { [IDENTITY_HEADER]: identity(of, value) },
         });
       const records = [
         copy(10, quotes(1, 1)[0], 5),
@@ -748,7 +761,10 @@ describe('re-sent records (dead-letter replays, redrives)', () => {
         copy(12, '{"bad"', 6),
         copy(13, '{"bad"', 6),
       ];
-      const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, own, opts);
+      const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, own, {
+        ...opts,
+        identityKey: key,
+      });
       assert.equal(s.duplicateInEvent, 2);
       assert.deepEqual(s.postgres, { written: 1, alreadyPresent: 0 });
       assert.deepEqual(s.deadLettered, { written: 1, alreadyPresent: 0, byKind: { json: 1 } });

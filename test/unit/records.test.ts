@@ -29,6 +29,7 @@ const meta: RecordMeta = {
   keyText: 'Homer',
   keyBase64: 'SG9tZXI=',
   headers: [{ name: 'source', value: 'api' }],
+  fingerprint: 'AAAAAAAAAAAAAAAAAAAAAA',
 };
 
 test('a quote validates and keeps unknown fields', () => {
@@ -97,6 +98,7 @@ test('row and document mapping: each field once, the rest in extra, no raw text 
       headers: meta.headers,
       kafka_timestamp: '2023-11-14T22:13:20.000Z',
       timestamp_type: 'CREATE_TIME',
+      fingerprint: meta.fingerprint,
       extra: { extra: true },
       quote: 'Doh',
       character: 'Homer',
@@ -116,7 +118,7 @@ test('row and document mapping: each field once, the rest in extra, no raw text 
     character: 'Homer',
     characterDirection: 'Right',
     extra: { extra: true },
-    kafka: { key: 'Homer', headers: { source: 'api' }, timestamp: '2023-11-14T22:13:20.000Z' },
+    kafka: { key: 'Homer', headers: { source: 'api' }, timestamp: '2023-11-14T22:13:20.000Z', fp: meta.fingerprint },
     ingestedAt: at.toISOString(),
   });
   assert.equal(

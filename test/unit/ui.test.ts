@@ -1,4 +1,5 @@
 /** The UI's pure parts: escaping, fates, how bytes are shown, the emulator's status file, the inspector helpers. */
+import { fingerprint } from '../../lib/event/identity';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,6 +104,12 @@ test('a stored record becomes the GoodRecord the sink wrote; a payload failing t
     keyText: 'Homer',
     keyBase64: 'SG9tZXI=',
     headers: [{ name: 'source', value: 'x' }],
+    fingerprint: fingerprint({
+      timestamp: 1_700_000_000_000,
+      keyBase64: 'SG9tZXI=',
+      valueBase64: Buffer.from('{"quote":"Doh","character":"Homer","extra":1}').toString('base64'),
+      headers: [{ name: 'source', value: 'x' }],
+    }),
   });
   assert.equal(g.valueText, '{"quote":"Doh","character":"Homer","extra":1}');
   assert.equal(Buffer.from(g.valueBase64, 'base64').toString(), g.valueText);
