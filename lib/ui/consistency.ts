@@ -114,6 +114,7 @@ async function copy(
         result.failed.push({ identity: identityKey(s), reason: (e as Error).message });
       }
     }
+    if (records.length === 0) continue;
     const count = await target.write(records, new Date());
     result.written[target.name] += count.written;
     for (const r of count.rejected ?? [])
