@@ -139,6 +139,9 @@ export function parseStoredId(id: string): { cluster: ClusterKey; coordinates: C
   return { cluster, coordinates: { topic: m[1], partition: Number(m[2]), offset: Number(m[3]) } };
 }
 
+/** `<cluster key>/<topic>/<partition>/<offset>`: an identity as one string (map keys, messages). */
+export const formatIdentity = (cluster: ClusterKey, c: Coordinates): string => `${cluster}/${formatCoordinates(c)}`;
+
 /**
  * The header that gives a re-sent record the identity of the record it re-sends (dead-letter
  * replays, redrives): signed, see lib/event/identity.ts.

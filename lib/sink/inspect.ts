@@ -5,7 +5,7 @@
  * filters of its own.
  */
 import { fingerprint } from '../event/identity';
-import { recordId, type ClusterKey, type Coordinates } from '../event/coordinates';
+import { formatIdentity, recordId, type ClusterKey, type Coordinates } from '../event/coordinates';
 import type { StoredHeader } from '../event/decode';
 import type { StoreName } from '../errors';
 import { QuotesSinkError } from '../errors';
@@ -32,6 +32,16 @@ export interface StoredRecord {
   /** The row or document as stored, for display. */
   raw: Record<string, unknown>;
 }
+
+/** A record's full identity as a store holds it: its cluster key and its coordinates. */
+export interface StoredIdentity {
+  /** '' for records stored before identities had a cluster. */
+  cluster: ClusterKey;
+  coordinates: Coordinates;
+}
+
+/** `<cluster key>/<topic>/<partition>/<offset>` ({@link formatIdentity}): an identity as a map key. */
+export const identityKey = (i: StoredIdentity): string => formatIdentity(i.cluster, i.coordinates);
 
 /** A dead letter with its raw bytes, as the dead-letter table keeps it. */
 export interface DeadLetterRecord {
@@ -73,11 +83,23 @@ export interface RecordInspector {
    * where several clusters stored the same coordinates, the latest ingested).
    */
   find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>>;
+  /**
+   * The stored records of exactly these identities (cluster included), keyed by
+   * {@link identityKey}; an identity not stored is absent from the map.
+   */
+  get(identities: readonly StoredIdentity[]): Promise<Map<string, StoredRecord>>;
   /** How many records are stored, of `topic` or of every topic. */
   count(topic?: string): Promise<number>;
-  /** The offsets of `range` that are stored, ascending. */
-  offsetsIn(range: OffsetRange): Promise<number[]>;
+  /**
+   * The identities stored in `range`, by offset then cluster: several where several clusters
+   * stored records at one offset.
+   */
+  identitiesIn(range: OffsetRange): Promise<StoredIdentity[]>;
 }
+
+/** Orders identities by offset, then cluster key (what {@link RecordInspector.identitiesIn} returns). */
+export const byOffsetThenCluster = (a: StoredIdentity, b: StoredIdentity): number =>
+  a.coordinates.offset - b.coordinates.offset || (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0);
 
 /** What a dead-letter list may be narrowed to. */
 export interface DeadLetterFilter {
@@ -162,6 +184,23 @@ export function byRecordId(records: Iterable<StoredRecord>): Map<string, StoredR
     const id = recordId(r.coordinates);
     const prev = out.get(id);
     if (!prev || prev.ingestedAt < r.ingestedAt) out.set(id, r);
+  }
+  return out;
+}
+
+/**
+ * The records among `records` that are of one of `identities`, keyed by {@link identityKey}: a
+ * lookup by coordinates (which finds every cluster's copy) narrowed to the identities asked for.
+ */
+export function ofIdentities(
+  records: Iterable<StoredRecord>,
+  identities: readonly StoredIdentity[],
+): Map<string, StoredRecord> {
+  const wanted = new Set(identities.map(identityKey));
+  const out = new Map<string, StoredRecord>();
+  for (const r of records) {
+    const key = identityKey(r);
+    if (wanted.has(key)) out.set(key, r);
   }
   return out;
 }

@@ -2,7 +2,16 @@
 import type { Collection, Document, MongoClient } from 'mongodb';
 import { parseStoredId, recordId, storedId, type ClusterKey, type Coordinates } from '../event/coordinates';
 import { typeFields, type RecordType } from '../records/record-type';
-import { byRecordId, checkRange, type OffsetRange, type RecordInspector, type StoredRecord } from './inspect';
+import {
+  byOffsetThenCluster,
+  byRecordId,
+  checkRange,
+  ofIdentities,
+  type OffsetRange,
+  type RecordInspector,
+  type StoredIdentity,
+  type StoredRecord,
+} from './inspect';
 import type { MongoTarget } from './mongo';
 import { expandHeaders, keyBase64Of, rebuildText } from './value-parts';
 
@@ -59,6 +68,18 @@ export class MongoRecordInspector implements RecordInspector {
     return byRecordId(docs.flatMap((d) => this.toStored(d)));
   }
 
+  async get(identities: readonly StoredIdentity[]): Promise<Map<string, StoredRecord>> {
+    if (identities.length === 0) return new Map();
+    const ids = identities.map((i) => storedId(i.cluster, i.coordinates));
+    const docs = await this.collection()
+      .find({ _id: { $in: ids } })
+      .toArray();
+    return ofIdentities(
+      docs.flatMap((d) => this.toStored(d)),
+      identities,
+    );
+  }
+
   /** A document of any shape as a stored record (none for an `_id` that is not a record's identity). */
   private toStored(d: RecordDocument): StoredRecord[] {
     const k = d.kafka as KafkaField;
@@ -99,19 +120,20 @@ export class MongoRecordInspector implements RecordInspector {
   }
 
   /**
-   * The offsets of `range` stored: documents of every shape hold their coordinates in `_id`, so the
-   * partition's `_id`s are read and those in range kept.
+   * The identities stored in `range`: documents of every shape hold their identity in `_id`, so
+   * the partition's `_id`s (of every cluster) are read and those in range kept.
    */
-  async offsetsIn(range: OffsetRange): Promise<number[]> {
+  async identitiesIn(range: OffsetRange): Promise<StoredIdentity[]> {
     checkRange(range);
     const docs = await this.collection()
       .find({ _id: { $regex: idsOf(range.topic, range.partition) } }, { projection: { _id: 1 } })
       .toArray();
-    const offsets = new Set<number>();
+    const out: StoredIdentity[] = [];
     for (const d of docs) {
-      const o = parseStoredId(d._id)?.coordinates.offset;
-      if (o !== undefined && o >= range.from && o <= range.to) offsets.add(o);
+      const at = parseStoredId(d._id);
+      const o = at?.coordinates.offset;
+      if (at && o !== undefined && o >= range.from && o <= range.to) out.push(at);
     }
-    return [...offsets].sort((a, b) => a - b);
+    return out.sort(byOffsetThenCluster);
   }
 }

@@ -8,15 +8,18 @@ import type {
   DeadLetterRecord,
   OffsetRange,
   RecordInspector,
+  StoredIdentity,
   StoredRecord,
 } from './inspect';
-import { byRecordId, checkRange } from './inspect';
+import { byOffsetThenCluster, byRecordId, checkRange, ofIdentities } from './inspect';
 import { qualified, type Tables } from './tables';
 import type { RecordType } from '../records/record-type';
 import { keyBase64Of, rebuildText } from './value-parts';
 
 /** Postgres's undefined_table: nothing was written yet, so there is nothing to see. */
 const UNDEFINED_TABLE = '42P01';
+/** Postgres's undefined_column: a table from before identities had a cluster, not migrated yet. */
+const UNDEFINED_COLUMN = '42703';
 
 /** Runs a query; a table that does not exist yet reads as empty. */
 async function rowsOf<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[]): Promise<R[]> {
@@ -80,13 +83,24 @@ export class PostgresRecordInspector implements RecordInspector {
   }
 
   async find(coordinates: readonly Coordinates[]): Promise<Map<string, StoredRecord>> {
-    if (coordinates.length === 0) return new Map();
+    return byRecordId(await this.at(coordinates));
+  }
+
+  /** Every cluster's rows at `coordinates`. */
+  private async at(coordinates: readonly Coordinates[]): Promise<StoredRecord[]> {
+    if (coordinates.length === 0) return [];
     const rows = await rowsOf(
       this.pool,
       `select * from ${this.table} where ${IN_COORDINATES(1)}`,
       coordinateParams(coordinates),
     );
-    return byRecordId(rows.map((r) => this.toStored(r)));
+    return rows.map((r) => this.toStored(r));
+  }
+
+  async get(identities: readonly StoredIdentity[]): Promise<Map<string, StoredRecord>> {
+    // By coordinates, then narrowed: works on tables without a cluster column too, and a
+    // coordinate holds a record of only a few clusters.
+    return ofIdentities(await this.at(identities.map((i) => i.coordinates)), identities);
   }
 
   private toStored(r: Record<string, unknown>): StoredRecord {
@@ -118,10 +132,23 @@ export class PostgresRecordInspector implements RecordInspector {
     return rows[0]?.n ?? 0;
   }
 
-  async offsetsIn(range: OffsetRange): Promise<number[]> {
+  async identitiesIn(range: OffsetRange): Promise<StoredIdentity[]> {
     checkRange(range);
-    const sql = `select distinct "offset" from ${this.table} where ${RANGE}`;
-    return (await rowsOf<{ offset: string }>(this.pool, sql, rangeParams(range))).map((r) => Number(r.offset));
+    const sql = (cluster: string) => `select ${cluster} as "cluster", "offset" from ${this.table} where ${RANGE}`;
+    let rows: { cluster: string; offset: string }[];
+    try {
+      rows = await rowsOf(this.pool, sql('"cluster"'), rangeParams(range));
+    } catch (e) {
+      if ((e as { code?: string }).code !== UNDEFINED_COLUMN) throw e;
+      // Every row of such a table is from before clusters.
+      rows = await rowsOf(this.pool, sql(`''::text`), rangeParams(range));
+    }
+    return rows
+      .map((r) => ({
+        cluster: r.cluster,
+        coordinates: { topic: range.topic, partition: range.partition, offset: Number(r.offset) },
+      }))
+      .sort(byOffsetThenCluster);
   }
 }
 

@@ -1,31 +1,58 @@
 /**
- * The stores' consistency over an offset range: coordinates present in one record store and
- * missing from the other, and their repair from the stored payload, written through the sink's
- * own store adapters (same mapping, same idempotence).
+ * The stores' consistency over an offset range: the records (by full identity: cluster, topic,
+ * partition, offset) present in one record store and missing from the other, and their repair
+ * from the stored copy, written through the sink's own store adapters (same mapping, same
+ * idempotence).
  */
-import { formatCoordinates, type Coordinates } from '../event/coordinates';
+import { formatCoordinates, LEGACY_CLUSTER } from '../event/coordinates';
 import { quoteType } from '../records/quote';
-import { toGoodRecord, type OffsetRange, type RecordInspector } from '../sink/inspect';
+import {
+  identityKey,
+  toGoodRecord,
+  type OffsetRange,
+  type RecordInspector,
+  type StoredIdentity,
+} from '../sink/inspect';
 import type { RecordStore } from '../sink/port';
 import type { StoreName } from '../errors';
 import type { Quote } from '../records/quote';
 
 /** One partition's range, compared. */
 export interface RangeDiff extends OffsetRange {
+  /** Records stored in the range (one per identity: two clusters at one offset are two). */
   postgres: number;
   mongo: number;
+  /** Offsets of the range that were dead-lettered. */
   deadLetters: number;
-  /** Offsets in Postgres and not in Mongo, and the other way round. */
-  onlyPostgres: number[];
-  onlyMongo: number[];
+  /** Identities in Postgres without a copy in Mongo, and the other way round; by offset, then cluster. */
+  onlyPostgres: StoredIdentity[];
+  onlyMongo: StoredIdentity[];
 }
 
-const minus = (a: readonly number[], b: readonly number[]) => {
-  const bs = new Set(b);
-  return a.filter((x) => !bs.has(x));
-};
+/**
+ * What a copy in the other store must share with a record, besides the cluster, to be its copy.
+ * (A content fingerprint, once stored, joins the coordinates here.)
+ */
+const copyKey = (i: StoredIdentity): string => formatCoordinates(i.coordinates);
 
-/** Compares the stores over each range. */
+/**
+ * The identities of `these` with no copy among `others`: none of the same identity, and none
+ * from before identities had a cluster at the same coordinates (the sink takes such a copy for
+ * the record of any cluster, so repairing it would write nothing); a record from before clusters
+ * has its copy in any cluster's at its coordinates.
+ */
+function withoutCopy(these: readonly StoredIdentity[], others: readonly StoredIdentity[]): StoredIdentity[] {
+  const same = new Set(others.map((i) => `${i.cluster}/${copyKey(i)}`));
+  const legacy = new Set(others.filter((i) => i.cluster === LEGACY_CLUSTER).map(copyKey));
+  const anyCluster = new Set(others.map(copyKey));
+  return these.filter((i) => {
+    const at = copyKey(i);
+    if (i.cluster === LEGACY_CLUSTER) return !anyCluster.has(at);
+    return !same.has(`${i.cluster}/${at}`) && !legacy.has(at);
+  });
+}
+
+/** Compares the stores over each range, record by record identity. */
 export async function compareStores(
   stores: {
     postgres: RecordInspector;
@@ -37,8 +64,8 @@ export async function compareStores(
   return Promise.all(
     ranges.map(async (r) => {
       const [pg, mongo, dl] = await Promise.all([
-        stores.postgres.offsetsIn(r),
-        stores.mongo.offsetsIn(r),
+        stores.postgres.identitiesIn(r),
+        stores.mongo.identitiesIn(r),
         stores.deadLetters.offsetsIn(r),
       ]);
       return {
@@ -46,8 +73,8 @@ export async function compareStores(
         postgres: pg.length,
         mongo: mongo.length,
         deadLetters: dl.length,
-        onlyPostgres: minus(pg, mongo),
-        onlyMongo: minus(mongo, pg),
+        onlyPostgres: withoutCopy(pg, mongo),
+        onlyMongo: withoutCopy(mongo, pg),
       };
     }),
   );
@@ -56,37 +83,46 @@ export async function compareStores(
 /** What a repair did. */
 export interface RepairResult {
   written: Record<StoreName, number>;
-  failed: { coordinates: string; reason: string }[];
+  /** Each record that could not be repaired: its identity ({@link identityKey}) and why. */
+  failed: { identity: string; reason: string }[];
 }
 
 /** Records written per store call: as the sink's write chunk. */
 const CHUNK = 1_000;
 
-/** Copies the records at `coordinates` from `source` into `target`, a chunk at a time. */
+/** Copies the records of `identities` from `source` into `target`, a chunk at a time. */
 async function copy(
   source: RecordInspector,
   target: RecordStore<Quote>,
-  coordinates: Coordinates[],
+  identities: readonly StoredIdentity[],
   result: RepairResult,
 ): Promise<void> {
-  for (let i = 0; i < coordinates.length; i += CHUNK) {
-    const found = [...(await source.find(coordinates.slice(i, i + CHUNK))).values()];
+  for (let i = 0; i < identities.length; i += CHUNK) {
+    const chunk = identities.slice(i, i + CHUNK);
+    const found = await source.get(chunk);
     const records = [];
-    for (const s of found) {
+    for (const id of chunk) {
+      const s = found.get(identityKey(id));
+      if (!s) {
+        // Gone since the comparison: nothing to copy from.
+        result.failed.push({ identity: identityKey(id), reason: `no longer in ${source.name}` });
+        continue;
+      }
       try {
         records.push(toGoodRecord(quoteType, s));
       } catch (e) {
-        result.failed.push({ coordinates: formatCoordinates(s.coordinates), reason: (e as Error).message });
+        result.failed.push({ identity: identityKey(s), reason: (e as Error).message });
       }
     }
+    if (records.length === 0) continue;
     const count = await target.write(records, new Date());
     result.written[target.name] += count.written;
     for (const r of count.rejected ?? [])
-      result.failed.push({ coordinates: formatCoordinates(records[r.index].meta.coordinates), reason: r.reason });
+      result.failed.push({ identity: identityKey(records[r.index].meta), reason: r.reason });
   }
 }
 
-/** Writes each record present in one store into the other, from the stored payload. */
+/** Writes each record present in one store only into the other, from its stored copy (exactly that identity). */
 export async function repairStores(
   inspectors: { postgres: RecordInspector; mongo: RecordInspector },
   stores: readonly RecordStore<Quote>[],
@@ -94,10 +130,8 @@ export async function repairStores(
 ): Promise<RepairResult> {
   const result: RepairResult = { written: { postgres: 0, mongo: 0 }, failed: [] };
   const target = (name: StoreName) => stores.find((s) => s.name === name);
-  const at = (d: RangeDiff, offsets: number[]) =>
-    offsets.map((offset) => ({ topic: d.topic, partition: d.partition, offset }));
-  const toMongo = diffs.flatMap((d) => at(d, d.onlyPostgres));
-  const toPostgres = diffs.flatMap((d) => at(d, d.onlyMongo));
+  const toMongo = diffs.flatMap((d) => d.onlyPostgres);
+  const toPostgres = diffs.flatMap((d) => d.onlyMongo);
   const mongo = target('mongo');
   const postgres = target('postgres');
   if (mongo && toMongo.length) await copy(inspectors.postgres, mongo, toMongo, result);

@@ -268,6 +268,11 @@ test(
       await page.goto(`${base}stores?topic=${l.topic}&check=1`);
       const onlyPg = page.locator('[data-missing="in Postgres, missing from Mongo"][data-partition="0"]');
       assert.match(await onlyPg.innerText(), new RegExp(`${l.topic}/0/1`));
+      // Listed by full identity: the emulator's cluster key, then the coordinates.
+      assert.match(
+        String(await onlyPg.locator('li[data-identity]').getAttribute('data-identity')),
+        new RegExp(`^[A-Za-z0-9_-]{10}/${l.topic}/0/1$`),
+      );
       const onlyMongo = page.locator('[data-missing="in Mongo, missing from Postgres"][data-partition="2"]');
       assert.match(await onlyMongo.innerText(), new RegExp(`${l.topic}/2/2`));
       await shot('stores');

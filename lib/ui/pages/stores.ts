@@ -1,6 +1,6 @@
 /** Stores: row and document counts; a consistency check over an offset range, with repair. */
-import { formatCoordinates } from '../../event/coordinates';
-import { MAX_RANGE_OFFSETS, type OffsetRange } from '../../sink/inspect';
+import { formatCoordinates, LEGACY_CLUSTER } from '../../event/coordinates';
+import { identityKey, MAX_RANGE_OFFSETS, type OffsetRange, type StoredIdentity } from '../../sink/inspect';
 import { compareStores, repairStores, type RangeDiff, type RepairResult } from '../consistency';
 import type { UiContext } from '../context';
 import { offsetRanges } from '../fate';
@@ -79,20 +79,28 @@ async function rangesOf(ctx: UiContext, c: Check): Promise<OffsetRange[]> {
   });
 }
 
-function missingList(d: RangeDiff, offsets: number[], where: string): Html | string {
-  if (offsets.length === 0) return '';
-  const listed = offsets.slice(0, LISTED).map((offset) => {
-    const c = { topic: d.topic, partition: d.partition, offset };
-    return html`<li>
+/** The cluster key a record's identity holds, as a tag: what tells two clusters' records at one offset apart. */
+const clusterTag = (cluster: string): Html =>
+  cluster === LEGACY_CLUSTER
+    ? html`<span class="tag cluster" title="stored before identities had a cluster">no cluster</span>`
+    : html`<span class="tag cluster" title="cluster key">${cluster}</span>`;
+
+function missingList(d: RangeDiff, missing: StoredIdentity[], where: string): Html | string {
+  if (missing.length === 0) return '';
+  const listed = missing.slice(0, LISTED).map((i) => {
+    const { offset } = i.coordinates;
+    return html`<li data-identity="${identityKey(i)}">
       <a href="/records${query({ topic: d.topic, partition: d.partition, from: offset, limit: 1 })}"
-        ><code>${formatCoordinates(c)}</code></a
+        ><code>${formatCoordinates(i.coordinates)}</code></a
       >
+      ${clusterTag(i.cluster)}
     </li>`;
   });
+  const rest = [...new Set(missing.slice(LISTED).map((i) => i.coordinates.offset))];
   const more =
-    offsets.length > LISTED ? html`<li>… ${offsets.length - LISTED} more (offsets ${offsetRanges(offsets)})</li>` : '';
+    missing.length > LISTED ? html`<li>… ${missing.length - LISTED} more (offsets ${offsetRanges(rest)})</li>` : '';
   return html`<div class="missing" data-missing="${where}" data-partition="${d.partition}">
-    <strong>${where}</strong> (${offsets.length})
+    <strong>${where}</strong> (${missing.length})
     <ul>
       ${listed}${more}
     </ul>
@@ -160,9 +168,10 @@ async function render(ctx: UiContext, c: Check, check: boolean, message?: Html):
     ${counts}
     <h2>Consistency</h2>
     <p>
-      Every record that is not a dead letter or a tombstone should be in both stores. The check lists the coordinates of
-      an offset range (at most ${MAX_RANGE_OFFSETS} per partition) present in one store and missing from the other;
-      repair writes them into the store that lacks them, through the sink's own adapters.
+      Every record that is not a dead letter or a tombstone should be in both stores. The check compares the records of
+      an offset range (at most ${MAX_RANGE_OFFSETS} per partition) by identity (cluster, topic, partition, offset: two
+      clusters' records at one offset are two records) and lists those present in one store and missing from the other;
+      repair writes exactly those into the store that lacks them, through the sink's own adapters.
     </p>
     ${checkForm(
       c,
@@ -184,7 +193,7 @@ const repairMessage = (r: RepairResult): Html => {
   if (r.failed.length === 0) return notice(text, 'ok');
   return html`${notice(`${text}; ${r.failed.length} could not be repaired`, 'error')}
     <ul class="failed">
-      ${r.failed.map((f) => html`<li><code>${f.coordinates}</code>: ${f.reason}</li>`)}
+      ${r.failed.map((f) => html`<li><code>${f.identity}</code>: ${f.reason}</li>`)}
     </ul>`;
 };
 

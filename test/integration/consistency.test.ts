@@ -1,0 +1,160 @@
+/**
+ * The UI's consistency check and repair against the real stores: records are compared by their
+ * full identity (cluster, topic, partition, offset), so two clusters' records at one offset are
+ * two records, and repair writes exactly the copy that is missing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+import { buildEvent, LOCAL_MSK_ARN, toEventRecord } from '../../lib/event/build';
+import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
+import { quoteType } from '../../lib/records/quote';
+import { processBatch } from '../../lib/sink/batch';
+import { openStores } from '../../lib/sink/stores';
+import { MongoRecordInspector } from '../../lib/sink/mongo-inspect';
+import { mongoTargetFrom } from '../../lib/sink/mongo';
+import { PostgresDeadLetterInspector, PostgresRecordInspector } from '../../lib/sink/postgres-inspect';
+import { tablesFrom } from '../../lib/sink/tables';
+import { compareStores, repairStores } from '../../lib/ui/consistency';
+import { uniqueName } from '../helpers/env';
+import { quotes, sandbox, type Sandbox } from '../helpers/sink';
+
+const opts = { tombstones: 'skip' as const };
+
+let sb: Sandbox;
+let pool: pg.Pool;
+let mongo: MongoClient;
+
+before(async () => {
+  sb = await sandbox('consist');
+  pool = new pg.Pool({ connectionString: sb.config.POSTGRES_URL, max: 2 });
+  mongo = await MongoClient.connect(sb.config.MONGO_URL);
+});
+
+after(async () => {
+  await mongo?.close();
+  await pool?.end();
+  await sb?.close();
+});
+
+/** The UI's inspectors on the sandbox; the Mongo one told of no cluster at all (the check must not need it). */
+const inspectors = () => ({
+  postgres: new PostgresRecordInspector(pool, tablesFrom(sb.config), quoteType),
+  mongo: new MongoRecordInspector(mongo, mongoTargetFrom(sb.config), [], quoteType),
+  deadLetters: new PostgresDeadLetterInspector(pool, tablesFrom(sb.config)),
+});
+
+test('two clusters at one offset, one missing from Mongo: reported by identity, repaired once', async () => {
+  const topic = uniqueName('t_consist');
+  const at = { topic, partition: 0, offset: 7 };
+  const [valueA, valueB] = quotes(2, 900);
+  const record = (value: string) => toEventRecord({ ...at, timestamp: 1700000000007, key: 'k', value });
+  // Cluster A: the emulator's MSK-shaped events; cluster B: a self-managed cluster.
+  const a = clusterKey(clusterName({ eventSourceArn: LOCAL_MSK_ARN }));
+  const b = clusterKey(clusterName({ bootstrapServers: '10.9.9.9:9092' }));
+  await processBatch(buildEvent('msk', 'b-1.msk:9098', [record(valueA)]), quoteType, sb, opts);
+  await processBatch(buildEvent('self-managed', '10.9.9.9:9092', [record(valueB)]), quoteType, sb, opts);
+
+  const docs = mongo.db(sb.config.MONGO_DATABASE).collection<{ _id: string }>(sb.config.MONGO_COLLECTION);
+  const originalB = await docs.findOne({ _id: storedId(b, at) });
+  assert.ok(originalB, "B's document was written");
+  await docs.deleteOne({ _id: storedId(b, at) });
+  assert.deepEqual(
+    (await docs.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id),
+    [storedId(a, at)],
+    "only A's document is left",
+  );
+
+  const range = { topic, partition: 0, from: 0, to: 10 };
+  const [diff] = await compareStores(inspectors(), [range]);
+  assert.equal(diff.postgres, 2, 'two rows: one per cluster');
+  assert.equal(diff.mongo, 1);
+  assert.deepEqual(diff.onlyPostgres, [{ cluster: b, coordinates: at }], "B's record is missing from Mongo");
+  assert.deepEqual(diff.onlyMongo, []);
+
+  const repaired = await repairStores(inspectors(), sb.records, [diff]);
+  assert.deepEqual(repaired, { written: { postgres: 0, mongo: 1 }, failed: [] });
+  const copyB = await docs.findOne({ _id: storedId(b, at) });
+  assert.ok(copyB, "B's document is back");
+  assert.deepEqual(
+    { ...copyB, ingestedAt: undefined },
+    { ...originalB, ingestedAt: undefined },
+    'rebuilt as the sink wrote it',
+  );
+  // The same content as B's row (not A's, which holds another quote).
+  const [rowB] = await sb.query<{ quote: string; character: string }>(
+    `select quote, character from ${sb.tables.records} where cluster = $1 and topic = $2`,
+    [b, topic],
+  );
+  const doc = copyB as unknown as { quote: string; character: string };
+  assert.deepEqual({ quote: doc.quote, character: doc.character }, { quote: rowB.quote, character: rowB.character });
+  assert.equal(doc.quote, JSON.parse(valueB).quote);
+  assert.notEqual(doc.quote, JSON.parse(valueA).quote);
+  assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 0 });
+
+  const [after] = await compareStores(inspectors(), [range]);
+  assert.deepEqual([after.onlyPostgres, after.onlyMongo, after.postgres, after.mongo], [[], [], 2, 2]);
+  const again = await repairStores(inspectors(), sb.records, [after]);
+  assert.deepEqual(again, { written: { postgres: 0, mongo: 0 }, failed: [] }, 'a second repair writes nothing');
+  assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 0 });
+});
+
+test('records stored before identities had a cluster (no cluster column, old _ids) are compared and repaired', async () => {
+  const own = await sandbox('consist_legacy');
+  const ownPool = new pg.Pool({ connectionString: own.config.POSTGRES_URL, max: 2 });
+  try {
+    const topic = uniqueName('t_consist');
+    const records = quotes(3, 950).map((value, offset) =>
+      toEventRecord({ topic, partition: 1, offset, timestamp: 1700000000000 + offset, key: null, value }),
+    );
+    await processBatch(buildEvent('self-managed', '10.9.9.9:9092', records), quoteType, own, opts);
+    // As an earlier version stored them: no cluster column, old primary key and `_id`s.
+    await own.query(`alter table ${own.tables.records} drop constraint ${own.env.POSTGRES_QUOTES_TABLE}_pkey`);
+    await own.query(`alter table ${own.tables.records} drop column cluster`);
+    await own.query(`alter table ${own.tables.records} add primary key (topic, partition, "offset")`);
+    const docs = mongo
+      .db(own.config.MONGO_DATABASE)
+      .collection<{ _id: string; kafka: Record<string, unknown> }>(own.config.MONGO_COLLECTION);
+    let original: Record<string, unknown> | undefined;
+    for (const d of await docs.find().toArray()) {
+      await docs.deleteOne({ _id: d._id });
+      const { cluster: _c, ...kafka } = d.kafka;
+      const legacy = { ...d, _id: String(d._id).split(':')[1], kafka };
+      // Offset 2's document is the one lost.
+      if (legacy._id.endsWith('-1-2')) original = legacy;
+      else await docs.insertOne(legacy);
+    }
+    assert.ok(original);
+
+    const ownInspectors = {
+      postgres: new PostgresRecordInspector(ownPool, tablesFrom(own.config), quoteType),
+      mongo: new MongoRecordInspector(mongo, mongoTargetFrom(own.config), [], quoteType),
+      deadLetters: new PostgresDeadLetterInspector(ownPool, tablesFrom(own.config)),
+    };
+    const range = { topic, partition: 1, from: 0, to: 5 };
+    const [diff] = await compareStores(ownInspectors, [range]);
+    assert.deepEqual(diff.onlyPostgres, [{ cluster: '', coordinates: { topic, partition: 1, offset: 2 } }]);
+    assert.deepEqual([diff.onlyMongo, diff.postgres, diff.mongo], [[], 3, 2]);
+
+    const fresh = openStores(own.config, quoteType);
+    try {
+      const repaired = await repairStores(ownInspectors, fresh.records, [diff]);
+      assert.deepEqual(repaired, { written: { postgres: 0, mongo: 1 }, failed: [] });
+      const copy = await docs.findOne({ _id: `${topic}-1-2` });
+      assert.deepEqual({ ...copy, ingestedAt: undefined }, { ...original, ingestedAt: undefined });
+      const [after] = await compareStores(ownInspectors, [range]);
+      assert.deepEqual([after.onlyPostgres, after.onlyMongo], [[], []]);
+      assert.deepEqual(await repairStores(ownInspectors, fresh.records, [after]), {
+        written: { postgres: 0, mongo: 0 },
+        failed: [],
+      });
+    } finally {
+      await fresh.close();
+    }
+    assert.deepEqual(await own.counts(), { rows: 3, docs: 3, deadLetters: 0 });
+  } finally {
+    await ownPool.end();
+    await own.close();
+  }
+});
