@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import path from 'node:path';
 import pg from 'pg';
 import { DEFAULTS } from '../config';
+import { aptInstall } from './apt';
 import { probePostgres } from './probes';
 import { STACK_DIR, cmdline, hasCommand, isAlive, run, shownPath, waitUntil } from './proc';
 import { defineNativeService, type NativeServiceSpec } from './service';
@@ -56,19 +57,14 @@ async function installServer(log: (m: string) => void): Promise<void> {
         '(Debian/Ubuntu), or point POSTGRES_URL at a server of your own.',
     );
   }
-  log('server binaries missing, installing Debian package postgresql (apt-get)');
+  log('server binaries missing');
   // Debian would otherwise create and start its own "main" cluster on 5432; we run a private one.
   const conf = '/etc/postgresql-common/createcluster.conf';
   if (!existsSync(conf)) {
     mkdirSync(path.dirname(conf), { recursive: true });
     writeFileSync(conf, 'create_main_cluster = false\n');
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run('apt-get', ['update', '-q'], { env, what: 'apt-get update' });
-  await run('apt-get', ['install', '-y', '-q', '-o', 'Dpkg::Options::=--force-confold', 'postgresql'], {
-    env,
-    what: 'apt-get install postgresql',
-  });
+  await aptInstall(['postgresql'], log);
 }
 
 async function chownTree(dir: string, owner: Owner): Promise<void> {

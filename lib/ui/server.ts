@@ -2,7 +2,8 @@
  * The UI's HTTP server (node:http): a handful of server-rendered pages, their live fragments and
  * static assets, on 127.0.0.1 only. No login, so the guards are about the browser: the Host
  * header must name this server (no DNS rebinding), a POST must come from its own pages (Origin),
- * and a strict CSP allows no inline script or style.
+ * another site may link to a page but not load one as a subresource (Sec-Fetch-*: an <img> of
+ * /records would join a consumer group), and a strict CSP allows no inline script or style.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -59,6 +60,8 @@ class UiRequestError extends QuotesSinkError {
   constructor(
     readonly status: number,
     message: string,
+    /** Answer with the message as plain text, not a page (what asked cannot show one). */
+    readonly plain = false,
   ) {
     super(message);
   }
@@ -82,19 +85,37 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 const allowedHosts = (port: number) => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
 
 /** Whether a POST comes from this server's own pages: its Origin, or the browser's Sec-Fetch-Site. */
-function sameOrigin(req: http.IncomingMessage, host: string): boolean {
+function sameOrigin(req: Pick<http.IncomingMessage, 'headers'>, host: string): boolean {
   const origin = req.headers.origin;
   if (origin === `http://${host}`) return true;
   return (origin === undefined || origin === 'null') && req.headers['sec-fetch-site'] === 'same-origin';
 }
 
-/** Refuses foreign Host headers (DNS rebinding) and cross-origin POSTs (CSRF). */
+/**
+ * The one rule for requests that other sites make a browser send: a POST only from our own pages
+ * (CSRF); anything else from another site, or a same-site one (another port of 127.0.0.1), only
+ * as a top-level navigation, a link followed. Requests without Sec-Fetch-Site (curl, scripts)
+ * and typed URLs (`none`) pass. Returns why a request is refused, or undefined.
+ */
+export function crossSiteRefusal(
+  req: Pick<http.IncomingMessage, 'method' | 'headers'>,
+  host: string,
+): string | undefined {
+  if (req.method === 'POST') return sameOrigin(req, host) ? undefined : 'cross-origin form posts are refused';
+  const site = req.headers['sec-fetch-site'];
+  if (site === undefined || site === 'same-origin' || site === 'none') return undefined;
+  const navigation = req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document';
+  return navigation ? undefined : `${site} requests are refused here, except following a link to a page`;
+}
+
+/** Refuses foreign Host headers (DNS rebinding) and what {@link crossSiteRefusal} refuses, before any page work. */
 function guard(req: http.IncomingMessage, port: number): void {
   const host = req.headers.host ?? '';
   if (!allowedHosts(port).has(host))
     throw new UiRequestError(421, 'this server answers to 127.0.0.1 and localhost only');
-  if (req.method === 'POST' && !sameOrigin(req, host))
-    throw new UiRequestError(403, 'cross-origin form posts are refused');
+  const refused = crossSiteRefusal(req, host);
+  // A refused form post was a navigation: it gets a page. A subresource gets a line of text.
+  if (refused) throw new UiRequestError(403, refused, req.method !== 'POST');
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer): void {
@@ -109,6 +130,7 @@ function sendResponse(res: http.ServerResponse, r: UiResponse): void {
 
 /** An error as a page: the message escaped, never a stack. */
 function sendError(res: http.ServerResponse, e: unknown): void {
+  if (e instanceof UiRequestError && e.plain) return send(res, e.status, 'text/plain', `${e.message}\n`);
   const status =
     e instanceof UiRequestError ? e.status : e instanceof UiInputError ? 400 : e instanceof KafkaViewError ? 404 : 500;
   const message = e instanceof Error ? e.message : String(e);

@@ -6,7 +6,7 @@
  * document. A screenshot of each page goes to .scratch/ui-screenshots/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,14 +15,13 @@ import { MongoClient } from 'mongodb';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
+import { findChromium } from '../../lib/stack/test-tools';
 import { EmulatorStatusWriter } from '../../lib/ui/status-file';
 import { emulate, lane, type Lane } from '../helpers/lane';
 import { startCommand, stopCommand, TSX } from '../helpers/run';
 
 const SHOTS = path.join(PROJECT_ROOT, '.scratch', 'ui-screenshots');
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (p) => p && existsSync(p),
-);
+const CHROMIUM = findChromium();
 
 let l: Lane;
 let admin: Admin;
@@ -95,7 +94,8 @@ async function fates(): Promise<Record<string, string>> {
 const pwned = () => page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned);
 
 before(async () => {
-  assert.ok(CHROMIUM, 'no chromium: apt-get install -y chromium (or set CHROMIUM_PATH)');
+  // `npm test` installs it first (scripts/test-setup.ts).
+  assert.ok(CHROMIUM, 'no chromium: `npm test` installs it, or apt-get install -y chromium (or set CHROMIUM_PATH)');
   mkdirSync(SHOTS, { recursive: true });
   l = await lane('ui');
   const kafka = createKafka(l.sb.config, 'ui-test');

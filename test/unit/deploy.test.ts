@@ -287,7 +287,7 @@ describe('variants', () => {
 describe('cfn-lint lookup', () => {
   test('missing cfn-lint is an error that says how to install it, never a skip', () => {
     assert.throws(
-      () => findCfnLint({ PATH: '/nonexistent', CFN_LINT: '/nonexistent/cfn-lint' }),
+      () => findCfnLint({ PATH: '/nonexistent', CFN_LINT: '/nonexistent/cfn-lint' }, '/nonexistent/venv/bin/cfn-lint'),
       (e: unknown) => e instanceof CfnLintMissingError && /pip install cfn-lint/.test(e.message),
     );
   });

@@ -18,6 +18,7 @@ import { fateOf, offsetRanges, show } from '../../lib/ui/fate';
 import { escapeHtml, html, raw, visible } from '../../lib/ui/html';
 import { lagOf } from '../../lib/ui/kafka-view';
 import { intParam, UiInputError } from '../../lib/ui/route';
+import { crossSiteRefusal } from '../../lib/ui/server';
 import { EmulatorStatusWriter, readEmulatorStatuses, type EmulatorTotals } from '../../lib/ui/status-file';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ui-status-'));
@@ -187,4 +188,42 @@ test('status file: written atomically, read back per topic, live until stopped o
     ].sort(),
   );
   w.remove();
+});
+
+test('crossSiteRefusal: other sites may link to a page, not load one; posts only from our pages', () => {
+  const host = '127.0.0.1:8088';
+  const get = (headers: Record<string, string>) => crossSiteRefusal({ method: 'GET', headers }, host);
+  const fetchSite = (site: string, mode: string, dest: string) => ({
+    'sec-fetch-site': site,
+    'sec-fetch-mode': mode,
+    'sec-fetch-dest': dest,
+  });
+  // Allowed: no Sec-Fetch-* (curl), our own pages, a typed URL, a link followed from anywhere.
+  for (const headers of [
+    {},
+    fetchSite('same-origin', 'cors', 'empty'),
+    fetchSite('same-origin', 'no-cors', 'image'),
+    fetchSite('none', 'navigate', 'document'),
+    fetchSite('cross-site', 'navigate', 'document'),
+    fetchSite('same-site', 'navigate', 'document'),
+  ])
+    assert.equal(get(headers), undefined, JSON.stringify(headers));
+  // Refused: another site's (or another local port's) subresources, frames and fetches.
+  for (const headers of [
+    fetchSite('cross-site', 'no-cors', 'image'),
+    fetchSite('cross-site', 'no-cors', 'script'),
+    fetchSite('cross-site', 'cors', 'empty'),
+    fetchSite('cross-site', 'navigate', 'iframe'),
+    fetchSite('same-site', 'no-cors', 'image'),
+    { 'sec-fetch-site': 'cross-site' },
+  ])
+    assert.match(get(headers) ?? '', /refused/, JSON.stringify(headers));
+  // A form post from another site is a top-level navigation too, and still refused.
+  const post = (headers: Record<string, string>) => crossSiteRefusal({ method: 'POST', headers }, host);
+  assert.match(
+    post({ ...fetchSite('cross-site', 'navigate', 'document'), origin: 'http://evil.example' }) ?? '',
+    /refused/,
+  );
+  assert.equal(post({ origin: `http://${host}` }), undefined);
+  assert.equal(post(fetchSite('same-origin', 'navigate', 'document')), undefined);
 });

@@ -1,0 +1,13 @@
+/**
+ * The first step of `npm test`: installs what the tests need and the machine lacks (Debian's
+ * chromium and python3-venv with apt-get, cfn-lint pinned from PyPI into a venv under the stack
+ * folder); prints nothing when all is there. See lib/stack/test-tools.ts.
+ */
+import { runMain } from '../lib/cli/main';
+import { setUpTestTools } from '../lib/stack/test-tools';
+
+const log = (m: string) => process.stderr.write(`[test-setup] ${m}\n`);
+
+runMain('test-setup', async () => {
+  await setUpTestTools(log);
+});
