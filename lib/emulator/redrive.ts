@@ -11,6 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
+import { causeText } from '../cli/errors';
 import { QuotesSinkError } from '../errors';
 import { clusterKey, clusterName, formatCoordinates, formatIdentity, IDENTITY_HEADER } from '../event/coordinates';
 import type { KafkaEvent, KafkaEventRecord } from '../event/types';
@@ -24,6 +25,21 @@ export class NotAFailureRecordError extends QuotesSinkError {
     readonly reason: string,
   ) {
     super(`${where} is not an on-failure invocation record: ${reason}`);
+  }
+}
+
+/** Sending the records of a destination entry failed; the entries before it were redriven and committed. */
+export class RedriveSendError extends QuotesSinkError {
+  constructor(
+    readonly where: string,
+    /** Entries redriven (and committed or moved) before this one. */
+    readonly entriesBefore: number,
+    cause: unknown,
+  ) {
+    super(
+      `sending the records of ${where} failed (${entriesBefore} entries redriven before it; run again to go on from it): ${causeText(cause)}`,
+      { cause, retriable: true },
+    );
   }
 }
 
@@ -148,6 +164,15 @@ export interface RedriveResult {
   skipped: SkippedEntry[];
 }
 
+/** Sends one entry's records; a failure names the entry. */
+async function sendEntry(producer: Producer, out: Outgoing, where: string, result: RedriveResult): Promise<number> {
+  try {
+    return await send(producer, out);
+  } catch (e) {
+    throw new RedriveSendError(where, result.entries, e);
+  }
+}
+
 /** Called with each skipped entry as it is met (the CLI prints it at once). */
 export type OnSkip = (s: SkippedEntry) => void;
 
@@ -184,7 +209,7 @@ export async function redriveFolder(
     const file = path.join(dir, f);
     const payload = parseOrSkip(readFileSync(file, 'utf8'), file, result, onSkip);
     if (!payload) continue;
-    result.records += await send(producer, redriveMessages(payload, to));
+    result.records += await sendEntry(producer, redriveMessages(payload, to), file, result);
     mkdirSync(done, { recursive: true });
     renameSync(file, path.join(done, f));
     result.entries++;
@@ -244,7 +269,7 @@ export async function redriveTopic(
         const where = formatCoordinates({ topic: from, partition: m.partition, offset: Number(m.offset) });
         const payload = parseOrSkip(m.value?.toString('utf8') ?? null, where, result, onSkip);
         if (!payload) return;
-        result.records += await send(producer, redriveMessages(payload, to));
+        result.records += await sendEntry(producer, redriveMessages(payload, to), where, result);
         result.entries++;
       });
     } finally {
