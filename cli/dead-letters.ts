@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import { defineCommand, defineGroup, exclusive, intFlag, parseSubcommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { causeText } from '../lib/cli/errors';
+import { isBug, runMain } from '../lib/cli/main';
 import { checkPostgres, reachable } from '../lib/cli/reachable';
 import { parseCoordinates } from '../lib/event/coordinates';
 import { QuotesSinkError } from '../lib/errors';
@@ -80,9 +81,19 @@ function countLine(page: DeadLetterPage, all: boolean): string {
   return `${range} of ${page.total} ${what}, newest first${more}`;
 }
 
+/** A failure half-way (a dropped connection): one line saying what became of the dead letters. */
+function stopped(e: unknown, what: string): unknown {
+  if (e instanceof QuotesSinkError || isBug(e)) return e;
+  return new QuotesSinkError(`${what}: ${causeText(e)}`, { cause: e, retriable: true });
+}
+
 async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<void> {
   await checkPostgres(config);
-  const page = await new DeadLetters(config).list({ limit: o.limit, offset: o.offset, includeReplayed: o.all });
+  const page = await new DeadLetters(config)
+    .list({ limit: o.limit, offset: o.offset, includeReplayed: o.all })
+    .catch((e: unknown) => {
+      throw stopped(e, 'list failed');
+    });
   for (const r of page.rows) {
     const head = `${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.replayedAt ? 'replayed ' : ''}${printable(r.error)}`;
     console.log(`${head}\n${''.padEnd(22)} ${r.preview}`);
@@ -93,7 +104,11 @@ async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<voi
 async function replay(config: Config, o: z.infer<typeof REPLAY.schema>): Promise<void> {
   await reachable(config, ['postgres', 'kafka']);
   const kafka = createKafka(config, 'quotes-sink-dead-letters');
-  const r = await new DeadLetters(config).replay(kafka, { id: o.id, all: o.all, asNew: o['as-new'] });
+  const r = await new DeadLetters(config)
+    .replay(kafka, { id: o.id, all: o.all, asNew: o['as-new'] })
+    .catch((e: unknown) => {
+      throw stopped(e, 'replay stopped (those marked replayed were sent; the rest are still pending: run it again)');
+    });
   if (r.collisions > 0)
     console.log(
       `left ${r.collisions} collision(s): another record holds their identity; --as-new sends them as new records`,

@@ -11,8 +11,11 @@ import { runMain } from '../lib/cli/main';
 import { checkKafka } from '../lib/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { requireIdentityKey } from '../lib/sink/dead-letters';
-import { redriveFolder, redriveTopic, type RedriveResult } from '../lib/emulator/redrive';
+import { redriveFolder, redriveTopic, type RedriveResult, type SkippedEntry } from '../lib/emulator/redrive';
 import { clusterIdOf, createKafka } from '../lib/kafka';
+
+/** Everything valid was sent, but some entries were skipped: someone should look at them. */
+export const EXIT_SKIPPED = 3;
 
 const schema = z
   .object({
@@ -35,7 +38,7 @@ export const REDRIVE_COMMAND = defineCommand({
     from: {
       type: 'string',
       value: 'kafka://TOPIC',
-      help: 'a Kafka destination topic (read with a consumer group, committed as it goes)',
+      help: 'a Kafka destination topic (read with a consumer group, committed after each message)',
     },
     'from-dir': {
       type: 'string',
@@ -46,7 +49,12 @@ export const REDRIVE_COMMAND = defineCommand({
     group: { type: 'string', value: 'ID', help: 'consumer group for --from (default quotes-sink-redrive-<TOPIC>)' },
   },
   schema,
-  notes: ['Running it twice sends nothing twice; the sink stores a record redriven twice once anyway.'],
+  notes: [
+    'Running it twice sends nothing twice; the sink stores a record redriven twice once anyway.',
+    'Two runs at once on one group share the partitions; both end once the group committed the ends (at least once).',
+    'An entry that is not an invocation record is skipped with one line naming it (a file is left in place).',
+    `Exit codes: 0 all sent; ${EXIT_SKIPPED} all valid entries sent, some skipped; 1 a failure (rerun: it resumes); 2 usage.`,
+  ],
 });
 
 async function main(argv: string[]): Promise<number> {
@@ -61,17 +69,22 @@ async function main(argv: string[]): Promise<number> {
   const resender = { key: requireIdentityKey(config), clusterId: await clusterIdOf(config, kafka) };
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
+  const onSkip = (s: SkippedEntry) =>
+    console.log(
+      `skipped ${s.where}: not an on-failure invocation record (${s.reason})${from ? '' : ', left in place'}`,
+    );
   let r: RedriveResult;
   try {
     r = from
-      ? await redriveTopic(kafka, producer, from, o.group ?? `quotes-sink-redrive-${from}`, resender, o.to)
-      : await redriveFolder(producer, o['from-dir'] as string, resender, o.to);
+      ? await redriveTopic(kafka, producer, from, o.group ?? `quotes-sink-redrive-${from}`, resender, o.to, onSkip)
+      : await redriveFolder(producer, o['from-dir'] as string, resender, o.to, onSkip);
   } finally {
     await producer.disconnect();
   }
   const source = from ? `kafka://${from}` : o['from-dir'];
-  console.log(`redriven ${r.records} records from ${r.entries} ${from ? 'messages' : 'files'} of ${source}`);
-  return 0;
+  const skipped = r.skipped.length ? `; skipped ${r.skipped.length} not invocation records` : '';
+  console.log(`redriven ${r.records} records from ${r.entries} ${from ? 'messages' : 'files'} of ${source}${skipped}`);
+  return r.skipped.length ? EXIT_SKIPPED : 0;
 }
 
 if (require.main === module) runMain('redrive', main);

@@ -24,7 +24,9 @@ export interface Outcome {
 /** Errors that mean a bug in this code rather than a problem with input or services. */
 const BUG_ERRORS = new Set(['TypeError', 'ReferenceError', 'SyntaxError', 'RangeError']);
 
-const isBug = (e: unknown) => e instanceof Error && !(e instanceof QuotesSinkError) && BUG_ERRORS.has(e.name);
+/** Whether `e` looks like a bug in this code (shown with its stack) rather than a failure to report. */
+export const isBug = (e: unknown): boolean =>
+  e instanceof Error && !(e instanceof QuotesSinkError) && BUG_ERRORS.has(e.name);
 
 /**
  * How a failure of command `name` is reported (pure, for tests). `debug` adds the stack trace

@@ -206,6 +206,9 @@ export class DeadLetters {
       connectionString: this.config.POSTGRES_URL,
       connectionTimeoutMillis: this.config.POSTGRES_CONNECT_TIMEOUT_MS,
     });
+    // A dropped connection also rejects the query in progress (or the next one); without a listener
+    // the client's 'error' event would crash the process instead.
+    c.on('error', () => undefined);
     await c.connect();
     try {
       return await fn(c);

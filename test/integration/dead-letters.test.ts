@@ -1,7 +1,11 @@
 /** Dead letters you can act on: list, replay one, replay all, replay again (nothing). */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { emulate, lane, produce, type Lane } from '../helpers/lane';
+import pg from 'pg';
+import { PROJECT_ROOT } from '../../lib/config';
+import { uniqueName } from '../helpers/env';
+import { emulate, lane, produce, until, type Lane } from '../helpers/lane';
 import { runCommand, TSX } from '../helpers/run';
 
 let l: Lane;
@@ -83,6 +87,86 @@ test('dead letters of a topic that no longer exists are skipped and reported; th
     );
     assert.deepEqual(left, [{ topic: 'gone_topic' }], 'every other dead letter was replayed and marked');
   } finally {
+    await own.close();
+  }
+});
+
+test('replay: its Postgres connection terminated mid-way: one line, exit 1, what was marked is on the topic, the rest pending', async (t) => {
+  const own = await lane('dlterm');
+  // A second topic, replayed after the lane's (topics go in name order); its slice is held, then cut.
+  const second = `${own.topic}_z`;
+  const key = Math.floor(Math.random() * 2 ** 31);
+  const fn = uniqueName('hold');
+  const holder = new pg.Client({ connectionString: own.sb.config.POSTGRES_URL });
+  let child: ChildProcess | undefined;
+  try {
+    await own.admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: second, numPartitions: 1, replicationFactor: 1 }],
+    });
+    for (const topic of [own.topic, second])
+      for (let offset = 0; offset < 5; offset++)
+        await own.sb.query(
+          `insert into ${own.sb.tables.deadLetters} (cluster, topic, partition, "offset", value_base64, error_kind, error) values ('', $1, 0, $2, 'e30=', 'json', 'x')`,
+          [topic, offset],
+        );
+    // Marking the second topic's dead letters waits for an advisory lock the test holds.
+    await own.sb.query(
+      `create function ${fn}() returns trigger language plpgsql as $$ begin
+         if new.topic = '${second}' then perform pg_advisory_xact_lock(${key}); end if; return new; end $$`,
+    );
+    await own.sb.query(
+      `create trigger ${fn} before update on ${own.sb.tables.deadLetters} for each row execute function ${fn}()`,
+    );
+    await holder.connect();
+    holder.on('error', () => undefined);
+    await holder.query('select pg_advisory_lock($1)', [key]);
+
+    child = spawn(process.execPath, ['--import', 'tsx', 'cli/dead-letters.ts', 'replay', '--all'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...own.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+
+    let pid: number | undefined;
+    await until(
+      'the replay to wait on the lock',
+      async () => {
+        const [w] = await own.sb.query<{ pid: number }>(
+          `select pid from pg_stat_activity where wait_event = 'advisory' and query like $1 and pid <> pg_backend_pid()`,
+          [`%update ${own.sb.tables.deadLetters}%`],
+        );
+        pid = w?.pid;
+        return pid !== undefined;
+      },
+      60_000,
+    );
+    await own.sb.query('select pg_terminate_backend($1)', [pid]);
+    const code = await Promise.race([exit, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+    assert.equal(code, 1, `exit 1\n${stdout}${stderr}`);
+    assert.doesNotMatch(stderr, /^ {4}at /m, 'no stack trace');
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    t.diagnostic(stderr.trim());
+
+    const rows = await own.sb.query<{ topic: string; replayed: boolean }>(
+      `select topic, replayed_at is not null as replayed from ${own.sb.tables.deadLetters}`,
+    );
+    const marked = rows.filter((r) => r.replayed);
+    assert.ok(marked.every((r) => r.topic === own.topic) && marked.length === 5, 'the first topic marked');
+    const onTopic = (await own.admin.fetchTopicOffsets(own.topic)).reduce((n, p) => n + Number(p.high), 0);
+    assert.equal(onTopic, 5, 'what is marked replayed is on its topic');
+    assert.equal(rows.filter((r) => r.topic === second && !r.replayed).length, 5, 'the cut slice is still pending');
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGKILL');
+    await holder.end().catch(() => undefined);
+    await own.sb.query(`drop function if exists ${fn}() cascade`).catch(() => undefined);
+    await own.admin.deleteTopics({ topics: [second] }).catch(() => undefined);
     await own.close();
   }
 });
