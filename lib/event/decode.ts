@@ -26,6 +26,8 @@ export interface RecordMeta {
   timestamp: number;
   /** What makes two copies the same record (lib/event/identity.ts). */
   fingerprint: Fingerprint;
+  /** Re-sent by a replay or a redrive (its identity is the one it carried): it may be older than a tombstone. */
+  resent?: true;
   timestampType: string;
   /** The key as text when it is clean UTF-8, else undefined (see keyBase64). */
   keyText?: string;
@@ -247,6 +249,7 @@ function metaOf(r: KafkaEventRecord, context: DecodeContext): MetaOutcome {
       timestamp: identity.timestamp,
       headers: headers.filter((h) => !isResendHeader(h)),
       fingerprint: identity.fingerprint,
+      resent: true,
     },
   };
 }

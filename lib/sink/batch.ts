@@ -41,6 +41,8 @@ export interface BatchSummary {
   mongo: { written: number; alreadyPresent: number };
   deadLettered: { written: number; alreadyPresent: number; byKind: Record<string, number> };
   tombstones: { received: number; deleted: number };
+  /** Re-sent records older than a tombstone of their key applied earlier: not stored. */
+  superseded: number;
   partitions: Record<string, PartitionRange>;
   durationMs: { decode: number; postgres: number; mongo: number; total: number };
 }
@@ -113,6 +115,8 @@ async function settle(
     throw outcome.error;
   }
   acc.addRefused(outcome.refused);
+  acc.superseded += outcome.superseded ?? 0;
+  acc.valid -= outcome.superseded ?? 0;
   acc.tombstones.push(...chunk.tombstones);
   for (const w of outcome.writes) {
     if (w.of === 'records') acc.addWrite(w.store, w.count, w.ms);
@@ -152,6 +156,7 @@ function summarise(
     mongo: count('mongo'),
     deadLettered: { ...acc.deadLetterWrites, byKind: acc.deadByKind },
     tombstones: { received: acc.tombstones.length, deleted },
+    superseded: acc.superseded,
     partitions: acc.partitions.toJSON(),
     durationMs: {
       decode: round2(acc.decodeMs),

@@ -4,7 +4,7 @@
  * fingerprint (two different records at one identity are two dead letters, as in Postgres).
  */
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type MongoClient } from 'mongodb';
-import { isStorableTimestamp } from '../event/decode';
+import { isStorableTimestamp, type RecordMeta } from '../event/decode';
 import { storedId } from '../event/coordinates';
 import type { DeadLetter, Tombstone } from './model';
 import type { DeadLetterStore, WriteCount } from './port';
@@ -63,6 +63,16 @@ function duplicateIndexes(e: unknown): number[] | undefined {
   if (errors.length === 0 || errors.some((w) => w.code !== DUPLICATE_KEY)) return undefined;
   return errors.map((w) => w.index);
 }
+
+/** An applied tombstone: the highest offset per cluster, partition and key. */
+interface AppliedTombstone {
+  _id: string;
+  offset: number;
+}
+
+/** The `_id` of the applied tombstone of `m`'s cluster, partition and key. */
+const tombstoneId = (m: Pick<RecordMeta, 'cluster' | 'coordinates' | 'keyBase64'>): string =>
+  JSON.stringify([m.cluster, m.coordinates.topic, m.coordinates.partition, m.keyBase64]);
 
 /** The dead-letter collection. Written only when a chunk has dead letters. */
 export class MongoDeadLetterStore implements DeadLetterStore {
@@ -136,7 +146,33 @@ export class MongoDeadLetterStore implements DeadLetterStore {
         update: { $set: { supersededBy: m.coordinates.offset } },
       },
     }));
-    return (await this.collection().bulkWrite(ops, { ordered: false })).modifiedCount;
+    const remembered: AnyBulkWriteOperation<AppliedTombstone>[] = keyed.map(({ meta: m }) => ({
+      updateOne: {
+        filter: { _id: tombstoneId(m) },
+        update: { $max: { offset: m.coordinates.offset } },
+        upsert: true,
+      },
+    }));
+    const [marked] = await Promise.all([
+      this.collection().bulkWrite(ops, { ordered: false }),
+      this.tombstones().bulkWrite(remembered, { ordered: false }),
+    ]);
+    return marked.modifiedCount;
+  }
+
+  async superseded(records: readonly RecordMeta[]): Promise<Set<number>> {
+    const keyed = records.flatMap((m, i) => (m.keyBase64 === undefined ? [] : [{ m, i, id: tombstoneId(m) }]));
+    if (keyed.length === 0) return new Set();
+    const found = await this.tombstones()
+      .find({ _id: { $in: [...new Set(keyed.map((k) => k.id))] } })
+      .toArray();
+    const at = new Map(found.map((t) => [t._id, t.offset]));
+    return new Set(keyed.filter((k) => (at.get(k.id) ?? -1) > k.m.coordinates.offset).map((k) => k.i));
+  }
+
+  /** Applied tombstones, beside the dead letters: `<dead letters>_tombstones`. */
+  private tombstones(): Collection<AppliedTombstone> {
+    return this.client.db(this.target.database).collection<AppliedTombstone>(`${this.target.collection}_tombstones`);
   }
 
   /** The client belongs to the records store, which closes it. */

@@ -2,6 +2,7 @@
  * The ports the sink core owns. Store adapters (lib/sink/postgres.ts, lib/sink/mongo.ts, in-memory
  * fakes in tests) implement them and are handed their clients by the composition root.
  */
+import type { RecordMeta } from '../event/decode';
 import type { StoreName } from '../errors';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 
@@ -61,8 +62,14 @@ export interface DeadLetterStore {
   /**
    * Marks the pending dead letters each keyed tombstone supersedes (its partition, its key, a
    * lower offset): a replay leaves them, so a deleted key never comes back from its dead letters.
+   * Remembers the tombstone too, for {@link superseded}.
    */
   supersede?(tombstones: readonly Tombstone[]): Promise<number>;
+  /**
+   * The positions among `records` (re-sent ones: replays, redrives) that a tombstone applied
+   * earlier supersedes: same cluster, topic, partition and key, a lower offset. They are not stored.
+   */
+  superseded?(records: readonly RecordMeta[]): Promise<Set<number>>;
   close(): Promise<void>;
 }
 

@@ -160,3 +160,19 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
   onConflict: (table) =>
     `do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null where ${table}."replayed_at" is not null`,
 };
+
+/**
+ * Tombstones applied with TOMBSTONES=delete: the highest offset per cluster, partition and key, so
+ * a record re-sent later (a redrive of an older failure) is known to be superseded.
+ */
+export const appliedTombstonesTable: TableSpec<never> = {
+  columns: [
+    { name: 'cluster', sqlType: 'text', notNull: true },
+    { name: 'topic', sqlType: 'text', notNull: true },
+    { name: 'partition', sqlType: 'integer', notNull: true },
+    { name: 'key_base64', sqlType: 'text', notNull: true },
+    { name: 'offset', sqlType: 'bigint', notNull: true },
+    { name: 'applied_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
+  ],
+  primaryKey: ['cluster', 'topic', 'partition', 'key_base64'],
+};

@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Config } from '../config';
+import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from './port';
-import { deadLettersTable, recordsTable } from './postgres-tables';
+import { appliedTombstonesTable, deadLettersTable, recordsTable } from './postgres-tables';
 import {
   copyLineMaker,
   copySql,
@@ -29,8 +30,12 @@ export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
     `create schema if not exists ${ident(t.schema)};`,
     createTableSql(qualified(t, 'records'), t.records, recordsTable(type)),
     createTableSql(qualified(t, 'deadLetters'), t.deadLetters, deadLettersTable),
+    createTableSql(tombstonesTable(t), `${t.deadLetters}_tombstones`, appliedTombstonesTable),
   ].join('\n');
 }
+
+/** The table of applied tombstones, beside the dead letters: `<dead letters>_tombstones`. */
+const tombstonesTable = (t: Tables) => `${ident(t.schema)}.${ident(`${t.deadLetters}_tombstones`)}`;
 
 /** pg's `ssl` option from POSTGRES_SSLMODE / POSTGRES_SSL_CA_FILE. */
 export function postgresSsl(c: Pick<Config, 'POSTGRES_SSLMODE' | 'POSTGRES_SSL_CA_FILE'>): pg.ClientConfig['ssl'] {
@@ -371,6 +376,25 @@ export class PostgresStore<T> implements RecordStore<T> {
   }
 }
 
+/** Remembers each keyed tombstone's offset (the highest) per cluster, partition and key. */
+const TOMBSTONES_REMEMBER = (table: string) =>
+  [
+    `insert into ${table} ("cluster", "topic", "partition", "key_base64", "offset")`,
+    `select "cluster", "topic", "partition", "key", max("offset") from ${COORDINATES_RECORDSET}, "key" text)`,
+    'group by 1, 2, 3, 4',
+    `on conflict ("cluster", "topic", "partition", "key_base64") do update set "offset" = greatest(${table}."offset", excluded."offset")`,
+  ].join(' ');
+
+/** Positions (0-based) of the records a remembered tombstone supersedes. */
+const TOMBSTONES_SUPERSEDING = (table: string) =>
+  [
+    'select x."n" - 1 as "i" from rows from (json_to_recordset($1::json) as',
+    '("cluster" text, "topic" text, "partition" integer, "offset" bigint, "key" text)) with ordinality as',
+    'x("cluster", "topic", "partition", "offset", "key", "n")',
+    `join ${table} t on t."cluster" = x."cluster" and t."topic" = x."topic" and t."partition" = x."partition"`,
+    'and t."key_base64" = x."key" and t."offset" > x."offset"',
+  ].join(' ');
+
 /** Marks the pending dead letters keyed tombstones supersede, with the tombstone's offset. */
 const DEAD_LETTERS_SUPERSEDE = (table: string) =>
   [
@@ -385,6 +409,8 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   readonly name = 'postgres' as const;
   private readonly insert: string;
   private readonly supersedeSql: string;
+  private readonly rememberSql: string;
+  private readonly supersedingSql: string;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -393,14 +419,30 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   ) {
     this.insert = insertSql(qualified(tables, 'deadLetters'), deadLettersTable);
     this.supersedeSql = DEAD_LETTERS_SUPERSEDE(qualified(tables, 'deadLetters'));
+    this.rememberSql = TOMBSTONES_REMEMBER(tombstonesTable(tables));
+    this.supersedingSql = TOMBSTONES_SUPERSEDING(tombstonesTable(tables));
   }
 
   async supersede(tombstones: readonly Tombstone[]): Promise<number> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
     await this.ready();
-    const params = keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 }));
-    return (await this.pool.query(this.supersedeSql, [JSON.stringify(params)])).rowCount ?? 0;
+    const params = JSON.stringify(
+      keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 })),
+    );
+    const [marked] = await Promise.all([
+      this.pool.query(this.supersedeSql, [params]),
+      this.pool.query(this.rememberSql, [params]),
+    ]);
+    return marked.rowCount ?? 0;
+  }
+
+  async superseded(records: readonly RecordMeta[]): Promise<Set<number>> {
+    if (!records.some((m) => m.keyBase64 !== undefined)) return new Set();
+    await this.ready();
+    const params = records.map((m) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 ?? null }));
+    const r = await this.pool.query<{ i: string }>(this.supersedingSql, [JSON.stringify(params)]);
+    return new Set(r.rows.map((x) => Number(x.i)));
   }
 
   ready(): Promise<void> {
@@ -431,6 +473,7 @@ export function postgresStores<T>(
   const expected = [
     ...tableColumns(recordsTable(type)).map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
+    ...appliedTombstonesTable.columns.map((c) => ({ tbl: tombstonesTable(tables), col: c.name })),
   ];
   const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
   return {

@@ -38,6 +38,8 @@ export class BatchAccumulator {
   readonly deadLetterWrites: WriteCount = { written: 0, alreadyPresent: 0 };
   duplicateInEvent = 0;
   valid = 0;
+  /** Re-sent records a tombstone applied earlier supersedes (not stored). */
+  superseded = 0;
   decodeMs = 0;
   /** Fingerprints seen by offset, by cluster and partition (the identity without its offset). */
   private readonly seen = new Map<string, Map<number, string>>();

@@ -20,7 +20,8 @@ export interface StoreWrite {
 
 /** A chunk's writes, with the records a store refused (now dead letters); or the store failures. */
 export type ChunkOutcome =
-  { ok: true; writes: StoreWrite[]; refused: DeadLetter[] } | { ok: false; error: StoreWriteError | BatchWriteError };
+  | { ok: true; writes: StoreWrite[]; refused: DeadLetter[]; superseded?: number }
+  | { ok: false; error: StoreWriteError | BatchWriteError };
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -97,12 +98,44 @@ async function compensate<T>(
   return collect(await Promise.allSettled([...removals, deadWrite]));
 }
 
+/**
+ * Takes out of the chunk the re-sent records a tombstone applied earlier supersedes (a redrive of
+ * a failure older than the tombstone of its key): they are not stored; returns how many.
+ */
+async function dropSuperseded<T>(stores: Stores<T>, chunk: PreparedChunk<T>): Promise<number> {
+  const lookup = stores.deadLetters.superseded?.bind(stores.deadLetters);
+  const resent = chunk.records.flatMap((g, i) => (g.meta.resent ? [i] : []));
+  if (!lookup || resent.length === 0) return 0;
+  const gone = await lookup(resent.map((i) => chunk.records[i].meta));
+  if (gone.size === 0) return 0;
+  const drop = new Set([...gone].map((n) => resent[n]));
+  chunk.records = chunk.records.filter((_, i) => !drop.has(i));
+  return drop.size;
+}
+
 /** Writes the chunk's records to every record store and its dead letters, concurrently. Never rejects. */
 export async function writeChunk<T>(
   stores: Stores<T>,
   chunk: PreparedChunk<T>,
   ingestedAt: Date,
 ): Promise<ChunkOutcome> {
+  let superseded: number;
+  try {
+    superseded = await dropSuperseded(stores, chunk);
+  } catch (e) {
+    return {
+      ok: false,
+      error: new StoreWriteError(
+        { store: stores.deadLetters.name, partitions: chunk.partitions, chunk: chunk.bounds },
+        e,
+      ),
+    };
+  }
+  const outcome = await writeRecords(stores, chunk, ingestedAt);
+  return outcome.ok ? { ...outcome, superseded } : outcome;
+}
+
+async function writeRecords<T>(stores: Stores<T>, chunk: PreparedChunk<T>, ingestedAt: Date): Promise<ChunkOutcome> {
   const d = stores.deadLetters;
   const recordWrites = stores.records.map((s) => timed(s.name, chunk, () => s.write(chunk.records, ingestedAt)));
   const deadWrite = chunk.deadLetters.length > 0 ? [timed(d.name, chunk, () => d.write(chunk.deadLetters))] : [];

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
+import { redriveMessages } from '../../lib/emulator/redrive';
 import { createKafka } from '../../lib/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
@@ -217,6 +218,27 @@ describe('finding 12: a tombstone supersedes its key’s dead letters', () => {
     await emulate(l);
     const rows = await l.sb.query<{ kafka_key: string }>(`select kafka_key from ${l.sb.tables.records}`);
     assert.deepEqual(rows, [{ kafka_key: 'kept' }], 'the deleted key does not come back');
+  });
+});
+
+describe('finding 12: a redrive of a record older than its key’s tombstone', () => {
+  let l: Lane;
+  before(async () => (l = await lane('tomb2')));
+  after(() => l.close());
+
+  test('is superseded: not stored, counted', async () => {
+    const [q] = quotes(1, 600);
+    const s = await sink(l, [at(l, 5, null, 'gone')], '127.0.0.1:9092', { tombstones: 'delete' });
+    assert.equal(s.tombstones.received, 1);
+    // A failure of offset 1 (before the tombstone), redriven now.
+    const failed = buildEvent('self-managed', '127.0.0.1:9092', [toEventRecord(at(l, 1, q, 'gone'))]);
+    const resender = { key: l.sb.config.SINK_IDENTITY_KEY as string };
+    const producer = createKafka(l.sb.config, 'tomb2-test').producer();
+    await producer.connect();
+    for (const [topic, messages] of redriveMessages(failed, resender)) await producer.send({ topic, messages });
+    await producer.disconnect();
+    const out = await emulate(l);
+    assert.deepEqual(await l.sb.counts(), { rows: 0, docs: 0, deadLetters: 0 }, out);
   });
 });
 

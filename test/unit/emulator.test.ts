@@ -72,6 +72,7 @@ const summary = (event: KafkaEvent): BatchSummary => {
     mongo: { written: n, alreadyPresent: 0 },
     deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
     tombstones: { received: 0, deleted: 0 },
+    superseded: 0,
     partitions: {},
     durationMs: { decode: 0, postgres: 0, mongo: 0, total: 0 },
   };
