@@ -55,6 +55,7 @@ export function createSinkHandler(
         identityKey: deps.config.SINK_IDENTITY_KEY,
         clusterId: deps.config.SINK_CLUSTER_ID,
       });
+      for (const warning of summary.warnings ?? []) log.warn(warning);
       log.info({ summary }, 'batch written');
       emit(JSON.stringify(emfDocument(summary, context?.functionName ?? 'quotes-sink-local')));
       return summary;

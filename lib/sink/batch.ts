@@ -43,6 +43,8 @@ export interface BatchSummary {
   tombstones: { received: number; deleted: number };
   /** Re-sent records older than a tombstone of their key applied earlier: not stored. */
   superseded: number;
+  /** Conditions an operator should know of (a topic whose cluster key changed); absent when none. */
+  warnings?: string[];
   partitions: Record<string, PartitionRange>;
   durationMs: { decode: number; postgres: number; mongo: number; total: number };
 }
@@ -135,6 +137,30 @@ async function deleteTombstones<T>(stores: Stores<T>, acc: BatchAccumulator): Pr
   return Math.max(0, ...deleted);
 }
 
+/**
+ * One line per topic of the event whose records came from another cluster key before: unless the
+ * cluster really changed, its broker list was edited without SINK_CLUSTER_ID, and every record
+ * read again is stored again.
+ */
+async function clusterWarnings<T>(
+  stores: Stores<T>,
+  all: readonly KafkaEventRecord[],
+  cluster: string,
+): Promise<string[]> {
+  const note = stores.deadLetters.otherClusters?.bind(stores.deadLetters);
+  if (!note || all.length === 0) return [];
+  const topics = [...new Set(all.map((r) => r.topic))];
+  // Advisory: a store that cannot answer (a role without the table) does not fail a written batch.
+  const others = await Promise.all(topics.map((t) => note(t, cluster).catch(() => [])));
+  return topics.flatMap((t, i) =>
+    others[i].length === 0
+      ? []
+      : [
+          `topic ${t}: records now come from cluster key ${cluster}, earlier ones from ${others[i].join(', ')}; if it is the same cluster, set SINK_CLUSTER_ID (its records are stored again under the new key)`,
+        ],
+  );
+}
+
 function summarise(
   acc: BatchAccumulator,
   eventSource: string,
@@ -217,5 +243,7 @@ export async function processBatch<T>(
   }
   while (inFlight.length > 0) await settleFirst();
   const deleted = opts.tombstones === 'delete' ? await deleteTombstones(stores, acc) : 0;
-  return summarise(acc, event.eventSource, all.length, deleted, t0);
+  const summary = summarise(acc, event.eventSource, all.length, deleted, t0);
+  const warnings = await clusterWarnings(stores, all, context.cluster);
+  return warnings.length > 0 ? { ...summary, warnings } : summary;
 }

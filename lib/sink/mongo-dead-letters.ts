@@ -170,6 +170,40 @@ export class MongoDeadLetterStore implements DeadLetterStore {
     return new Set(keyed.filter((k) => (at.get(k.id) ?? -1) > k.m.coordinates.offset).map((k) => k.i));
   }
 
+  /** `topic/cluster` pairs noted by this instance, and what the store answered. */
+  private readonly noted = new Map<string, Promise<string[]>>();
+
+  otherClusters(topic: string, cluster: string): Promise<string[]> {
+    const key = JSON.stringify([topic, cluster]);
+    let answer = this.noted.get(key);
+    if (!answer) {
+      answer = this.noteCluster(key, topic, cluster).catch((e: unknown) => {
+        this.noted.delete(key);
+        throw e;
+      });
+      this.noted.set(key, answer);
+    }
+    return answer;
+  }
+
+  private async noteCluster(id: string, topic: string, cluster: string): Promise<string[]> {
+    const clusters = this.client
+      .db(this.target.database)
+      .collection<{ _id: string; topic: string; cluster: string; firstSeen: Date }>(
+        `${this.target.collection}_clusters`,
+      );
+    await clusters.updateOne(
+      { _id: id },
+      { $setOnInsert: { topic, cluster, firstSeen: new Date() } },
+      { upsert: true },
+    );
+    const seen = await clusters
+      .find({ topic, cluster: { $ne: cluster } })
+      .sort({ firstSeen: 1 })
+      .toArray();
+    return seen.map((c) => c.cluster);
+  }
+
   /** Applied tombstones, beside the dead letters: `<dead letters>_tombstones`. */
   private tombstones(): Collection<AppliedTombstone> {
     return this.client.db(this.target.database).collection<AppliedTombstone>(`${this.target.collection}_tombstones`);

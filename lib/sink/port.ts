@@ -70,6 +70,12 @@ export interface DeadLetterStore {
    * earlier supersedes: same cluster, topic, partition and key, a lower offset. They are not stored.
    */
   superseded?(records: readonly RecordMeta[]): Promise<Set<number>>;
+  /**
+   * Notes that `topic`'s records come from `cluster`, and returns the other cluster keys noted for
+   * it before: a topic whose cluster key changed (a broker list edited without SINK_CLUSTER_ID)
+   * has its records stored again. Asks the store once per pair and instance.
+   */
+  otherClusters?(topic: string, cluster: string): Promise<string[]>;
   close(): Promise<void>;
 }
 

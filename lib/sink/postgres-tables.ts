@@ -176,3 +176,13 @@ export const appliedTombstonesTable: TableSpec<never> = {
   ],
   primaryKey: ['cluster', 'topic', 'partition', 'key_base64'],
 };
+
+/** The cluster keys each topic's records came from, to warn when a topic's cluster key changes. */
+export const clustersTable: TableSpec<never> = {
+  columns: [
+    { name: 'topic', sqlType: 'text', notNull: true },
+    { name: 'cluster', sqlType: 'text', notNull: true },
+    { name: 'first_seen', sqlType: 'timestamptz', notNull: true, default: 'now()' },
+  ],
+  primaryKey: ['topic', 'cluster'],
+};

@@ -6,7 +6,7 @@ import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from './port';
-import { appliedTombstonesTable, deadLettersTable, recordsTable } from './postgres-tables';
+import { appliedTombstonesTable, clustersTable, deadLettersTable, recordsTable } from './postgres-tables';
 import {
   copyLineMaker,
   copySql,
@@ -22,7 +22,7 @@ import {
 import { copyIn } from './pg-copy';
 import { sliceBounds } from './slices';
 import { storedKey } from './value-parts';
-import { ident, qualified, type Tables } from './tables';
+import { ident, qualified, tableName, type Tables } from './tables';
 
 /** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
 export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
@@ -30,12 +30,10 @@ export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
     `create schema if not exists ${ident(t.schema)};`,
     createTableSql(qualified(t, 'records'), t.records, recordsTable(type)),
     createTableSql(qualified(t, 'deadLetters'), t.deadLetters, deadLettersTable),
-    createTableSql(tombstonesTable(t), `${t.deadLetters}_tombstones`, appliedTombstonesTable),
+    createTableSql(qualified(t, 'tombstones'), tableName(t, 'tombstones'), appliedTombstonesTable),
+    createTableSql(qualified(t, 'clusters'), tableName(t, 'clusters'), clustersTable),
   ].join('\n');
 }
-
-/** The table of applied tombstones, beside the dead letters: `<dead letters>_tombstones`. */
-const tombstonesTable = (t: Tables) => `${ident(t.schema)}.${ident(`${t.deadLetters}_tombstones`)}`;
 
 /** pg's `ssl` option from POSTGRES_SSLMODE / POSTGRES_SSL_CA_FILE. */
 export function postgresSsl(c: Pick<Config, 'POSTGRES_SSLMODE' | 'POSTGRES_SSL_CA_FILE'>): pg.ClientConfig['ssl'] {
@@ -411,6 +409,9 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   private readonly supersedeSql: string;
   private readonly rememberSql: string;
   private readonly supersedingSql: string;
+  private readonly clustersTable: string;
+  /** `topic/cluster` pairs noted by this instance, and what the store answered. */
+  private readonly noted = new Map<string, Promise<string[]>>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -419,8 +420,32 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   ) {
     this.insert = insertSql(qualified(tables, 'deadLetters'), deadLettersTable);
     this.supersedeSql = DEAD_LETTERS_SUPERSEDE(qualified(tables, 'deadLetters'));
-    this.rememberSql = TOMBSTONES_REMEMBER(tombstonesTable(tables));
-    this.supersedingSql = TOMBSTONES_SUPERSEDING(tombstonesTable(tables));
+    this.rememberSql = TOMBSTONES_REMEMBER(qualified(tables, 'tombstones'));
+    this.supersedingSql = TOMBSTONES_SUPERSEDING(qualified(tables, 'tombstones'));
+    this.clustersTable = qualified(tables, 'clusters');
+  }
+
+  otherClusters(topic: string, cluster: string): Promise<string[]> {
+    const key = `${topic}/${cluster}`;
+    let answer = this.noted.get(key);
+    if (!answer) {
+      answer = this.noteCluster(topic, cluster).catch((e: unknown) => {
+        this.noted.delete(key);
+        throw e;
+      });
+      this.noted.set(key, answer);
+    }
+    return answer;
+  }
+
+  private async noteCluster(topic: string, cluster: string): Promise<string[]> {
+    await this.ready();
+    const r = await this.pool.query<{ cluster: string }>(
+      `with n as (insert into ${this.clustersTable} ("topic", "cluster") values ($1, $2) on conflict do nothing)
+       select "cluster" from ${this.clustersTable} where "topic" = $1 and "cluster" <> $2 order by "first_seen"`,
+      [topic, cluster],
+    );
+    return r.rows.map((x) => x.cluster);
   }
 
   async supersede(tombstones: readonly Tombstone[]): Promise<number> {
@@ -473,7 +498,8 @@ export function postgresStores<T>(
   const expected = [
     ...tableColumns(recordsTable(type)).map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
-    ...appliedTombstonesTable.columns.map((c) => ({ tbl: tombstonesTable(tables), col: c.name })),
+    ...appliedTombstonesTable.columns.map((c) => ({ tbl: qualified(tables, 'tombstones'), col: c.name })),
+    ...clustersTable.columns.map((c) => ({ tbl: qualified(tables, 'clusters'), col: c.name })),
   ];
   const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
   return {

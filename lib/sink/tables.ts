@@ -28,9 +28,15 @@ export const tablesFrom = (
   deadLetters: c.POSTGRES_DEAD_LETTER_TABLE,
 });
 
+/** The sink's tables: records, dead letters, and the tombstones applied (named after the dead letters). */
+export type TableRole = 'records' | 'deadLetters' | 'tombstones' | 'clusters';
+
+/** The bare name of one of the sink's tables. */
+export const tableName = (t: Tables, which: TableRole): string =>
+  which === 'tombstones' || which === 'clusters' ? `${t.deadLetters}_${which}` : t[which];
+
 /** `"schema"."table"` for one of the sink's tables, e.g. `qualified(tables, 'records')`. */
-export const qualified = (t: Tables, which: 'records' | 'deadLetters'): string =>
-  `${ident(t.schema)}.${ident(t[which])}`;
+export const qualified = (t: Tables, which: TableRole): string => `${ident(t.schema)}.${ident(tableName(t, which))}`;
 
 /** {@link qualified} straight from the configuration. */
-export const qualifiedTable = (c: Config, which: 'records' | 'deadLetters'): string => qualified(tablesFrom(c), which);
+export const qualifiedTable = (c: Config, which: TableRole): string => qualified(tablesFrom(c), which);

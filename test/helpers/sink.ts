@@ -59,7 +59,8 @@ export async function sandbox(name = 'sink'): Promise<Sandbox> {
     },
     docs: () => collection.find({}).sort({ _id: 1 }).toArray(),
     async close() {
-      await query(`drop table if exists ${tables.records}, ${tables.deadLetters}`).catch(() => undefined);
+      const more = `${qualifiedTable(config, 'tombstones')}, ${qualifiedTable(config, 'clusters')}`;
+      await query(`drop table if exists ${tables.records}, ${tables.deadLetters}, ${more}`).catch(() => undefined);
       await collection.drop().catch(() => undefined);
       await Promise.all([mongoClient.close(), stores.close()]);
     },

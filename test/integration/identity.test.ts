@@ -317,6 +317,24 @@ describe('finding 8: the cluster is named by its id, not by how the brokers are 
     }));
 });
 
+describe('finding 8: a topic whose cluster key changes is named', () => {
+  test('records of one topic under a new broker list without a cluster id: the summary warns, naming both keys', () =>
+    withSandbox('clwarn', async (sb) => {
+      const records = quotes(2, 95).map((value, i) => rec({ offset: i, value }));
+      const first = await processBatch(event(records, '10.1.0.1:9092'), quoteType, sb, opts);
+      assert.equal(first.warnings, undefined);
+      const second = await processBatch(event(records, '10.1.0.1:9092,10.1.0.2:9092'), quoteType, sb, opts);
+      assert.equal(second.warnings?.length, 1);
+      const keys = (await sb.query<{ cluster: string }>(`select distinct cluster from ${sb.tables.records}`)).map(
+        (r) => r.cluster,
+      );
+      assert.equal(keys.length, 2, 'stored again under the new key: what the warning is about');
+      for (const k of keys) assert.ok(second.warnings?.[0].includes(k), second.warnings?.[0]);
+      const third = await processBatch(event(records, '10.1.0.1:9092,10.1.0.2:9092'), quoteType, sb, opts);
+      assert.equal(third.warnings?.length, 1, 'every batch of such a topic says it');
+    }));
+});
+
 describe('finding 16: timestamps no store can spell', () => {
   test('records from year 10000 and year 0 are dead letters that keep their timestamp; the batch is written', () =>
     withSandbox('ts', async (sb) => {
