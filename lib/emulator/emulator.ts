@@ -215,6 +215,7 @@ export class Emulator {
 
   private async connect(): Promise<void> {
     await this.admin.connect();
+    await this.openDestination();
     let [marks, committed] = await this.offsets();
     if (await this.placeNewGroup(marks, committed)) [marks, committed] = await this.offsets();
     this.positions = new Positions(committed);
@@ -245,6 +246,14 @@ export class Emulator {
       partitionsConsumedConcurrently: Math.max(marks.length, MIN_CONCURRENCY),
       eachBatch: (payload) => this.handleBatch(payload),
     });
+  }
+
+  /** Gets the on-failure destination ready (a Kafka topic is created or checked) and says what it found. */
+  private async openDestination(): Promise<void> {
+    const d = this.o.policy?.destination;
+    const ready = await d?.open?.();
+    for (const line of ready?.info ?? []) this.o.log.info({ destination: d?.uri }, line);
+    for (const line of ready?.warn ?? []) this.o.log.warn({ destination: d?.uri }, line);
   }
 
   /**

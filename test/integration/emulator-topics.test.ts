@@ -7,7 +7,17 @@ import { after, before, describe, test } from 'node:test';
 import { Partitioners, type Message } from 'kafkajs';
 import { createKafka } from '../../lib/kafka';
 import { sleep } from '../../lib/stack/proc';
-import { committedOffsets, lane, startEmulator, until, type Lane, type RunningEmulator } from '../helpers/lane';
+import { ConfigResourceTypes } from 'kafkajs';
+import { uniqueName } from '../helpers/env';
+import {
+  committedOffsets,
+  lane,
+  runEmulator,
+  startEmulator,
+  until,
+  type Lane,
+  type RunningEmulator,
+} from '../helpers/lane';
 
 /** Sends `messages` to the lane's topic with a plain producer (partitions chosen by the test). */
 async function send(l: Lane, messages: Message[]): Promise<void> {
@@ -102,5 +112,92 @@ describe('a topic deleted and created again while the emulator runs', () => {
     assert.deepEqual(dl, { collisions: 30, fresh: 30 }, 'the dead letters are the new topic records');
     assert.deepEqual(await committedOffsets(l), { 0: 10, 1: 10, 2: 10 });
     assert.match(emulator.output(), /was re-created/);
+  });
+});
+
+/** Postgres unreachable for the whole run: every invocation fails at once. */
+const OUTAGE = { POSTGRES_URL: 'postgres://u:p@127.0.0.1:1/none', POSTGRES_CONNECT_TIMEOUT_MS: '300' };
+const KAFKA_DEFAULT = '1048588';
+
+/** The values of the first `n` messages of `topic`, read from its beginning. */
+async function readValues(l: Lane, topic: string, n: number): Promise<string[]> {
+  const consumer = createKafka(l.sb.config, 'emulator-topics-test').consumer({ groupId: uniqueName('read') });
+  const values: string[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
+    await until(`${n} messages in ${topic}`, () => values.length >= n, 30_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
+}
+
+async function maxMessageBytes(l: Lane, topic: string): Promise<string | undefined> {
+  const { resources } = await l.admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+  });
+  return resources[0].configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue;
+}
+
+describe("an 800 KB record, at Kafka's default max.message.bytes, that fails every retry", () => {
+  let l: Lane;
+  const value = JSON.stringify({ quote: 'D'.repeat(800 * 1024), character: 'Homer Simpson' });
+  const args = (dest: string) => [
+    '--until-idle',
+    '--no-template',
+    '--no-store-check',
+    '--max-attempts',
+    '2',
+    '--backoff-cap-ms',
+    '20',
+    '--destination',
+    `kafka://${dest}`,
+  ];
+  before(async () => {
+    l = await lane('bigfail', [{ name: 'max.message.bytes', value: KAFKA_DEFAULT }]);
+    await send(l, [{ partition: 0, key: 'big', value }]);
+  });
+  after(async () => {
+    await l.admin.deleteTopics({ topics: [`${l.topic}-small`, `${l.topic}-made`] }).catch(() => undefined);
+    await l.close();
+  });
+
+  test('a destination topic at the same default: the emulator ends with one line naming the setting it needs', async () => {
+    const dest = `${l.topic}-small`;
+    await l.admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: dest, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: KAFKA_DEFAULT }] }],
+    });
+    const r = await runEmulator(l, args(dest), OUTAGE);
+    assert.equal(r.code, 1, r.output);
+    const lines = r.output.split('\n').filter((x) => x.startsWith('local: '));
+    assert.equal(lines.length, 1, r.output);
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^local: destination topic ${dest} cannot take record ${l.topic}/0/0: its invocation record needs \\d+ bytes, the topic's max\\.message\\.bytes is ${KAFKA_DEFAULT}; set the topic's max\\.message\\.bytes to at least \\d+$`,
+      ),
+    );
+    assert.doesNotMatch(r.output, /\n\s+at /, 'no stack trace');
+    assert.equal(Number((await l.admin.fetchTopicOffsets(dest))[0].high), 0, 'nothing in the destination');
+    assert.equal((await committedOffsets(l))[0], -1, 'the partition did not move past the record');
+  });
+
+  test('a destination topic the emulator creates fits it: the record lands there, and the partition moves on', async () => {
+    const dest = `${l.topic}-made`;
+    const r = await runEmulator(l, args(dest), { ...OUTAGE, LOG_LEVEL: 'info' });
+    assert.equal(r.code, 0, r.output.slice(-3_000));
+    assert.match(r.output, new RegExp(`created destination topic ${dest} with max\\.message\\.bytes 1402216`));
+    assert.equal(await maxMessageBytes(l, dest), '1402216');
+    const [doc] = (await readValues(l, dest, 1)).map((v) => JSON.parse(v));
+    assert.equal(doc.requestContext.condition, 'RetryAttemptsExhausted');
+    const [rec] = Object.values(doc.payload.records as Record<string, { offset: number; value: string }[]>).flat();
+    assert.equal(rec.offset, 0);
+    assert.equal(Buffer.from(rec.value, 'base64').toString(), value, 'the record itself, byte for byte');
+    assert.equal((await committedOffsets(l))[0], 1, 'the partition moved on');
+    assert.equal((await l.sb.counts()).rows, 0);
   });
 });
