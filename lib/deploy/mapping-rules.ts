@@ -314,6 +314,21 @@ export function effectiveMapping(s: MappingSettings): EffectiveMapping {
   };
 }
 
+/** Kafka's default `max.message.bytes` (1 MiB plus the record batch overhead). */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** Room for the invocation record around the payload's key and value (metadata, names, digits). */
+export const DESTINATION_ENVELOPE_BYTES = 4_096;
+/**
+ * The `max.message.bytes` a Kafka destination topic needs for the records of a source topic whose
+ * own limit is `sourceMaxMessageBytes`: each failed record is sent as its invocation record, with
+ * key and value in base64 (4/3 of their size) plus the metadata. Records with large keys or headers
+ * need more (the raw key is also the message key; a header byte takes up to 5 as JSON).
+ * {@link DOCS.kafkaDestination}
+ */
+export function destinationMaxMessageBytes(sourceMaxMessageBytes = KAFKA_DEFAULT_MAX_MESSAGE_BYTES): number {
+  return Math.ceil(sourceMaxMessageBytes / 3) * 4 + DESTINATION_ENVELOPE_BYTES;
+}
+
 /** One-line notes on what AWS will do with `settings` that the template does not say outright. */
 export function mappingNotes(s: MappingSettings): string[] {
   const e = effectiveMapping(s);
@@ -323,7 +338,12 @@ export function mappingNotes(s: MappingSettings): string[] {
   }
   if (e.destinationKind === 'none')
     notes.push('no on-failure destination: a batch that exhausts its retries is skipped and lost');
-  else if (!e.destinationKeepsRecords) {
+  else if (e.destinationKind === 'kafka') {
+    const topic = (s.onFailureDestination as string).slice('kafka://'.length);
+    notes.push(
+      `destination topic ${topic}: its max.message.bytes must hold a failed record base64-encoded in its invocation record, 4/3 of the source topic's max.message.bytes + ${DESTINATION_ENVELOPE_BYTES} (${destinationMaxMessageBytes()} for Kafka's default ${KAFKA_DEFAULT_MAX_MESSAGE_BYTES}); large keys or headers need more (${DOCS.kafkaDestination})`,
+    );
+  } else if (!e.destinationKeepsRecords) {
     notes.push(
       `${e.destinationKind.toUpperCase()} destination keeps offsets and metadata only, not the records (${DOCS.destinations})`,
     );

@@ -215,6 +215,7 @@ export class Emulator {
 
   private async connect(): Promise<void> {
     await this.admin.connect();
+    await this.openDestination();
     let [marks, committed] = await this.offsets();
     if (await this.placeNewGroup(marks, committed)) [marks, committed] = await this.offsets();
     this.positions = new Positions(committed);
@@ -229,13 +230,30 @@ export class Emulator {
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) this.fail(payload.error);
     });
-    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: this.o.startingPosition === 'TRIM_HORIZON' });
+    // Every partition there is now has a committed offset (a new group's were placed above), so
+    // kafkajs's reset applies only to partitions added to the topic later, and to offsets that
+    // retention deleted. StartingPosition is set once, at creation (AWS: "Can set only on Create",
+    // https://docs.aws.amazon.com/lambda/latest/dg/msk-esm-parameters.html), and LATEST means "just
+    // after the most recent record" at that time
+    // (https://docs.aws.amazon.com/lambda/latest/dg/kafka-starting-positions.html): every record of
+    // a partition added since came after it, so such a partition is read from its beginning. AWS
+    // documents nothing more specific for added partitions; kafkajs's own reset to "latest" would
+    // skip what was produced to them before it noticed them (Kafka's docs warn of exactly that).
+    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.max(marks.length, MIN_CONCURRENCY),
       eachBatch: (payload) => this.handleBatch(payload),
     });
+  }
+
+  /** Gets the on-failure destination ready (a Kafka topic is created or checked) and says what it found. */
+  private async openDestination(): Promise<void> {
+    const d = this.o.policy?.destination;
+    const ready = await d?.open?.();
+    for (const line of ready?.info ?? []) this.o.log.info({ destination: d?.uri }, line);
+    for (const line of ready?.warn ?? []) this.o.log.warn({ destination: d?.uri }, line);
   }
 
   /**
@@ -306,6 +324,8 @@ export class Emulator {
     this.positions.begin(partition);
     const beat = setInterval(() => heartbeat().catch(() => undefined), 2_000);
     try {
+      // A re-created topic's records from our old position on: read it from its beginning instead.
+      if (await this.checkRecreated(partition)) return;
       await this.checkRetention(partition, Number(batch.firstOffset()));
       if (!(await this.deliver(topic, partition, batch.messages))) return;
       const last = batch.lastOffset();
@@ -335,6 +355,30 @@ export class Emulator {
       if (!(e instanceof EmulatorStoppedError)) this.fail(asError(e));
       return false;
     }
+  }
+
+  /**
+   * Before a batch of `partition` is delivered: was the topic re-created under us (our committed
+   * offset is gone)? Then the new topic restarts from its beginning and this batch is dropped (the
+   * seek fetches it again). Checked per fetched batch, not only on the status tick, because once
+   * a batch of the new topic is committed nothing shows any more that its first records were skipped.
+   */
+  private async checkRecreated(partition: number): Promise<boolean> {
+    if (this.positions.of(partition) === undefined) return false;
+    const found = await this.offsets().catch(() => undefined); // the broker briefly away: the tick looks again
+    if (!found) return false;
+    const [marks, committed] = found;
+    const recreated = this.positions.recreated(marks, committed, partition);
+    if (recreated.length) await this.restartRecreated(recreated);
+    return recreated.some((m) => m.partition === partition);
+  }
+
+  /** Commits and seeks the re-created partitions at the new topic's beginning, and says so. */
+  private async restartRecreated(recreated: Watermarks[]): Promise<void> {
+    this.warnRecreated(recreated);
+    const { topic } = this.o;
+    await this.consumer.commitOffsets(recreated.map((m) => ({ topic, partition: m.partition, offset: String(m.low) })));
+    for (const m of recreated) this.consumer.seek({ topic, partition: m.partition, offset: String(m.low) });
   }
 
   /** A batch starting past our position may follow a reset over deleted offsets: count the gap. */
@@ -377,12 +421,8 @@ export class Emulator {
 
   private async refresh(): Promise<void> {
     const [marks, committed] = await this.offsets();
-    const recreated = this.positions.recreated(marks);
-    if (recreated.length && this.state === 'running') {
-      this.warnRecreated(recreated);
-      for (const m of recreated)
-        this.consumer.seek({ topic: this.o.topic, partition: m.partition, offset: String(m.low) });
-    }
+    const recreated = this.state === 'running' ? this.positions.recreated(marks, committed) : [];
+    if (recreated.length) await this.restartRecreated(recreated);
     // A committed offset past the end belongs to a deleted topic: the group starts over at the beginning.
     const high = new Map(marks.map((m) => [m.partition, m.high]));
     const at = new Map([...committed].map(([p, o]) => [p, o > (high.get(p) ?? Infinity) ? -1 : o]));
@@ -395,7 +435,7 @@ export class Emulator {
     this.stats.recreated(marks.length);
     this.o.log.warn(
       { topicRecreated: { topic: this.o.topic, partitions: marks.map((m) => m.partition) } },
-      `${this.o.topic} was re-created (its end is below the group's committed offset in partition ${marks.map((m) => m.partition).join(', ')}): starting from the new topic's beginning`,
+      `${this.o.topic} was re-created (the group's committed offset is gone or past the end in partition ${marks.map((m) => m.partition).join(', ')}): starting from the new topic's beginning`,
     );
   }
 

@@ -56,15 +56,21 @@ export class Positions {
   }
 
   /**
-   * Partitions whose position is past the high watermark: the topic was deleted and created again
-   * (kafkajs 2.2.4 does not expose topic ids, so this is how it shows). Each moves to the new
-   * topic's low watermark, and is reported once.
+   * Partitions of a topic that was deleted and created again (kafkajs 2.2.4 does not expose topic
+   * ids, so this is how it shows): the position is past the high watermark, or the group's committed
+   * offset, which we committed, is gone. Kafka deletes a deleted topic's committed offsets from every
+   * group, and never expires those of a group with members, so a missing one means the topic went
+   * away, even when the new topic's end has already reached the old position. Each moves to the new
+   * topic's low watermark and is reported once. Partitions with a batch under way are skipped
+   * unless named in `include` (their caller is that batch).
    */
-  recreated(marks: readonly Watermarks[]): Watermarks[] {
+  recreated(marks: readonly Watermarks[], committed?: ReadonlyMap<number, number>, include?: number): Watermarks[] {
     const out: Watermarks[] = [];
     for (const m of marks) {
       const at = this.next.get(m.partition);
-      if (at === undefined || at <= m.high || this.busy.has(m.partition)) continue;
+      if (at === undefined || (this.busy.has(m.partition) && m.partition !== include)) continue;
+      const gone = committed !== undefined && (committed.get(m.partition) ?? -1) < 0;
+      if (at <= m.high && !gone) continue;
       out.push(m);
       this.next.set(m.partition, m.low);
     }

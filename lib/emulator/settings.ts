@@ -92,7 +92,14 @@ function destinationOf(
   const uri = f.destination ?? m?.onFailureDestination;
   if (uri === undefined) return undefined;
   if (destinationKind(uri) === 'kafka') {
-    return kafkaDestination(createKafka(config, 'quotes-sink-emulator-destination'), uri.slice('kafka://'.length), ctx);
+    return kafkaDestination(
+      createKafka(config, 'quotes-sink-emulator-destination'),
+      uri.slice('kafka://'.length),
+      ctx,
+      {
+        sourceTopic: config.KAFKA_TOPIC,
+      },
+    );
   }
   // An ARN: S3 (or SQS/SNS, which AWS gives metadata only) is kept in a folder named after it.
   const name = uri.split(':').pop() ?? 'destination';

@@ -11,6 +11,8 @@ import { parseLocalOptions, templateFile } from '../../cli/local';
 import { loadConfig } from '../../lib/config';
 import { retryFrom } from '../../lib/emulator/delivery';
 import {
+  DestinationTooSmallError,
+  destinationMaxMessageBytes,
   folderDestination,
   kafkaDestination,
   kafkaFailureRecord,
@@ -291,7 +293,7 @@ test('the Kafka destination connects once, even for batches failing at the same 
     },
     disconnect: async () => void (up = false),
   };
-  const d = kafkaDestination({ producer: () => producer as never }, 'failed', {
+  const d = kafkaDestination({ producer: () => producer as never, admin: () => assert.fail('no admin') }, 'failed', {
     source: 'self-managed',
     bootstrapServers: 'b:9092',
   });
@@ -306,4 +308,77 @@ test('the Kafka destination connects once, even for batches failing at the same 
   assert.deepEqual(sent[0].messages[0].key, Buffer.from('k'));
   await d.close();
   assert.equal(up, false);
+});
+
+/** A Kafka destination over a fake producer recording each send, and a fake admin for `open`. */
+function fakeKafka(topics: Record<string, number>) {
+  const sends: { messages: { value: string }[] }[] = [];
+  const created: { topic: string; configEntries?: { name: string; value: string }[] }[] = [];
+  const producer = {
+    connect: async () => undefined,
+    send: async (m: never) => void sends.push(m),
+    disconnect: async () => undefined,
+  };
+  const admin = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    listTopics: async () => Object.keys(topics),
+    createTopics: async (o: { topics: typeof created }) => void created.push(...o.topics),
+    describeConfigs: async (o: { resources: { name: string }[] }) => ({
+      resources: [
+        { configEntries: [{ configName: 'max.message.bytes', configValue: String(topics[o.resources[0].name]) }] },
+      ],
+    }),
+  };
+  return { kafka: { producer: () => producer as never, admin: () => admin as never }, sends, created };
+}
+const ctx = { source: 'self-managed' as const, bootstrapServers: 'b:9092' };
+const failed = (records: KafkaEventRecord[]) => ({
+  records,
+  condition: 'RetryAttemptsExhausted' as const,
+  invokeCount: 2,
+});
+
+test("Kafka destination: a topic the emulator creates fits the source's largest record in base64, plus the envelope", async () => {
+  assert.equal(destinationMaxMessageBytes(1_048_588), 1_402_216);
+  const f = fakeKafka({ quotes: 1_048_588 });
+  const d = kafkaDestination(f.kafka, 'failed', ctx, { sourceTopic: 'quotes' });
+  const { info } = await (d.open as NonNullable<typeof d.open>)();
+  assert.deepEqual(f.created[0].configEntries, [{ name: 'max.message.bytes', value: '1402216' }]);
+  assert.match(info[0], /created destination topic failed with max.message.bytes 1402216/);
+  // A record at the source's limit (a 1 MiB value, no key or headers) fits what was created.
+  await d.send(failed([record(0, 'x'.repeat(1_048_576 - 100))]));
+  assert.equal(f.sends.length, 1);
+});
+
+test('Kafka destination: an existing topic too small is a warning at the start, and a record it cannot take one line naming the setting', async () => {
+  const f = fakeKafka({ quotes: 1_048_588, failed: 1_048_588 });
+  const d = kafkaDestination(f.kafka, 'failed', ctx, { sourceTopic: 'quotes' });
+  const { warn } = await (d.open as NonNullable<typeof d.open>)();
+  assert.match(warn[0], /destination topic failed has max\.message\.bytes 1048588, below the 1402216/);
+  const big = record(7, 'x'.repeat(800 * 1024));
+  const err = await d.send(failed([big])).then(
+    () => assert.fail('sent'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof DestinationTooSmallError);
+  assert.match(
+    err.message,
+    /^destination topic failed cannot take record quotes\/0\/7: its invocation record needs (\d+) bytes, the topic's max\.message\.bytes is 1048588; set the topic's max\.message\.bytes to at least \1$/,
+  );
+  assert.equal(f.sends.length, 0, 'nothing half-sent');
+});
+
+test("Kafka destination: a batch's messages go in sends that each fit the topic's max.message.bytes", async () => {
+  const f = fakeKafka({ quotes: 1_048_588, failed: 1_048_588 });
+  const d = kafkaDestination(f.kafka, 'failed', ctx, { sourceTopic: 'quotes' });
+  await (d.open as NonNullable<typeof d.open>)();
+  // 1000 records of 2 KB: about 3 MB of invocation records, one record batch at the default limit.
+  await d.send(failed(Array.from({ length: 1000 }, (_, i) => record(i, 'y'.repeat(2048)))));
+  assert.ok(f.sends.length >= 3, `${f.sends.length} sends`);
+  assert.equal(f.sends.flatMap((s) => s.messages).length, 1000);
+  for (const s of f.sends) {
+    const bytes = s.messages.reduce((n, m) => n + Buffer.byteLength(m.value) + 64, 61);
+    assert.ok(bytes <= 1_048_588, `a send of ${bytes} bytes`);
+  }
 });

@@ -97,6 +97,12 @@ const silent = { info: () => undefined, warn: () => undefined, error: () => unde
 function setup(invoke: Invoker, over: Partial<EmulatorOptions> = {}) {
   const consumer = new FakeConsumer();
   const admin = new FakeAdmin();
+  // As with Kafka: what the consumer commits, the admin reads back.
+  const commit = consumer.commitOffsets;
+  consumer.commitOffsets = async (list) => {
+    await commit(list);
+    for (const c of list) admin.committed.set(c.partition, Number(c.offset));
+  };
   const emulator = new Emulator({
     kafka: { consumer: () => consumer as unknown as Consumer, admin: () => admin as unknown as Admin },
     invoke,
@@ -166,15 +172,14 @@ test('a fetched batch goes out in batch-size slices, then its next offset is com
   await emulator.done;
 });
 
-for (const [startingPosition, fromBeginning] of [
-  ['TRIM_HORIZON', true],
-  ['LATEST', false],
-] as const) {
-  test(`${startingPosition} subscribes with fromBeginning ${fromBeginning}`, async () => {
-    const { consumer, admin, emulator } = setup(fakeInvoker().invoke, { startingPosition });
+// StartingPosition places a new group's offsets before it joins; a partition with none afterwards
+// was added to the topic later, and is read from its beginning whatever the starting position.
+for (const startingPosition of ['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'] as const) {
+  test(`${startingPosition}: kafkajs resets a partition without a committed offset to its beginning`, async () => {
+    const { consumer, admin, emulator } = setup(fakeInvoker().invoke, { startingPosition, startingTimestampMs: 0 });
     admin.committed.set(0, 0);
     await emulator.start();
-    assert.equal(consumer.subscribed?.fromBeginning, fromBeginning);
+    assert.equal(consumer.subscribed?.fromBeginning, true);
     emulator.stop('test');
     await emulator.done;
   });
@@ -539,6 +544,27 @@ test('a topic re-created while running: warned, the consumer seeks to the new be
   assert.match(warnings.join('\n'), /was re-created/);
   await new Promise((r) => setTimeout(r, 30));
   assert.deepEqual(emulator.status().lag, { 'quotes-0': 7 });
+  emulator.stop('test');
+  await emulator.done;
+});
+
+test('a topic re-created while running, its end already at the old position: the committed offset is gone, so the batch is dropped and the partition restarts at the beginning', async () => {
+  const warnings: string[] = [];
+  const log = { ...silent, warn: ((_: unknown, m: string) => void warnings.push(m)) as never };
+  const f = fakeInvoker();
+  const { consumer, admin, emulator } = setup(f.invoke, { log });
+  admin.committed.set(0, 10);
+  admin.marks = [{ partition: 0, low: 0, high: 10 }];
+  await emulator.start();
+  // Kafka deleted the old topic's offsets; the new topic has 12 records, so its end passed ours.
+  admin.committed.set(0, -1);
+  admin.marks = [{ partition: 0, low: 0, high: 12 }];
+  await feed(consumer, 0, [message(10), message(11)]).handled;
+  assert.equal(f.events.length, 0, 'the records past the old position are not delivered first');
+  assert.deepEqual(consumer.commits, [{ topic: TOPIC, partition: 0, offset: '0' }]);
+  assert.deepEqual(consumer.seeks, [{ partition: 0, offset: '0' }]);
+  assert.match(warnings.join('\n'), /was re-created/);
+  assert.equal(emulator.status().recreatedPartitions, 1);
   emulator.stop('test');
   await emulator.done;
 });

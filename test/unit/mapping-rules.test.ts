@@ -227,13 +227,23 @@ describe('effective mapping (what AWS runs)', () => {
   });
 
   test('notes: the retry cap, metadata-only destinations, no destination', () => {
-    assert.deepEqual(mappingNotes(good), []);
+    assert.deepEqual(mappingNotes({ ...good, onFailureDestination: 'arn:aws:s3:::b' }), []);
     assert.match(mappingNotes({ ...good, maximumRetryAttempts: -1 }).join(), /applies 10/);
     assert.match(
       mappingNotes({ ...good, onFailureDestination: 'arn:aws:sqs:eu-west-1:123456789012:q' }).join(),
       /metadata only/,
     );
     assert.match(mappingNotes({ ...good, onFailureDestination: undefined }).join(), /lost/);
+  });
+
+  test("notes: a Kafka destination topic's max.message.bytes must hold a failed record in base64 in its invocation record", () => {
+    const notes = mappingNotes({ ...good, onFailureDestination: 'kafka://quotes-failed' });
+    assert.equal(notes.length, 1);
+    assert.match(
+      notes[0],
+      /^destination topic quotes-failed: its max\.message\.bytes must hold .* \(1402216 for Kafka's default 1048588\)/,
+    );
+    assert.match(notes[0], /kafka-on-failure-destination\.html/);
   });
 });
 
