@@ -113,7 +113,8 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
         sqlType: 'timestamptz',
         notNull: true,
         default: 'now()',
-        from: (g) => (g.ingestedAt ? isoTime(g.ingestedAt.getTime()) : null),
+        // A record written outside a batch (a repair) is ingested now.
+        from: (g) => isoTime((g.ingestedAt ?? new Date()).getTime()),
       },
       { name: 'value_text', sqlType: 'text', compare: true, from: (g) => g.valueText },
       { name: 'key_b64', sqlType: 'text', compare: true, from: (g) => g.meta.keyBase64 ?? null },

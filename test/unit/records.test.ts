@@ -99,11 +99,16 @@ test('row and document mapping: each field once, the rest in extra, no raw text 
       kafka_timestamp: '2023-11-14T22:13:20.000Z',
       timestamp_type: 'CREATE_TIME',
       fingerprint: meta.fingerprint,
+      ingested_at: row.ingested_at,
       extra: { extra: true },
       quote: 'Doh',
       character: 'Homer',
       character_direction: 'Right',
     },
+  );
+  assert.ok(
+    typeof toRow(recordsTable(quoteType), good).ingested_at === 'string',
+    'a record written outside a batch (a repair) is ingested now: never a null in a not-null column',
   );
   assert.deepEqual(
     Object.keys(toRow(recordsTable(quoteType), good)).slice(-2),
