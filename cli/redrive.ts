@@ -10,7 +10,7 @@ import { UsageError } from '../lib/cli/errors';
 import { runMain } from '../lib/cli/main';
 import { checkKafka } from '../lib/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { requireIdentityKey } from '../lib/sink/dead-letters';
+import { requireIdentityKey } from '../lib/event/identity';
 import { redriveFolder, redriveTopic, type RedriveResult, type SkippedEntry } from '../lib/emulator/redrive';
 import { clusterIdOf, createKafka } from '../lib/kafka';
 

@@ -13,6 +13,7 @@
  */
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { StoredHeader } from './decode';
+import { QuotesSinkError } from '../errors';
 import { IDENTITY_HEADER, type ClusterKey, type Coordinates } from './coordinates';
 
 /** A record's content fingerprint: 22 base64url characters (132 bits of SHA-256). */
@@ -140,4 +141,13 @@ export function verifyIdentity(
   if (actual !== parsed.identity.fingerprint)
     return { ok: false, reason: `the ${IDENTITY_HEADER} header was signed for other content` };
   return { ok: true, identity: parsed.identity };
+}
+
+/** The key re-senders sign with (SINK_IDENTITY_KEY), or a one-line error saying how to set it. */
+export function requireIdentityKey(config: { SINK_IDENTITY_KEY?: string }): string {
+  if (!config.SINK_IDENTITY_KEY)
+    throw new QuotesSinkError(
+      'SINK_IDENTITY_KEY is not set: re-sent records must be signed with the key the sink checks (npm run stack -- up writes one to .stack/env)',
+    );
+  return config.SINK_IDENTITY_KEY;
 }

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Config } from '../config';
 import type { StoredHeader } from '../event/decode';
 import { IDENTITY_HEADER, formatCoordinates, parseCoordinates, type Coordinates } from '../event/coordinates';
-import { fingerprint, RESEND_HEADERS, signIdentity } from '../event/identity';
+import { fingerprint, requireIdentityKey, RESEND_HEADERS, signIdentity } from '../event/identity';
 import { QuotesSinkError } from '../errors';
 import { qualifiedTable } from './tables';
 
@@ -166,15 +166,6 @@ export function replayMessage(r: ReplayRow, replayId: string, key: string, asNew
       ...(asNew ? {} : { [IDENTITY_HEADER]: signIdentity(identity, key) }),
     },
   };
-}
-
-/** The key replays sign with, or one line saying how to set it. */
-export function requireIdentityKey(config: Pick<Config, 'SINK_IDENTITY_KEY'>): string {
-  if (!config.SINK_IDENTITY_KEY)
-    throw new QuotesSinkError(
-      'SINK_IDENTITY_KEY is not set: re-sent records must be signed with the key the sink checks (npm run stack -- up writes one to .stack/env)',
-    );
-  return config.SINK_IDENTITY_KEY;
 }
 
 /** Topic names on the cluster (a short admin connection). */
