@@ -42,7 +42,17 @@ export class InvalidEventError extends QuotesSinkError {
  * `forged`: the record carries an identity header that is not a valid signature of the project's
  * re-senders for its content; it is kept under its own identity, never stored as another's.
  */
-export type RecordErrorKind = 'base64' | 'utf8' | 'json' | 'schema' | 'unstorable' | 'store' | 'collision' | 'forged';
+export const RECORD_ERROR_KINDS = [
+  'base64',
+  'utf8',
+  'json',
+  'schema',
+  'unstorable',
+  'store',
+  'collision',
+  'forged',
+] as const;
+export type RecordErrorKind = (typeof RECORD_ERROR_KINDS)[number];
 
 /** One record could not be decoded or validated. */
 export class RecordError extends QuotesSinkError {

@@ -1,7 +1,7 @@
 /** Dead letters: a filterable list with the raw value, and replay of one or a selection. */
 import { formatCoordinates, parseCoordinates } from '../../event/coordinates';
 import type { DeadLetterFilter, DeadLetterRecord } from '../../sink/inspect';
-import type { RecordErrorKind } from '../../errors';
+import { RECORD_ERROR_KINDS, type RecordErrorKind } from '../../errors';
 import type { UiContext } from '../context';
 import { show } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
@@ -18,7 +18,7 @@ import {
   type UiResponse,
 } from '../route';
 
-const KINDS: readonly RecordErrorKind[] = ['base64', 'utf8', 'json', 'schema', 'unstorable', 'store'];
+const KINDS: readonly RecordErrorKind[] = RECORD_ERROR_KINDS;
 /** How many dead letters one replay may take (a selection, not a bulk tool: the CLI has --all). */
 const MAX_REPLAY = 500;
 
