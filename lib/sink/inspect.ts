@@ -38,6 +38,8 @@ export interface StoredIdentity {
   /** '' for records stored before identities had a cluster. */
   cluster: ClusterKey;
   coordinates: Coordinates;
+  /** The copy's content fingerprint (lib/event/identity.ts); absent for copies from before fingerprints. */
+  fingerprint?: string;
 }
 
 /** `<cluster key>/<topic>/<partition>/<offset>` ({@link formatIdentity}): an identity as a map key. */

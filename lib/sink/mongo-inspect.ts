@@ -126,13 +126,15 @@ export class MongoRecordInspector implements RecordInspector {
   async identitiesIn(range: OffsetRange): Promise<StoredIdentity[]> {
     checkRange(range);
     const docs = await this.collection()
-      .find({ _id: { $regex: idsOf(range.topic, range.partition) } }, { projection: { _id: 1 } })
+      .find({ _id: { $regex: idsOf(range.topic, range.partition) } }, { projection: { _id: 1, 'kafka.fp': 1 } })
       .toArray();
     const out: StoredIdentity[] = [];
     for (const d of docs) {
       const at = parseStoredId(d._id);
       const o = at?.coordinates.offset;
-      if (at && o !== undefined && o >= range.from && o <= range.to) out.push(at);
+      const fp = (d as { kafka?: { fp?: unknown } }).kafka?.fp;
+      if (at && o !== undefined && o >= range.from && o <= range.to)
+        out.push(typeof fp === 'string' ? { ...at, fingerprint: fp } : at);
     }
     return out.sort(byOffsetThenCluster);
   }

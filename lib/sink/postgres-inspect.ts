@@ -134,8 +134,10 @@ export class PostgresRecordInspector implements RecordInspector {
 
   async identitiesIn(range: OffsetRange): Promise<StoredIdentity[]> {
     checkRange(range);
-    const sql = (cluster: string) => `select ${cluster} as "cluster", "offset" from ${this.table} where ${RANGE}`;
-    let rows: { cluster: string; offset: string }[];
+    // to_jsonb reads a fingerprint column that tables from before fingerprints do not have.
+    const sql = (cluster: string) =>
+      `select ${cluster} as "cluster", "offset", to_jsonb(t) ->> 'fingerprint' as "fingerprint" from ${this.table} t where ${RANGE}`;
+    let rows: { cluster: string; offset: string; fingerprint: string | null }[];
     try {
       rows = await rowsOf(this.pool, sql('"cluster"'), rangeParams(range));
     } catch (e) {
@@ -147,6 +149,7 @@ export class PostgresRecordInspector implements RecordInspector {
       .map((r) => ({
         cluster: r.cluster,
         coordinates: { topic: range.topic, partition: range.partition, offset: Number(r.offset) },
+        ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
       }))
       .sort(byOffsetThenCluster);
   }

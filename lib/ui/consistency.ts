@@ -27,11 +27,22 @@ export interface RangeDiff extends OffsetRange {
   /** Identities in Postgres without a copy in Mongo, and the other way round; by offset, then cluster. */
   onlyPostgres: StoredIdentity[];
   onlyMongo: StoredIdentity[];
+  /** Identities both stores hold, but with different content (their fingerprints differ): never repaired. */
+  differing: StoredIdentity[];
+}
+
+/** The identities whose copies in the two stores have different fingerprints (both known). */
+function differing(a: readonly StoredIdentity[], b: readonly StoredIdentity[]): StoredIdentity[] {
+  const printOf = new Map(b.map((i) => [identityKey(i), i.fingerprint]));
+  return a.filter((i) => {
+    const other = printOf.get(identityKey(i));
+    return i.fingerprint !== undefined && other !== undefined && other !== i.fingerprint;
+  });
 }
 
 /**
  * What a copy in the other store must share with a record, besides the cluster, to be its copy.
- * (A content fingerprint, once stored, joins the coordinates here.)
+ * Copies of one identity with other content are reported apart ({@link differing}).
  */
 const copyKey = (i: StoredIdentity): string => formatCoordinates(i.coordinates);
 
@@ -75,6 +86,7 @@ export async function compareStores(
         deadLetters: dl.length,
         onlyPostgres: withoutCopy(pg, mongo),
         onlyMongo: withoutCopy(mongo, pg),
+        differing: differing(pg, mongo),
       };
     }),
   );

@@ -108,10 +108,48 @@ test("a copy from before clusters is any cluster's copy at its coordinates, both
 test('a record gone since the comparison is reported, not silently skipped', async () => {
   const postgres = inspector('postgres', []);
   const mongo = inspector('mongo', []);
-  const diff = { ...range, postgres: 1, mongo: 0, deadLetters: 0, onlyPostgres: [id('A', 4)], onlyMongo: [] };
+  const diff = {
+    ...range,
+    postgres: 1,
+    mongo: 0,
+    deadLetters: 0,
+    onlyPostgres: [id('A', 4)],
+    onlyMongo: [],
+    differing: [],
+  };
   const r = await repairStores({ postgres, mongo }, [store('postgres'), store('mongo')], [diff]);
   assert.deepEqual(r, {
     written: { postgres: 0, mongo: 0 },
     failed: [{ identity: 'A/t/0/4', reason: 'no longer in postgres' }],
   });
+});
+
+test('copies of one identity with different fingerprints are reported as differing, not missing, and not repaired', async () => {
+  const range = { topic: 't', partition: 0, from: 0, to: 9 };
+  const pg = [
+    { ...id('A', 1), fingerprint: 'x'.repeat(22) },
+    { ...id('A', 2), fingerprint: 'y'.repeat(22) },
+    id('A', 3),
+  ];
+  const mongo = [
+    { ...id('A', 1), fingerprint: 'x'.repeat(22) },
+    { ...id('A', 2), fingerprint: 'z'.repeat(22) },
+    { ...id('A', 3), fingerprint: 'w'.repeat(22) },
+  ];
+  const [d] = await compareStores(
+    {
+      postgres: inspector('postgres', pg),
+      mongo: inspector('mongo', mongo),
+      deadLetters: { offsetsIn: () => Promise.resolve([]) },
+    },
+    [range],
+  );
+  assert.deepEqual(d.differing.map(identityKey), ['A/t/0/2'], 'a copy without a fingerprint is not compared');
+  assert.deepEqual([d.onlyPostgres, d.onlyMongo], [[], []]);
+  const targets = [store('postgres'), store('mongo')];
+  await repairStores({ postgres: inspector('postgres', pg), mongo: inspector('mongo', mongo) }, targets, [d]);
+  assert.deepEqual(
+    targets.map((t) => t.got.length),
+    [0, 0],
+  );
 });

@@ -110,14 +110,21 @@ function missingList(d: RangeDiff, missing: StoredIdentity[], where: string): Ht
 function diffTable(diffs: RangeDiff[]): Html {
   const rows = diffs.map(
     (d) =>
-      html`<tr data-partition="${d.partition}" data-differences="${d.onlyPostgres.length + d.onlyMongo.length}">
+      html`<tr
+        data-partition="${d.partition}"
+        data-differences="${d.onlyPostgres.length + d.onlyMongo.length + d.differing.length}"
+      >
         <td>${d.partition}</td>
         <td class="num">${d.from}..${d.to}</td>
         <td class="num">${d.postgres}</td>
         <td class="num">${d.mongo}</td>
         <td class="num">${d.deadLetters}</td>
         <td>
-          ${d.onlyPostgres.length + d.onlyMongo.length === 0 ? html`<span class="ok">consistent</span>` : html`${missingList(d, d.onlyPostgres, 'in Postgres, missing from Mongo')}${missingList(d, d.onlyMongo, 'in Mongo, missing from Postgres')}`}
+          ${
+            d.onlyPostgres.length + d.onlyMongo.length + d.differing.length === 0
+              ? html`<span class="ok">consistent</span>`
+              : html`${missingList(d, d.onlyPostgres, 'in Postgres, missing from Mongo')}${missingList(d, d.onlyMongo, 'in Mongo, missing from Postgres')}${missingList(d, d.differing, 'in both, with different content (not repaired)')}`
+          }
         </td>
       </tr>`,
   );
