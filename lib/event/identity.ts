@@ -58,7 +58,8 @@ export const isResendHeader = (h: StoredHeader): boolean => h.nameBase64 === und
  */
 export function fingerprint(r: FingerprintInput): Fingerprint {
   let text = `${r.timestamp}|${r.keyBase64 ?? '~'}|${r.valueBase64 ?? '~'}`;
-  for (const h of r.headers) if (!isResendHeader(h)) text += headerPart(h);
+  const headers = r.headers;
+  for (let i = 0; i < headers.length; i++) if (!isResendHeader(headers[i])) text += headerPart(headers[i]);
   return hash('sha256', text, 'base64url').slice(0, 22);
 }
 

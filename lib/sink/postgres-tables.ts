@@ -22,6 +22,19 @@ export function isoTime(ms: number): string {
   return `${lastSecondText}${String(ms - second * 1000).padStart(3, '0')}Z`;
 }
 
+/** The batch time last formatted: every record of a batch shares one Date. */
+let lastBatch: Date | undefined;
+let lastBatchText = '';
+
+/** A batch's time as ISO text, formatted once per batch (not through {@link isoTime}'s one-second cache). */
+function batchTime(at: Date): string {
+  if (at !== lastBatch) {
+    lastBatchText = at.toISOString();
+    lastBatch = at;
+  }
+  return lastBatchText;
+}
+
 /** Columns every table keyed by a record's identity starts with: its cluster and coordinates. */
 function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
   return [
@@ -114,7 +127,7 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
         notNull: true,
         default: 'now()',
         // A record written outside a batch (a repair) is ingested now.
-        from: (g) => isoTime((g.ingestedAt ?? new Date()).getTime()),
+        from: (g) => (g.ingestedAt ? batchTime(g.ingestedAt) : new Date().toISOString()),
       },
       { name: 'value_text', sqlType: 'text', compare: true, from: (g) => g.valueText },
       { name: 'key_b64', sqlType: 'text', compare: true, from: (g) => g.meta.keyBase64 ?? null },
