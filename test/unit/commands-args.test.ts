@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
-import { parseCommand } from '../../lib/cli/args';
+import { parseCommand, type CommandSpec } from '../../lib/cli/args';
 import { HelpRequested, UsageError } from '../../lib/cli/errors';
 import { parseDoctorOptions } from '../../cli/doctor';
 import { UI } from '../../cli/ui';
@@ -147,13 +147,14 @@ test("bench scripts: the arguments bench/run.ts gives its probes, and each scrip
     usageMessage(() => parseCommand(PG_VARIANTS, ['--only', 'copy,nope'])),
     /^--only takes variant names from copy, /,
   );
-  for (const [spec, flag] of [
+  const wholeFlags: [CommandSpec<unknown>, string][] = [
     [MEMORY, '--batch'],
     [MEMORY, '--rounds'],
     [MONGO_VARIANTS, '--records'],
     [PG_VARIANTS, '--chunk'],
     [PROFILE, '--top'],
-  ] as const) {
+  ];
+  for (const [spec, flag] of wholeFlags) {
     for (const bad of ['abc', '0', '1.5', '']) {
       assert.match(
         usageMessage(() => parseCommand(spec, [flag, bad])),
