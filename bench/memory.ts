@@ -7,11 +7,13 @@
  * GC, take the RSS as the baseline, then sample the RSS every 2 ms while processBatch runs.
  * Prints one JSON line: event size, baseline, peak and the largest peak − baseline.
  *
- *   node --expose-gc --import tsx bench/memory.ts [--batch 10000] [--rounds 5] [--chunk N]
+ *   node --expose-gc --import tsx bench/memory.ts [--batch 10000] [--rounds 1] [--chunk N]
  *
  * Writes into a fresh table and collection of its own, and drops them at the end.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
+import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { dropStores, syntheticRecords, watchRss } from './common';
 import { toMb, type MemoryProbe } from './report';
@@ -20,16 +22,26 @@ import { quoteType } from '../lib/records/quote';
 import { processBatch } from '../lib/sink/batch';
 import { openStores } from '../lib/sink/stores';
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '10000' },
-    rounds: { type: 'string', default: '1' },
-    chunk: { type: 'string' },
+export const MEMORY = defineCommand({
+  command: 'node --expose-gc --import tsx bench/memory.ts',
+  summary: [
+    "The handler's memory at one batch size, in a process of its own: one JSON line with the event's size,",
+    'the baseline RSS, the peak and the largest peak − baseline over the rounds.',
+  ].join('\n'),
+  flags: {
+    batch: { type: 'string', value: 'N', help: 'records in the batch (default 10,000)' },
+    rounds: { type: 'string', value: 'N', help: 'rounds, each a fresh event (default 1)' },
+    chunk: { type: 'string', value: 'N', help: "the sink's write chunk (default: the sink's own)" },
   },
+  schema: z
+    .object({
+      batch: intFlag(1).default('10000'),
+      rounds: intFlag(1).default('1'),
+      chunk: intFlag(1).optional(),
+    })
+    .strict(),
+  notes: ['Writes into a fresh table and collection of its own, and drops them at the end.'],
 });
-const BATCH = Number(values.batch);
-const ROUNDS = Number(values.rounds);
-const CHUNK = values.chunk ? Number(values.chunk) : undefined;
 /** RSS sampling interval: short, as a 10,000-record batch takes only about 2 s. */
 const SAMPLE_MS = 2;
 
@@ -52,7 +64,8 @@ const event = (n: number, offset: number): unknown =>
     ),
   );
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<void> {
+  const { batch, rounds: roundCount, chunk } = parseCommand(MEMORY, argv);
   loadStackEnv();
   const run = `benchmem_${Date.now().toString(36)}`;
   const config = loadConfig({
@@ -68,12 +81,12 @@ async function main(): Promise<void> {
 
   const rounds: Round[] = [];
   let eventMb = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    let ev: unknown = event(BATCH, 1_000 + r * BATCH);
+  for (let r = 0; r < roundCount; r++) {
+    let ev: unknown = event(batch, 1_000 + r * batch);
     eventMb = toMb(JSON.stringify(ev).length, 2);
     global.gc?.();
     const watch = watchRss(SAMPLE_MS);
-    await processBatch(ev, quoteType, stores, { tombstones: 'skip', writeChunk: CHUNK });
+    await processBatch(ev, quoteType, stores, { tombstones: 'skip', writeChunk: chunk });
     const { baseline, peak } = watch.stop();
     // Let the event go before the next round builds its own.
     ev = undefined;
@@ -85,7 +98,7 @@ async function main(): Promise<void> {
 
   const worst = rounds.reduce((a, b) => (b.deltaMb > a.deltaMb ? b : a));
   const out: MemoryProbe & { rounds: Round[] } = {
-    batchSize: BATCH,
+    batchSize: batch,
     eventMb,
     baselineRssMb: worst.baselineMb,
     peakRssMb: worst.peakMb,
@@ -95,10 +108,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`bench memory failed: ${e.stack ?? e.message}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) runMain('bench memory', main);

@@ -6,9 +6,11 @@
  *
  *   node --expose-gc --import tsx bench/mongo-variants.ts [--records 20000] [--rounds 2]
  */
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { MongoClient, type Db, type Document } from 'mongodb';
+import { z } from 'zod';
+import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
+import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { buildEvent } from '../lib/event/build';
 import { eventRecords, parseEvent } from '../lib/event/parse';
@@ -17,11 +19,18 @@ import { toDocument, type GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
 
-const { values } = parseArgs({
-  options: {
-    records: { type: 'string', default: '20000' },
-    rounds: { type: 'string', default: '2' },
+export const MONGO_VARIANTS = defineCommand({
+  command: 'node --expose-gc --import tsx bench/mongo-variants.ts',
+  summary: [
+    "The MongoDB write paths tried for issue 14, side by side on the sink's lean documents: documents/s",
+    'and CPU per 1,000 documents of each, one line per variant and round.',
+  ].join('\n'),
+  flags: {
+    records: { type: 'string', value: 'N', help: 'documents each variant writes (default 20,000)' },
+    rounds: { type: 'string', value: 'N', help: 'times every variant runs (default 2)' },
   },
+  schema: z.object({ records: intFlag(1).default('20000'), rounds: intFlag(1).default('2') }).strict(),
+  notes: ['Each variant writes into a fresh collection, dropped after it.'],
 });
 
 /** One way of writing: documents per chunk, slices of it sent at once, and how a slice is sent. */
@@ -82,14 +91,15 @@ async function run(db: Db, good: readonly GoodRecord<Quote>[], v: Variant): Prom
   return [Math.round((good.length * 1000) / ms), (cpu.user + cpu.system) / good.length];
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<void> {
+  const { records, rounds } = parseCommand(MONGO_VARIANTS, argv);
   loadStackEnv();
   const config = loadConfig(process.env);
-  const good = goodRecords(Number(values.records));
+  const good = goodRecords(records);
   const client = await MongoClient.connect(config.MONGO_URL, { maxPoolSize: 4 });
   try {
     const db = client.db(config.MONGO_DATABASE);
-    for (let round = 0; round < Number(values.rounds); round++) {
+    for (let round = 0; round < rounds; round++) {
       for (const v of VARIANTS) {
         const [perSecond, cpuPer1k] = await run(db, good, v);
         console.log(
@@ -102,10 +112,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`mongo variants failed: ${e.message}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) runMain('mongo variants', main);

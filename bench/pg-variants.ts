@@ -7,26 +7,19 @@
  *
  * Every variant but `copy` (the limit) is idempotent on the identity (ON CONFLICT DO NOTHING).
  */
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { z } from 'zod';
+import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
+import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { quoteType, type Quote } from '../lib/records/quote';
 import type { GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
-
-const { values } = parseArgs({
-  options: {
-    records: { type: 'string', default: '100000' },
-    chunk: { type: 'string', default: '1000' },
-    only: { type: 'string' },
-    rounds: { type: 'string', default: '1' },
-  },
-});
 
 /** The lean row, column by column: name, SQL type, and its value for a record. */
 interface Col {
@@ -233,6 +226,41 @@ const VARIANTS: Variant[] = [
   },
 ];
 
+const VARIANT_NAMES = VARIANTS.map((v) => v.name);
+
+export const PG_VARIANTS = defineCommand({
+  command: 'node --import tsx bench/pg-variants.ts',
+  summary: [
+    "The Postgres write paths tried for issue 14, side by side on the sink's lean rows: records/s and CPU",
+    'per 1,000 records of each, one line per variant and round.',
+  ].join('\n'),
+  flags: {
+    records: { type: 'string', value: 'N', help: 'records each variant writes (default 100,000)' },
+    chunk: {
+      type: 'string',
+      value: 'N',
+      help: 'records per statement, unless the variant sets its own (default 1,000)',
+    },
+    only: { type: 'string', value: 'A,B', help: 'only these variants (default: all)' },
+    rounds: { type: 'string', value: 'N', help: 'times every variant runs (default 1)' },
+  },
+  schema: z
+    .object({
+      records: intFlag(1).default('100000'),
+      chunk: intFlag(1).default('1000'),
+      only: z
+        .string()
+        .transform((s) => s.split(','))
+        .refine((names) => names.every((n) => VARIANT_NAMES.includes(n)), {
+          message: `takes variant names from ${VARIANT_NAMES.join(', ')}`,
+        })
+        .optional(),
+      rounds: intFlag(1).default('1'),
+    })
+    .strict(),
+  notes: ['Every variant but `copy` (the limit) is idempotent on the identity (ON CONFLICT DO NOTHING).'],
+});
+
 async function runVariant(
   url: string,
   v: Variant,
@@ -273,20 +301,19 @@ async function runVariant(
   };
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<void> {
+  const { records: n, chunk, only, rounds } = parseCommand(PG_VARIANTS, argv);
   loadStackEnv();
   const config = loadConfig();
-  const n = Number(values.records);
   const good = syntheticRecords(n, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) })).map((r) => {
     const s = sortRecord(r, quoteType, [], { cluster: 'AbCdEfGhIj' });
     if (s.kind !== 'record') throw new Error('bench record not valid');
     return s.record;
   });
-  const only = values.only?.split(',');
   const chosen = VARIANTS.filter((v) => !only || only.includes(v.name));
-  for (let round = 0; round < Number(values.rounds); round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const v of chosen) {
-      const r = await runVariant(config.POSTGRES_URL, v, good, Number(values.chunk));
+      const r = await runVariant(config.POSTGRES_URL, v, good, chunk);
       console.log(
         `${v.name.padEnd(16)} ${String(r.rps).padStart(7)} rec/s  cpu ${String(r.cpuPer1k).padStart(5)} ms/1k  ${v.what}`,
       );
@@ -294,10 +321,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`pg-variants failed: ${e.stack ?? e.message}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) runMain('pg-variants', main);

@@ -11,7 +11,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
+import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { buildEvent } from '../lib/event/build';
 import { quoteType } from '../lib/records/quote';
@@ -20,20 +22,42 @@ import { openStores } from '../lib/sink/stores';
 import { dropStores, syntheticRecords } from './common';
 import type { CpuProbe } from './report';
 
-const { values } = parseArgs({
-  options: {
-    records: { type: 'string', default: '20000' },
-    batch: { type: 'string', default: '1000' },
-    stores: { type: 'string', default: 'postgres,mongo' },
-    chunk: { type: 'string' },
-    out: { type: 'string' },
-    top: { type: 'string', default: '25' },
-    /** Only the CPU time, without the profiler's overhead. */
-    plain: { type: 'boolean', default: false },
-    /** With --plain: one JSON line ({@link CpuProbe}) instead of the sentence (the benchmark reads it). */
-    json: { type: 'boolean', default: false },
+export const PROFILE = defineCommand({
+  command: 'node --expose-gc --import tsx bench/profile.ts',
+  summary: [
+    "Where the handler's CPU goes: a V8 CPU profile of processBatch over N synthetic records with the real",
+    'stores, as self time per function and per package or project file.',
+  ].join('\n'),
+  flags: {
+    records: { type: 'string', value: 'N', help: 'records in all (default 20,000)' },
+    batch: { type: 'string', value: 'N', help: 'records per batch (default 1,000)' },
+    stores: { type: 'string', value: 'LIST', help: 'the stores written, as SINK_STORES (default postgres,mongo)' },
+    chunk: { type: 'string', value: 'N', help: "the sink's write chunk (default: the sink's own)" },
+    out: { type: 'string', value: 'FILE', help: 'also write the raw .cpuprofile to FILE' },
+    top: { type: 'string', value: 'N', help: 'lines in each table (default 25)' },
+    plain: { type: 'boolean', help: "the CPU time only, without the profiler's overhead" },
+    json: { type: 'boolean', help: 'one JSON line (a CpuProbe) instead of the sentence (the benchmark reads it)' },
   },
+  schema: z
+    .object({
+      records: intFlag(1).default('20000'),
+      batch: intFlag(1).default('1000'),
+      stores: z.string().min(1).default('postgres,mongo'),
+      chunk: intFlag(1).optional(),
+      out: z.string().min(1).optional(),
+      top: intFlag(1).default('25'),
+      plain: z.boolean().default(false),
+      json: z.boolean().default(false),
+    })
+    .strict(),
+  notes: [
+    [
+      '--out FILE opens in Chrome DevTools or speedscope as a flame graph. `--plain --json` is the',
+      "benchmark's CPU probe. Writes into a fresh table and collection, dropped at the end.",
+    ].join('\n'),
+  ],
 });
+type Options = z.infer<typeof PROFILE.schema>;
 
 const post = <T>(s: Session, method: string, params?: object): Promise<T> =>
   new Promise((resolve, reject) => s.post(method, params, (e, r) => (e ? reject(e) : resolve(r as T))));
@@ -66,21 +90,22 @@ function selfTimes(p: Profiler.Profile, key: (n: Profiler.ProfileNode) => string
   return [...out].sort((a, b) => b[1] - a[1]);
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<void> {
+  const o: Options = parseCommand(PROFILE, argv);
   loadStackEnv();
-  const n = Number(values.records);
-  const batch = Number(values.batch);
+  const n = o.records;
+  const batch = o.batch;
   const run = `benchprof_${Date.now().toString(36)}`;
   const config = loadConfig({
     ...process.env,
     POSTGRES_QUOTES_TABLE: run,
     POSTGRES_DEAD_LETTER_TABLE: `${run}_dl`,
     MONGO_COLLECTION: run,
-    SINK_STORES: values.stores,
+    SINK_STORES: o.stores,
     LOG_LEVEL: 'warn',
   });
   const stores = openStores(config, quoteType);
-  const names = (values.stores ?? '').split(',');
+  const names = o.stores.split(',');
   const used = { records: stores.records.filter((s) => names.includes(s.name)), deadLetters: stores.deadLetters };
   const records = syntheticRecords(n, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) }));
   const events = [];
@@ -99,7 +124,7 @@ async function main(): Promise<void> {
   );
   const session = new Session();
   session.connect();
-  if (!values.plain) {
+  if (!o.plain) {
     await post(session, 'Profiler.enable');
     await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
     await post(session, 'Profiler.start');
@@ -107,22 +132,22 @@ async function main(): Promise<void> {
   global.gc?.();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const writeChunk = values.chunk ? Number(values.chunk) : undefined;
+  const writeChunk = o.chunk;
   for (const ev of events) await processBatch(ev, quoteType, used, { tombstones: 'skip', writeChunk });
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const { profile } = values.plain
+  const { profile } = o.plain
     ? { profile: undefined }
     : await post<{ profile: Profiler.Profile }>(session, 'Profiler.stop');
   session.disconnect();
   await dropStores([config]);
   await stores.close();
   const cpuMs = (cpu.user + cpu.system) / 1000;
-  if (values.json) {
+  if (o.json) {
     const probe: CpuProbe = {
       batchSize: batch,
       records: n,
-      stores: values.stores,
+      stores: o.stores,
       wallMs: wall,
       cpuMs,
       cpuMsPer1k: (cpuMs * 1000) / n,
@@ -131,11 +156,11 @@ async function main(): Promise<void> {
     return;
   }
   console.log(
-    `${n} records, batch ${batch}, stores ${values.stores}: wall ${wall.toFixed(0)} ms (${Math.round((n * 1000) / wall)} records/s), CPU ${cpuMs.toFixed(0)} ms = ${((cpuMs * 1000) / n).toFixed(1)} ms per 1,000 records (user ${((cpu.user / n) * 1).toFixed(1)}, system ${((cpu.system / n) * 1).toFixed(1)})`,
+    `${n} records, batch ${batch}, stores ${o.stores}: wall ${wall.toFixed(0)} ms (${Math.round((n * 1000) / wall)} records/s), CPU ${cpuMs.toFixed(0)} ms = ${((cpuMs * 1000) / n).toFixed(1)} ms per 1,000 records (user ${((cpu.user / n) * 1).toFixed(1)}, system ${((cpu.system / n) * 1).toFixed(1)})`,
   );
   if (!profile) return;
-  if (values.out) writeFileSync(values.out, JSON.stringify(profile));
-  const top = Number(values.top);
+  if (o.out) writeFileSync(o.out, JSON.stringify(profile));
+  const top = o.top;
   console.log('\nself time by place (ms):');
   for (const [k, ms] of selfTimes(profile, (x) => placeOf(x.callFrame.url)).slice(0, top))
     console.log(`  ${ms.toFixed(0).padStart(7)}  ${k}`);
@@ -145,10 +170,4 @@ async function main(): Promise<void> {
   for (const [k, ms] of selfTimes(profile, fn).slice(0, top)) console.log(`  ${ms.toFixed(0).padStart(7)}  ${k}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`bench profile failed: ${e.stack ?? e.message}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) runMain('bench profile', main);

@@ -7,30 +7,52 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
+import { runMain } from '../lib/cli/main';
 import { QuotesSinkError } from '../lib/errors';
 import { findCfnLint, runCfnLint } from '../lib/deploy/cfn-lint';
 import { checkTemplate, type CfnTemplate } from '../lib/deploy/template';
 import { deployVariants, packageVariants, type PackageResult } from '../lib/deploy/variants';
 
-const USAGE = `usage: npm run doctor -- [options]
+export const DOCTOR = defineCommand({
+  command: 'npm run doctor --',
+  summary: [
+    'Packages each deploy variant of serverless.yml and checks its Kafka event source mappings against',
+    "AWS's rules (lib/deploy/mapping-rules.ts). One line per violation; exit 1 if there is any.",
+  ].join('\n'),
+  flags: {
+    stage: { type: 'string', value: 'NAME', help: 'stage whose params apply (default: ci)' },
+    param: {
+      type: 'string',
+      value: 'KEY=VALUE',
+      multiple: true,
+      help: 'a param for every variant',
+    },
+    template: {
+      type: 'string',
+      value: 'FILE',
+      multiple: true,
+      help: 'check this packaged template instead of packaging',
+    },
+    lint: { type: 'boolean', help: 'also run cfn-lint on each template (fails on any finding)' },
+    keep: { type: 'string', value: 'DIR', help: 'package into DIR and keep it (default: a temporary folder, removed)' },
+    concurrency: { type: 'string', value: 'N', help: 'packages at once (default: the number of CPUs)' },
+  },
+  schema: z
+    .object({
+      stage: z.string().min(1).default('ci'),
+      param: z.array(z.string().regex(/^[^=]+=/, 'takes KEY=VALUE')).default([]),
+      template: z.array(z.string().min(1)).default([]),
+      lint: z.boolean().default(false),
+      keep: z.string().min(1).optional(),
+      concurrency: intFlag(1).default(String(availableParallelism())),
+    })
+    .strict(),
+  notes: ['A --param that fixes trigger, scaling or destination checks only the matching variants.'],
+});
 
-Packages each deploy variant of serverless.yml and checks its Kafka event source mappings against
-AWS's rules (lib/deploy/mapping-rules.ts). One line per violation; exit 1 if there is any.
-
-  --stage NAME        stage whose params apply (default: ci)
-  --param KEY=VALUE   a param for every variant (repeatable); fixing trigger, scaling or
-                      destination checks only the matching variants
-  --template FILE     check this packaged template instead of packaging (repeatable)
-  --lint              also run cfn-lint on each template (fails on any finding)
-  --keep DIR          package into DIR and keep it (default: a temporary folder, removed)
-  --concurrency N     packages at once (default: the number of CPUs)
-  --help, -h          this text`;
-
-/** A usage mistake: one line on stderr, exit 2. */
-class UsageError extends QuotesSinkError {}
-
-interface Options {
+export interface DoctorOptions {
   stage: string;
   params: Record<string, string>;
   templates: string[];
@@ -39,38 +61,15 @@ interface Options {
   concurrency: number;
 }
 
-/** node:util's parseArgs, with its errors (unknown option, missing value) as usage errors. */
-function parseCommandLine(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: {
-        stage: { type: 'string', default: 'ci' },
-        param: { type: 'string', multiple: true, default: [] },
-        template: { type: 'string', multiple: true, default: [] },
-        lint: { type: 'boolean', default: false },
-        keep: { type: 'string' },
-        concurrency: { type: 'string', default: String(availableParallelism()) },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message, { cause: e });
-  }
-}
-
-function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseCommandLine(argv);
-  if (values.help) return undefined;
+/** The doctor's options from its command line (a UsageError or HelpRequested otherwise). */
+export function parseDoctorOptions(argv: string[]): DoctorOptions {
+  const o = parseCommand(DOCTOR, argv);
   const params: Record<string, string> = {};
-  for (const p of values.param) {
+  for (const p of o.param) {
     const eq = p.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--param takes KEY=VALUE, got "${p}"`);
     params[p.slice(0, eq)] = p.slice(eq + 1);
   }
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency takes a positive integer');
-  return { stage: values.stage, params, templates: values.template, lint: values.lint, keep: values.keep, concurrency };
+  return { stage: o.stage, params, templates: o.template, lint: o.lint, keep: o.keep, concurrency: o.concurrency };
 }
 
 /** Prints one variant's verdict, its violations (one line each) and notes; returns the violation count. */
@@ -109,7 +108,7 @@ function reportPackaged(r: PackageResult): number {
 }
 
 /** Packages the variants, checks (and lints) them, then removes the folder unless asked to keep it. */
-async function checkVariants(o: Options): Promise<number> {
+async function checkVariants(o: DoctorOptions): Promise<number> {
   const root = o.keep ? path.resolve(o.keep) : mkdtempSync(path.join(tmpdir(), 'quotes-sink-doctor-'));
   const variants = deployVariants(o.params);
   console.log(`packaging ${variants.length} variant(s) for stage ${o.stage} into ${root} …`);
@@ -125,25 +124,17 @@ async function checkVariants(o: Options): Promise<number> {
 }
 
 /** Checks (and lints) templates packaged earlier. */
-function checkTemplates(o: Options): number {
+function checkTemplates(o: DoctorOptions): number {
   let problems = 0;
   for (const file of o.templates) problems += report(file, JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate);
   return o.lint ? problems + lint(o.templates) : problems;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const o = parseOptions(argv);
-  if (!o) return (console.log(USAGE), 0);
+  const o = parseDoctorOptions(argv);
   const problems = o.templates.length ? checkTemplates(o) : await checkVariants(o);
   console.log(problems ? `${problems} problem(s)` : 'no problems');
   return problems ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    // A usage mistake is one line (exit 2; --help has the rest); anything else is a failure (exit 1).
-    console.error(`doctor: ${e.message}${e instanceof UsageError ? '; see --help' : ''}`);
-    process.exit(e instanceof UsageError ? 2 : 1);
-  },
-);
+if (require.main === module) runMain('doctor', main);

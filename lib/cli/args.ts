@@ -31,6 +31,8 @@ export interface FlagSpec {
   value?: string;
   /** A one-letter alias. */
   short?: string;
+  /** Whether it may be given more than once: its values then arrive as an array, in order. */
+  multiple?: boolean;
   /** One line for the help, with the default if there is one. */
   help: string;
 }
@@ -155,7 +157,8 @@ export function helpText<T>(spec: CommandSpec<T>): string {
   const lines = [`usage: ${[spec.command, ...args, ...flags].join(' ')}`, '', spec.summary];
   if (positionals.length) lines.push('', 'arguments:', ...columns(positionals.map((p) => [p.name, p.help])));
   const all = { ...spec.flags, help: HELP_FLAG };
-  lines.push('', 'options:', ...columns(Object.entries(all).map(([n, f]) => [flagLabel(n, f), f.help])));
+  const flagHelp = (f: FlagSpec) => (f.multiple ? `${f.help} (repeatable)` : f.help);
+  lines.push('', 'options:', ...columns(Object.entries(all).map(([n, f]) => [flagLabel(n, f), flagHelp(f)])));
   for (const note of spec.notes ?? []) lines.push('', note);
   return `${lines.join('\n')}\n`;
 }
@@ -208,7 +211,9 @@ function issueLine(issue: z.ZodIssue, labels: Map<string, string>, input: Record
   const key = String(issue.path[0] ?? '');
   const label = labels.get(key) ?? `--${key}`;
   if ((issue as { params?: { whole?: boolean } }).params?.whole) return issue.message;
-  const value = input[key];
+  // A repeatable flag's issue is at [key, index]: show the value at fault.
+  const given = input[key];
+  const value = Array.isArray(given) && typeof issue.path[1] === 'number' ? given[issue.path[1]] : given;
   if (value === undefined) return `${label} is required`;
   const got = typeof value === 'string' ? ` (got ${JSON.stringify(redactUrl(value))})` : '';
   return `${label} ${issue.message}${got}`;
@@ -218,7 +223,7 @@ function issueLine(issue: z.ZodIssue, labels: Map<string, string>, input: Record
 function nodeOptions(flags: Record<string, FlagSpec>): NonNullable<ParseArgsConfig['options']> {
   const out: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, f] of Object.entries({ ...flags, help: HELP_FLAG })) {
-    out[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
+    out[name] = { type: f.type, ...(f.short && { short: f.short }), ...(f.multiple && { multiple: true }) };
   }
   return out;
 }

@@ -153,3 +153,45 @@ test('causeText: causes on one line, empty AggregateErrors explained, passwords 
   );
   assert.equal(causeText(new Error('at postgres://u:pw@h/d')), 'at postgres://u:***@h/d');
 });
+
+const REPEATED = defineCommand({
+  command: 'npm run many --',
+  summary: 'Takes a flag more than once.',
+  flags: {
+    tag: { type: 'string', value: 'T', multiple: true, help: 'a tag' },
+    size: { type: 'string', value: 'N', multiple: true, help: 'a size' },
+  },
+  schema: z
+    .object({
+      tag: z.array(z.string()).default([]),
+      size: z.array(intFlag(1, 9)).optional(),
+    })
+    .strict(),
+});
+
+test('a repeatable flag: every value, in order, as an array; the help says it repeats', () => {
+  assert.deepEqual(parseCommand(REPEATED, []), { tag: [] });
+  assert.deepEqual(parseCommand(REPEATED, ['--tag', 'a', '--tag=b', '--size', '3', '--tag', 'a']), {
+    tag: ['a', 'b', 'a'],
+    size: [3],
+  });
+  let help = '';
+  try {
+    parseCommand(REPEATED, ['--help']);
+  } catch (e) {
+    help = (e as HelpRequested).text;
+  }
+  assert.match(help, /--tag T\s+a tag \(repeatable\)/);
+});
+
+test('a repeatable flag: the wrong value is named, in one line', () => {
+  assert.throws(
+    () => parseCommand(REPEATED, ['--size', '3', '--size', 'x']),
+    (e: unknown) => e instanceof UsageError && e.message === '--size takes a whole number from 1 to 9 (got "x")',
+  );
+  assert.throws(() => parseCommand(REPEATED, ['--tag']), /^UsageError: --tag needs a value$/);
+});
+
+test('a flag that is not repeatable keeps its last value (node parseArgs)', () => {
+  assert.deepEqual(parseCommand(SPEC, ['--limit', '3', '--limit', '4']), { limit: 4, all: false });
+});
