@@ -365,10 +365,11 @@ export class Emulator {
    */
   private async checkRecreated(partition: number): Promise<boolean> {
     if (this.positions.of(partition) === undefined) return false;
+    const readAt = this.positions.mark();
     const found = await this.offsets().catch(() => undefined); // the broker briefly away: the tick looks again
     if (!found) return false;
     const [marks, committed] = found;
-    const recreated = this.positions.recreated(marks, committed, partition);
+    const recreated = this.positions.recreated(marks, committed, partition, readAt);
     if (recreated.length) await this.restartRecreated(recreated);
     return recreated.some((m) => m.partition === partition);
   }
@@ -420,8 +421,9 @@ export class Emulator {
   }
 
   private async refresh(): Promise<void> {
+    const readAt = this.positions.mark();
     const [marks, committed] = await this.offsets();
-    const recreated = this.state === 'running' ? this.positions.recreated(marks, committed) : [];
+    const recreated = this.state === 'running' ? this.positions.recreated(marks, committed, undefined, readAt) : [];
     if (recreated.length) await this.restartRecreated(recreated);
     // A committed offset past the end belongs to a deleted topic: the group starts over at the beginning.
     const high = new Map(marks.map((m) => [m.partition, m.high]));

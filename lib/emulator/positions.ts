@@ -12,6 +12,9 @@ export class Positions {
   private readonly next = new Map<number, number>();
   /** Partitions with a batch under way: their position is about to move. */
   private readonly busy = new Set<number>();
+  /** Moves so far, and the move each partition last made: committed offsets read before it are stale. */
+  private moves = 0;
+  private readonly movedAt = new Map<number, number>();
 
   /** Starts from the group's committed offsets; negative ones (none, or kafkajs's reset marks) are unknown. */
   constructor(committed: ReadonlyMap<number, number> = new Map()) {
@@ -36,6 +39,12 @@ export class Positions {
   /** Everything before `offset` in `partition` was delivered and committed. */
   advance(partition: number, offset: number): void {
     this.next.set(partition, offset);
+    this.movedAt.set(partition, ++this.moves);
+  }
+
+  /** A mark to take before reading the group's committed offsets, for {@link recreated}. */
+  mark(): number {
+    return this.moves;
   }
 
   /**
@@ -62,14 +71,24 @@ export class Positions {
    * group, and never expires those of a group with members, so a missing one means the topic went
    * away, even when the new topic's end has already reached the old position. Each moves to the new
    * topic's low watermark and is reported once. Partitions with a batch under way are skipped
-   * unless named in `include` (their caller is that batch).
+   * unless named in `include` (their caller is that batch). `readAt`: {@link mark} before the
+   * committed offsets were read.
    */
-  recreated(marks: readonly Watermarks[], committed?: ReadonlyMap<number, number>, include?: number): Watermarks[] {
+  recreated(
+    marks: readonly Watermarks[],
+    committed?: ReadonlyMap<number, number>,
+    include?: number,
+    readAt = Infinity,
+  ): Watermarks[] {
     const out: Watermarks[] = [];
     for (const m of marks) {
       const at = this.next.get(m.partition);
       if (at === undefined || (this.busy.has(m.partition) && m.partition !== include)) continue;
-      const gone = committed !== undefined && (committed.get(m.partition) ?? -1) < 0;
+      // -1 is "no committed offset"; kafkajs's reset marks are other negative numbers (-2 for the
+      // earliest, after retention deleted our offset). A partition that moved after `readAt` (the
+      // mark taken before the offsets were read) may not show its commit yet.
+      const fresh = (this.movedAt.get(m.partition) ?? 0) <= readAt;
+      const gone = committed !== undefined && fresh && (committed.get(m.partition) ?? -1) === -1;
       if (at <= m.high && !gone) continue;
       out.push(m);
       this.next.set(m.partition, m.low);
