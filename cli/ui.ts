@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
 import { runMain } from '../lib/cli/main';
-import { loadConfig, loadStackEnv } from '../lib/config';
+import { loadConfig, loadStackEnv, type Config } from '../lib/config';
+import { clusterIdOf, createKafka } from '../lib/kafka';
 import { createUiContext } from '../lib/ui/context';
 import { startUiServer } from '../lib/ui/server';
 
@@ -25,10 +26,26 @@ export const UI = defineCommand({
   ],
 });
 
+/**
+ * The Kafka cluster's id the emulator names records by (SINK_CLUSTER_ID, else Kafka's), or none
+ * when Kafka does not answer within seconds: the UI still serves the stores' pages then.
+ */
+async function clusterIdOrNone(config: Config): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5_000)));
+  try {
+    const id = clusterIdOf(config, createKafka(config, 'quotes-sink-ui')).catch(() => undefined);
+    return await Promise.race([id, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const args = parseCommand(UI, argv);
   loadStackEnv();
-  const ctx = createUiContext(loadConfig());
+  const config = loadConfig();
+  const ctx = createUiContext({ ...config, SINK_CLUSTER_ID: await clusterIdOrNone(config) });
   const server = await startUiServer(ctx, args.port);
   console.log(`quotes-sink UI on ${server.url} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config';
 import { LOCAL_MSK_ARN } from '../event/build';
-import { clusterKey, clusterName, type ClusterKey } from '../event/coordinates';
+import { clusterKey, clusterName, eventClusterKey, type ClusterKey } from '../event/coordinates';
 import { createKafka } from '../kafka';
 import { quoteType, type Quote } from '../records/quote';
 import { DeadLetters } from '../sink/dead-letters';
@@ -36,10 +36,12 @@ export interface UiContext {
 }
 
 /**
- * The cluster keys the emulator's events give this configuration's records: self-managed events
- * name the bootstrap servers, MSK-shaped ones the emulator's local cluster ARN.
+ * The cluster keys this configuration's records may have: the Kafka cluster's id (what the
+ * emulator names its records by, SINK_CLUSTER_ID or the id Kafka gives), and, without one, the
+ * bootstrap servers (self-managed events) and the emulator's local MSK ARN (MSK-shaped ones).
  */
 export const clustersOf = (c: Config): ClusterKey[] => [
+  ...(c.SINK_CLUSTER_ID ? [eventClusterKey({}, c.SINK_CLUSTER_ID)] : []),
   clusterKey(clusterName({ bootstrapServers: c.KAFKA_BROKERS })),
   clusterKey(clusterName({ eventSourceArn: LOCAL_MSK_ARN })),
 ];
