@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { AssignerProtocol, Partitioners, type Producer } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import { createKafka } from '../../lib/kafka';
 import { BROWSE_GROUP_PREFIX } from '../../lib/ui/kafka-view';
 import { lane, type Lane } from '../helpers/lane';
@@ -61,24 +61,13 @@ function get(
   });
 }
 
-/** The UI's browse groups that subscribe to the lane's topic, right now. */
+/**
+ * The UI's browse groups, right now: listed from the moment the UI joins until it deletes the
+ * group (its members, which name the topic, only for part of that time: under load the watch
+ * missed them). Only this file's UI runs, and groups there before a request are left out.
+ */
 async function browseGroups(): Promise<string[]> {
-  const ids = (await l.admin.listGroups()).groups
-    .map((g) => g.groupId)
-    .filter((g) => g.startsWith(BROWSE_GROUP_PREFIX));
-  if (ids.length === 0) return [];
-  const { groups } = await l.admin.describeGroups(ids);
-  return groups
-    .filter((g) =>
-      g.members.some((m) => {
-        try {
-          return AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics.includes(l.topic);
-        } catch {
-          return false;
-        }
-      }),
-    )
-    .map((g) => g.groupId);
+  return (await l.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(BROWSE_GROUP_PREFIX));
 }
 
 /**
@@ -91,7 +80,7 @@ async function watchingGroups<T>(request: () => Promise<T>): Promise<{ result: T
   const poll = (async () => {
     while (running) {
       for (const g of await browseGroups().catch(() => [])) seen.add(g);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 5)); // a page reads in about 40 ms
     }
   })();
   try {
@@ -136,10 +125,16 @@ test(
   'a same-origin fetch of /records works, and joins a browse group (so the watch below can see one)',
   { timeout: 60_000 },
   async () => {
-    const { result, groups } = await watchingGroups(() => get(records(), FETCH.sameOriginFetch));
-    assert.equal(result.status, 200, result.body);
-    assert.match(result.body, /Q2/);
-    assert.ok(groups.length > 0, 'no browse group seen while /records ran');
+    // The group lives a moment: on a loaded machine one poll may miss it, so up to five tries. That
+    // the watch sees it at all is what the refusals below rely on.
+    let seen = false;
+    for (let attempt = 0; attempt < 5 && !seen; attempt++) {
+      const { result, groups } = await watchingGroups(() => get(records(), FETCH.sameOriginFetch));
+      assert.equal(result.status, 200, result.body);
+      assert.match(result.body, /Q2/);
+      seen = groups.length > 0;
+    }
+    assert.ok(seen, 'no browse group seen while /records ran, in five tries');
   },
 );
 
