@@ -14,7 +14,9 @@
  * explains (nothing forged, no duplicate).
  *
  * `LIFECYCLE_SEED=<n>` replays one seed; `LIFECYCLE_SEEDS=<n>` runs seeds 1..n;
- * `LIFECYCLE_STEPS=<n>` sets the steps per seed.
+ * `LIFECYCLE_STEPS=<n>` sets the steps per seed. Paths into known bugs of the sink (the `KNOWN`
+ * comments: A, B, C, D, E, F, G) are avoided unless `LIFECYCLE_KNOWN=1`, which makes most seeds
+ * fail until they are fixed.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ import { buildEvent, fromKafkaMessage, type EventShape } from '../../lib/event/b
 import {
   eventClusterKey,
   formatCoordinates,
+  partitionKey,
   IDENTITY_HEADER,
   parseStoredId,
   type Coordinates,
@@ -39,7 +42,8 @@ import type { KafkaEventRecord } from '../../lib/event/types';
 import { clusterIdOf, createKafka } from '../../lib/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { typeFields } from '../../lib/records/record-type';
-import { processBatch, type BatchOptions } from '../../lib/sink/batch';
+import { BatchWriteError, StoreWriteError } from '../../lib/errors';
+import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { DeadLetters } from '../../lib/sink/dead-letters';
 import { expandHeaders, keyBase64Of, rebuildText } from '../../lib/sink/value-parts';
 import { uniqueName } from '../helpers/env';
@@ -50,7 +54,7 @@ const PARTITIONS = 2;
 const STEPS = Number(process.env.LIFECYCLE_STEPS ?? 20);
 const SEEDS = process.env.LIFECYCLE_SEED
   ? [Number(process.env.LIFECYCLE_SEED)]
-  : Array.from({ length: Number(process.env.LIFECYCLE_SEEDS ?? 6) }, (_, i) => i + 1);
+  : Array.from({ length: Number(process.env.LIFECYCLE_SEEDS ?? 8) }, (_, i) => i + 1);
 const FIELDS = typeFields(quoteType);
 /** The header every produced record carries: its serial, so the model knows what it produced. */
 const SERIAL = 'lt';
@@ -228,6 +232,10 @@ class Life {
   /** Quotes a blocking document refuses: the next valid records produced use them. */
   private readonly toBlock: string[] = [];
   private blockers = 0;
+  /** Records produced with a blocked quote. */
+  private readonly blockedSerials = new Set<number>();
+  /** Checking the state a killed CLI left: tombstones it read may be applied already. */
+  private midKill = false;
   /** Generations whose emulator group has run (it resumes from its commits after that). */
   private readonly emulated = new Set<number>();
   private serial = 0;
@@ -458,7 +466,11 @@ class Life {
       if (key !== null && roll < 0.14 && this.tombstoneOk(partition, key)) [kind, value] = ['tomb', null];
       else if (roll < 0.26) [kind, value] = ['bad', `{"quote": "broken ${serial}"`];
       else if (roll < 0.36) [kind, value] = ['bad', JSON.stringify({ quote: serial, character: 'x' })];
-      else [kind, value] = ['valid', this.quoteValue(serial, this.toBlock.shift())];
+      else {
+        const quote = this.toBlock.shift();
+        if (quote !== undefined) this.blockedSerials.add(serial);
+        [kind, value] = ['valid', this.quoteValue(serial, quote)];
+      }
       const headers: IHeaders = { [SERIAL]: String(serial) };
       if (this.rnd() < 0.3) headers.h = `v${this.int(3)}`;
       const forged = this.rnd() < 0.12 && forge;
@@ -494,14 +506,17 @@ class Life {
     const floor = new Array<number>(PARTITIONS).fill(0);
     if (process.env.LIFECYCLE_KNOWN) return floor;
     // A forged record whose replay was stored is the same case: its original fails, its copy does not.
-    const resolved = (e: Entry) => e.fixed || (e.forged !== undefined && e.kind === 'valid' && e.resent);
-    // Every message of this generation with such a record's old content: the original, and
-    // copies re-sent before the fix.
+    // KNOWN (bug G, reported): a refused record later stored (its blocker gone) by a re-read of its
+    // original keeps its `store` dead letter pending: a successful write never retires it.
+    const resolved = (e: Entry) =>
+      e.fixed || (e.forged !== undefined && e.kind === 'valid' && e.resent) || this.blockedSerials.has(e.serial);
+    // Every message of this generation with such a record's old content (the original, and
+    // copies re-sent before the fix), or the forged original itself.
     for (const [k, c] of this.classified) {
       const [gen, partition, offset] = k.split('/').map(Number);
       const e = c.copyOf ?? c.own;
-      if (gen === this.gen && e && resolved(e) && c.fp !== e.fp)
-        floor[partition] = Math.max(floor[partition], offset + 1);
+      const old = c.fp !== e?.fp || ((e?.forged !== undefined || this.blockedSerials.has(e.serial)) && c.own === e);
+      if (gen === this.gen && e && resolved(e) && old) floor[partition] = Math.max(floor[partition], offset + 1);
     }
     return floor;
   }
@@ -520,11 +535,47 @@ class Life {
     const how = this.batchShape();
     const label = `${backfill ? 'backfill' : 'sink'} ${from.join(',')}..${highs.join(',')} ${how.shape} ${how.servers} chunk=${how.chunk}`;
     if (records.length === 0) return `${label} (nothing)`;
-    const event = buildEvent(how.shape, how.servers, records);
-    const s = await processBatch(event, quoteType, this.sb, { ...this.opts, writeChunk: how.chunk });
-    records.forEach((r) => this.delivered(r));
+    const dead: Record<string, number> = {};
+    let valid = 0;
+    let deleted = 0;
+    const events = this.apart(records);
+    for (const batch of events) {
+      const event = buildEvent(how.shape, how.servers, batch);
+      const s = await processBatch(event, quoteType, this.sb, { ...this.opts, writeChunk: how.chunk });
+      batch.forEach((r) => this.delivered(r));
+      valid += s.valid;
+      deleted += s.tombstones.deleted;
+      for (const [k, n] of Object.entries(s.deadLettered.byKind)) dead[k] = (dead[k] ?? 0) + n;
+    }
     this.cursor = highs;
-    return `${label}: valid ${s.valid}, dead ${JSON.stringify(s.deadLettered.byKind)}, tombstones ${s.tombstones.deleted}`;
+    const split = events.length > 1 ? ` in ${events.length} events` : '';
+    return `${label}${split}: valid ${valid}, dead ${JSON.stringify(dead)}, tombstones ${deleted}`;
+  }
+
+  /**
+   * KNOWN (bug E, reported): in one event, a record that is dead-lettered (bad JSON, a schema
+   * failure, forged) still takes its identity, so a valid record at that identity later in the
+   * event is a `collision` dead letter even when it is the one stored (prepare.ts prepareChunk /
+   * BatchAccumulator.firstOf); in separate events the same two records do not collide. Unless
+   * LIFECYCLE_KNOWN=1, records are split into consecutive events with no identity held by two
+   * different records.
+   */
+  private apart(records: KafkaEventRecord[]): KafkaEventRecord[][] {
+    if (process.env.LIFECYCLE_KNOWN) return [records];
+    const out: KafkaEventRecord[][] = [[]];
+    let held = new Map<string, string>();
+    for (const r of records) {
+      const c = this.classify(r);
+      const k = idKey(((c.copyOf ?? c.own) as Entry).id);
+      const fp = held.get(k);
+      if (fp !== undefined && fp !== c.fp) {
+        out.push([]);
+        held = new Map();
+      }
+      held.set(k, c.fp);
+      out[out.length - 1].push(r);
+    }
+    return out;
   }
 
   /** The next valid quote produced is refused by Mongo: a blocking document holds it (unique index). */
@@ -547,7 +598,13 @@ class Life {
     // KNOWN (bug C, reported): a forged record in the destination is re-signed by the redrive
     // (redrive.ts identityFor signs its own identity when the carried one does not verify) and
     // stored in both stores, while the `forged` dead letter its failed batch wrote stays pending.
+    // KNOWN (F, reported: finding 1's compensation against the invariant): a record of the failed
+    // batch that one store wrote and the other then refuses on the redrive stays in that store and
+    // in a `store` dead letter (write.ts compensate removes only its own write's copy). Unless
+    // LIFECYCLE_KNOWN=1, the failed batch uses no blocked quote.
+    const blocked = process.env.LIFECYCLE_KNOWN ? [] : this.toBlock.splice(0);
     const produced = await this.produce(1 + this.int(4), Boolean(process.env.LIFECYCLE_KNOWN));
+    this.toBlock.push(...blocked);
     const highs = await this.sync();
     const records = this.range(this.cursor, highs);
     const store = this.pick(['postgres', 'mongo'] as const);
@@ -573,6 +630,45 @@ class Life {
     }
     this.cursor = highs;
     return `sink the tail, then fail (${store} down) ${produced.slice('produce '.length)} → destination`;
+  }
+
+  /**
+   * New records sunk with partial batch responses while one chunk's write fails in a store; the
+   * mapping then retries each partition from the offset the response names (finding 5).
+   */
+  async partial(): Promise<string> {
+    const highs = await this.sync();
+    const records = this.range(this.cursor, highs);
+    if (records.length < 3) return `partial (${records.length} new records: nothing to split)`;
+    if (this.apart(records).length > 1) return `partial: ${await this.sink()} (bug E)`;
+    // KNOWN (F): a retry that one store refuses leaves the other store's copy of the first attempt.
+    const blocked = records.some((r) =>
+      this.blockedSerials.has((this.classify(r).copyOf ?? this.classify(r).own)?.serial ?? -1),
+    );
+    if (blocked && !process.env.LIFECYCLE_KNOWN) return `partial: ${await this.sink()} (F: a blocked quote)`;
+    const store = this.pick(['postgres', 'mongo'] as const);
+    const failAt = 1 + this.int(3);
+    let calls = 0;
+    const flaky = failWhile(this.sb, store, () => ++calls === failAt);
+    const how = this.batchShape();
+    const options = { ...this.opts, partialResponse: true, writeChunk: 2 };
+    const label = `partial ${this.cursor.join(',')}..${highs.join(',')}, ${store} write ${failAt} fails`;
+    let retry = records;
+    try {
+      await processBatch(buildEvent(how.shape, how.servers, records), quoteType, flaky, options);
+      retry = [];
+    } catch (e) {
+      if (e instanceof IncompleteBatchError) {
+        const from = new Map(
+          e.batchItemFailures.map((f) => [f.itemIdentifier['topic-partition'], f.itemIdentifier.offset]),
+        );
+        retry = records.filter((r) => r.offset >= (from.get(partitionKey(r)) ?? Infinity));
+      } else if (!(e instanceof StoreWriteError || e instanceof BatchWriteError)) throw e;
+    }
+    if (retry.length > 0) await processBatch(buildEvent(how.shape, how.servers, retry), quoteType, this.sb, options);
+    records.forEach((r) => this.delivered(r));
+    this.cursor = highs;
+    return `${label}: retried ${retry.length} of ${records.length}`;
   }
 
   async redrive(): Promise<string> {
@@ -645,6 +741,21 @@ class Life {
   async recreate(): Promise<string> {
     // What is in flight is delivered first: a re-sent copy on the deleted topic would be gone.
     await this.redrive();
+    // KNOWN (bug D, reported): a tombstone of the old topic replayed into the new one supersedes
+    // and deletes the new topic's records of its key at lower offsets, produced after it (an
+    // identity does not tell topic incarnations apart: postgres.ts TOMBSTONE_DELETE and
+    // DEAD_LETTERS_SUPERSEDE, mongo.ts deleteByKey compare offsets across them). Unless
+    // LIFECYCLE_KNOWN=1, pending tombstone dead letters (forged ones) are replayed before.
+    if (!process.env.LIFECYCLE_KNOWN) {
+      const tombs = await this.sb.query<DlRow>(
+        `select * from ${this.sb.tables.deadLetters} where value_base64 is null and replayed_at is null and superseded_by is null`,
+      );
+      const dl = new DeadLetters(this.sb.config);
+      for (const t of tombs)
+        await dl.replay(this.kafka, {
+          id: formatCoordinates({ topic: t.topic, partition: t.partition, offset: Number(t.offset) }),
+        });
+    }
     await this.sink();
     await this.reader.stop();
     await this.admin.deleteTopics({ topics: [this.topic], timeout: 30_000 });
@@ -672,6 +783,8 @@ class Life {
     let which = this.pick(['emulator', 'replay', 'redrive'] as const);
     // KNOWN (bug A): the emulator's new group reads the generation again from its start.
     if (which === 'emulator' && !this.emulated.has(this.gen) && this.hasFixedOriginal()) which = 'replay';
+    // KNOWN (bug E): in a re-created topic, its events may hold two records at one identity.
+    if (which === 'emulator' && this.gen > 1 && !process.env.LIFECYCLE_KNOWN) which = 'replay';
     if (which === 'emulator') this.emulated.add(this.gen);
     const killAt = 200 + this.int(3500);
     const env = { ...this.env, KAFKA_GROUP_ID: `${this.topic}-emu-g${this.gen}` };
@@ -681,7 +794,9 @@ class Life {
       redrive: ['cli/redrive.ts', '--from', `kafka://${this.dest}`, '--group', this.redriveGroup],
     }[which];
     const first = await runCli(args, env, killAt);
+    this.midKill = true;
     await check(`${which} killed after ${killAt} ms (${first.killed ? 'killed' : `exited ${first.code}`})`);
+    this.midKill = false;
     const second = await runCli(args, env);
     assert.ok(
       second.code === 0 || (which === 'redrive' && second.code === 3),
@@ -699,14 +814,17 @@ class Life {
 
   // ---- the invariant --------------------------------------------------------------------
 
-  /** A tombstone delivered later than `e`, of its key, at a higher offset of its partition. */
-  private supersededBy(e: Entry): Entry | undefined {
+  /**
+   * A tombstone delivered later than `e`, of its key, at a higher offset of its partition; `maybe`:
+   * or one a killed CLI may have applied before the model learnt of it.
+   */
+  private supersededBy(e: Entry, maybe = false): Entry | undefined {
     // A tombstone is superseded too: it is no record in the stores, but a forged one's dead letter
     // is moot once a later tombstone of the key was applied.
     if (e.keyB64 === null) return undefined;
     return this.all.find(
       (t) =>
-        t.applied &&
+        (t.applied || (maybe && t.kind === 'tomb')) &&
         t.keyB64 === e.keyB64 &&
         t.id.cluster === e.id.cluster &&
         t.id.coordinates.topic === e.id.coordinates.topic &&
@@ -807,6 +925,8 @@ class Life {
           );
         continue;
       }
+      // A CLI killed half-way may have applied a tombstone the model has not delivered yet.
+      if (this.midKill && this.supersededBy(e, true)) continue;
       if (inPg && inMongo) {
         if (live) out.push(`${what}: stored in both stores and also a pending dead letter (${dl.error_kind})`);
         continue;
@@ -946,7 +1066,8 @@ async function runSeed(seed: number): Promise<string> {
   try {
     const kinds: [number, string][] = [
       [3, 'produce'],
-      [3, 'sink'],
+      [2.5, 'sink'],
+      [0.7, 'partial'],
       [1, 'backfill'],
       [0.7, 'block'],
       [0.5, 'unblock'],
@@ -976,6 +1097,7 @@ async function runSeed(seed: number): Promise<string> {
       const table: Record<string, () => Promise<string>> = {
         produce: () => life.produce(2 + life.int(6)),
         sink: () => life.sink(),
+        partial: () => life.partial(),
         backfill: () => life.sink(true),
         block: () => life.block(),
         unblock: () => life.unblock(),
