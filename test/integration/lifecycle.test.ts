@@ -439,7 +439,10 @@ class Life {
    * and not yet consumed) comes back in both stores when it is redriven after a later tombstone of
    * its key was applied: nothing remembers the tombstone once it deleted what was there
    * (batch.ts deleteTombstones; no check when a re-sent record is written). Unless
-   * LIFECYCLE_KNOWN=1, no tombstone is produced for such a key.
+   * LIFECYCLE_KNOWN=1, no tombstone is produced for such a key. Not guarded (seed 118 with
+   * LIFECYCLE_STEPS=26 shows it): a dead letter replayed but not yet consumed is not superseded
+   * by the tombstone (postgres.ts DEAD_LETTERS_SUPERSEDE takes only `replayed_at is null`), and
+   * its copy, failing again in a later event, re-arms it as pending.
    */
   private tombstoneOk(partition: number, key: string): boolean {
     if (process.env.LIFECYCLE_KNOWN) return true;
