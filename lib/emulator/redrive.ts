@@ -16,7 +16,7 @@ import { causeText } from '../cli/errors';
 import { QuotesSinkError } from '../errors';
 import { eventClusterKey, formatCoordinates, IDENTITY_HEADER } from '../event/coordinates';
 import { decodeHeaders } from '../event/decode';
-import { fingerprint, signIdentity, verifyIdentity } from '../event/identity';
+import { fingerprint, signIdentity } from '../event/identity';
 import type { KafkaEvent, KafkaEventRecord } from '../event/types';
 
 /** What a redrive signs re-sent records with: SINK_IDENTITY_KEY, and the cluster id the sink uses. */
@@ -122,29 +122,24 @@ function headersOf(r: KafkaEventRecord): Record<string, Buffer | Buffer[]> {
   return out;
 }
 
-/**
- * The identity header of a failed record's redrive: the one it carries when that is valid (a
- * replay's, failed again), else its own identity signed, with its original timestamp and
- * fingerprint.
- */
-function identityFor(r: KafkaEventRecord, cluster: string, key: string): string {
+/** The failed record's own identity, signed, with its original timestamp and fingerprint. */
+function ownIdentity(r: KafkaEventRecord, cluster: string, key: string): string {
   const headers = decodeHeaders(r.headers);
-  const content = { keyBase64: r.key, valueBase64: r.value, headers };
-  const carried = headers.find((h) => h.name === IDENTITY_HEADER && h.nameBase64 === undefined);
-  if (carried?.value !== undefined && verifyIdentity(carried.value, key, content).ok) return carried.value;
+  const print = fingerprint({ timestamp: r.timestamp, keyBase64: r.key, valueBase64: r.value, headers });
   const coordinates = { topic: r.topic, partition: r.partition, offset: r.offset };
-  const print = fingerprint({ ...content, timestamp: r.timestamp });
   return signIdentity({ cluster, coordinates, timestamp: r.timestamp, fingerprint: print }, key);
 }
 
 /**
  * One failed record as the message that redrives it: its key, value and headers, with a signed
- * identity. Kafka gives it a new timestamp, so the record's age (maximumRecordAgeInSeconds) counts
+ * identity. One it carries already stays as it is: a replay's, failed again, is still that
+ * record; one that does not verify is refused again as `forged`, never vouched for by the redrive.
+ * Kafka gives the message a new timestamp, so the record's age (maximumRecordAgeInSeconds) counts
  * from the redrive; the original timestamp travels in the identity, and the sink stores that.
  */
 export function redriveMessage(r: KafkaEventRecord, cluster: string, key: string): Message {
   const headers = headersOf(r);
-  headers[IDENTITY_HEADER] = Buffer.from(identityFor(r, cluster, key));
+  headers[IDENTITY_HEADER] ??= Buffer.from(ownIdentity(r, cluster, key));
   return {
     key: r.key ? Buffer.from(r.key, 'base64') : null,
     value: r.value === null || r.value === undefined ? null : Buffer.from(r.value, 'base64'),

@@ -104,7 +104,8 @@ export class MongoDeadLetterStore implements DeadLetterStore {
     } catch (e) {
       const duplicates = duplicateIndexes(e);
       if (!duplicates) throw e;
-      const rearmed = await this.rearm(duplicates.map((i) => docs[i]));
+      // Only a re-sent copy re-arms a replayed dead letter (as in Postgres).
+      const rearmed = await this.rearm(duplicates.filter((i) => deadLetters[i].meta.resent).map((i) => docs[i]));
       const inserted = docs.length - duplicates.length;
       return { written: inserted + rearmed, alreadyPresent: duplicates.length - rearmed };
     }
@@ -113,7 +114,10 @@ export class MongoDeadLetterStore implements DeadLetterStore {
   /** Makes replayed dead letters among `docs` pending again with their new reason; returns how many. */
   private async rearm(docs: DeadLetterDocument[]): Promise<number> {
     const replayed = await this.collection()
-      .find({ _id: { $in: docs.map((d) => d._id) }, replayedAt: { $ne: null } }, { projection: { _id: 1 } })
+      .find(
+        { _id: { $in: docs.map((d) => d._id) }, replayedAt: { $ne: null }, supersededBy: { $exists: false } },
+        { projection: { _id: 1 } },
+      )
       .toArray();
     if (replayed.length === 0) return 0;
     const again = new Set(replayed.map((d) => d._id));
@@ -121,7 +125,7 @@ export class MongoDeadLetterStore implements DeadLetterStore {
       .filter((d) => again.has(d._id))
       .map((d) => ({
         updateOne: {
-          filter: { _id: d._id, replayedAt: { $ne: null } },
+          filter: { _id: d._id, replayedAt: { $ne: null }, supersededBy: { $exists: false } },
           update: { $set: { errorKind: d.errorKind, error: d.error, failedAt: d.failedAt, replayedAt: null } },
         },
       }));
@@ -140,7 +144,6 @@ export class MongoDeadLetterStore implements DeadLetterStore {
           partition: m.coordinates.partition,
           keyBase64: m.keyBase64,
           offset: { $lt: m.coordinates.offset },
-          replayedAt: null,
           supersededBy: { $exists: false },
         },
         update: { $set: { supersededBy: m.coordinates.offset } },

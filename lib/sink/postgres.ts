@@ -398,14 +398,15 @@ const DEAD_LETTERS_SUPERSEDE = (table: string) =>
   [
     `update ${table} d set "superseded_by" = t."offset" from ${COORDINATES_RECORDSET}, "key" text)`,
     'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    'and d."offset" < t."offset" and d."kafka_key_base64" = t."key"',
-    'and d."replayed_at" is null and d."superseded_by" is null',
+    'and d."offset" < t."offset" and d."kafka_key_base64" = t."key" and d."superseded_by" is null',
   ].join(' ');
 
 /** The dead-letter table. Written only when a chunk has dead letters. */
 export class PostgresDeadLetterStore implements DeadLetterStore {
   readonly name = 'postgres' as const;
+  /** The insert that re-arms a replayed dead letter, and the one that leaves it as it is. */
   private readonly insert: string;
+  private readonly insertKeeping: string;
   private readonly supersedeSql: string;
   private readonly rememberSql: string;
   private readonly supersedingSql: string;
@@ -419,6 +420,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     tables: Tables,
   ) {
     this.insert = insertSql(qualified(tables, 'deadLetters'), deadLettersTable);
+    this.insertKeeping = insertSql(qualified(tables, 'deadLetters'), { ...deadLettersTable, onConflict: undefined });
     this.supersedeSql = DEAD_LETTERS_SUPERSEDE(qualified(tables, 'deadLetters'));
     this.rememberSql = TOMBSTONES_REMEMBER(qualified(tables, 'tombstones'));
     this.supersedingSql = TOMBSTONES_SUPERSEDING(qualified(tables, 'tombstones'));
@@ -474,14 +476,20 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     return this.schema.ensure();
   }
 
+  /**
+   * Inserts the dead letters. A re-sent copy (a replay or redrive) of a replayed dead letter that
+   * fails again re-arms it; the original read again (a backfill, another group) is already there.
+   */
   async write(deadLetters: readonly DeadLetter[]): Promise<WriteCount> {
     if (deadLetters.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    return insertRows(
-      this.pool,
-      this.insert,
-      deadLetters.map((d) => toRow(deadLettersTable, d)),
-    );
+    const resent = deadLetters.filter((d) => d.meta.resent);
+    const own = resent.length === 0 ? deadLetters : deadLetters.filter((d) => !d.meta.resent);
+    const [a, b] = await Promise.all([
+      insertRows(this.pool, this.insertKeeping, own.map((d) => toRow(deadLettersTable, d))),
+      insertRows(this.pool, this.insert, resent.map((d) => toRow(deadLettersTable, d))),
+    ]);
+    return { written: a.written + b.written, alreadyPresent: a.alreadyPresent + b.alreadyPresent };
   }
 
   /** The pool belongs to the records store, which ends it. */

@@ -43,6 +43,7 @@ export class BatchAccumulator {
   decodeMs = 0;
   /** Fingerprints seen by offset, by cluster and partition (the identity without its offset). */
   private readonly seen = new Map<string, Map<number, string>>();
+  private readonly deadSeen = new Map<string, Map<number, string>>();
   /** The partition last looked up: an event's records come partition by partition. */
   private last?: { meta: RecordMeta; offsets: Map<number, string> };
 
@@ -51,8 +52,9 @@ export class BatchAccumulator {
    * fingerprint) came earlier in the event (the same coordinates twice, two re-sent copies of one
    * record), or `collision` when another record with this identity did.
    */
-  firstOf(meta: RecordMeta): 'first' | 'duplicate' | 'collision' {
-    const offsets = this.offsetsOf(meta);
+  firstOf(meta: RecordMeta, dead = false): 'first' | 'duplicate' | 'collision' {
+    // Dead letters are told apart by fingerprint in their store: one never takes a record's identity.
+    const offsets = dead ? this.deadOffsetsOf(meta) : this.offsetsOf(meta);
     const offset = meta.coordinates.offset;
     const seen = offsets.get(offset);
     if (seen === undefined) {
@@ -62,6 +64,14 @@ export class BatchAccumulator {
     if (seen !== meta.fingerprint) return 'collision';
     this.duplicateInEvent++;
     return 'duplicate';
+  }
+
+  /** The same as {@link offsetsOf} for the event's dead letters (rare: no cache of the last one). */
+  private deadOffsetsOf(meta: RecordMeta): Map<number, string> {
+    const key = `${meta.cluster}:${partitionKey(meta.coordinates)}`;
+    let offsets = this.deadSeen.get(key);
+    if (!offsets) this.deadSeen.set(key, (offsets = new Map()));
+    return offsets;
   }
 
   private offsetsOf(meta: RecordMeta): Map<number, string> {
@@ -239,9 +249,9 @@ export function prepareChunk<T>(
     ranges.add(r);
     acc.partitions.add(r);
     const s = sortSafely(r, type, screens, context);
-    const seen = acc.firstOf(metaOf(s));
+    const seen = acc.firstOf(metaOf(s), s.kind === 'dead');
     if (seen === 'duplicate') continue;
-    if (seen === 'collision') chunk.deadLetters.push(inEventCollision(s));
+    if (seen === 'collision' && s.kind !== 'dead') chunk.deadLetters.push(inEventCollision(s));
     else if (s.kind === 'record') {
       if (context.ingestedAt) s.record.ingestedAt = context.ingestedAt;
       chunk.records.push(s.record);

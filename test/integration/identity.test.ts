@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
 import { IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
+import { redriveMessage } from '../../lib/emulator/redrive';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { openStores } from '../../lib/sink/stores';
@@ -432,5 +433,101 @@ describe('finding 20: header names as they were, in their order', () => {
         ? headers.map((h: { name: string }) => h.name)
         : Object.keys(headers as object);
       assert.deepEqual(names, ['b', '10', '2']);
+    }));
+});
+
+describe('lifecycle test findings', () => {
+  test('A: the original read again after its dead letter was replayed leaves the dead letter replayed; a re-sent copy failing re-arms it', () =>
+    withSandbox('rearm', async (sb) => {
+      await processBatch(event([rec({ offset: 5, value: '{"bad"' })]), quoteType, sb, opts);
+      await sb.query(`update ${sb.tables.deadLetters} set replayed_at = now()`);
+      const backfill = await processBatch(event([rec({ offset: 5, value: '{"bad"' })]), quoteType, sb, opts);
+      assert.equal(backfill.deadLettered.alreadyPresent, 1);
+      assert.notEqual((await deadLetters(sb))[0].replayed_at, null, 'not re-armed by the original');
+      const at = {
+        cluster: (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.deadLetters}`))[0].cluster,
+        topic: 'quotes',
+        partition: 0,
+        offset: 5,
+        timestamp: 1_700_000_000_005,
+      };
+      const copy = rec({
+        offset: 40,
+        value: '{"bad"',
+        timestamp: 9,
+        headers: { [IDENTITY_HEADER]: signedFor('{"bad"', at) },
+      });
+      await processBatch(event([copy]), quoteType, sb, opts);
+      const dls = await deadLetters(sb);
+      assert.equal(dls.length, 1);
+      assert.equal(dls[0].replayed_at, null, 'the replay failed again: pending');
+    }));
+
+  test('B: a replayed dead letter still in flight is superseded by a tombstone of its key, and its failing copy leaves it so', () =>
+    withSandbox('supinflight', async (sb) => {
+      const d: BatchOptions = { ...opts, tombstones: 'delete' };
+      await processBatch(event([rec({ offset: 1, key: 'gone', value: '{"bad"' })]), quoteType, sb, d);
+      await sb.query(`update ${sb.tables.deadLetters} set replayed_at = now()`);
+      await processBatch(event([rec({ offset: 2, key: 'gone', value: null })]), quoteType, sb, d);
+      const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.deadLetters}`))[0].cluster;
+      const at = { cluster, topic: 'quotes', partition: 0, offset: 1, timestamp: 1_700_000_000_001, key: 'gone' };
+      const copy = rec({
+        offset: 50,
+        key: 'gone',
+        value: '{"bad"',
+        timestamp: 9,
+        headers: { [IDENTITY_HEADER]: signedFor('{"bad"', at) },
+      });
+      await processBatch(event([copy]), quoteType, sb, d);
+      const [dl] = await sb.query<{ superseded_by: string | null; replayed_at: Date | null }>(
+        `select superseded_by, replayed_at from ${sb.tables.deadLetters}`,
+      );
+      assert.equal(dl.superseded_by, '2');
+      assert.notEqual(dl.replayed_at, null, 'not pending again: a tombstone made it moot');
+    }));
+
+  test('C: a redrive leaves an identity header that does not verify as it is: the copy is refused again, not stored', () =>
+    withSandbox('launder', async (sb) => {
+      const [q] = quotes(1, 700);
+      const forged = rec({ offset: 3, value: q, headers: { [IDENTITY_HEADER]: 'AbCdEfGhIj/orders/0/3' } });
+      const first = await processBatch(event([forged]), quoteType, sb, opts);
+      assert.deepEqual(first.deadLettered.byKind, { forged: 1 });
+      const message = redriveMessage(forged, 'AbCdEfGhIj', KEY);
+      assert.equal(String(message.headers?.[IDENTITY_HEADER]), 'AbCdEfGhIj/orders/0/3');
+      const copy = toEventRecord({
+        topic: 'quotes',
+        partition: 0,
+        offset: 60,
+        timestamp: 9,
+        key: 'k',
+        value: q,
+        headers: { [IDENTITY_HEADER]: 'AbCdEfGhIj/orders/0/3' },
+      });
+      const again = await processBatch(event([copy]), quoteType, sb, opts);
+      assert.deepEqual(again.deadLettered.byKind, { forged: 1 });
+      assert.equal((await sb.counts()).rows, 0);
+    }));
+
+  test('E: a dead letter and a record at one identity in one event: the record is not a collision', () =>
+    withSandbox('deadfirst', async (sb) => {
+      const [q] = quotes(1, 710);
+      const at = { cluster: 'AbCdEfGhIj', topic: 'quotes', partition: 0, offset: 8, timestamp: 1_700_000_000_008 };
+      const stored = await processBatch(
+        event([rec({ offset: 8, value: q })]),
+        quoteType,
+        { ...sb },
+        { ...opts, clusterId: undefined },
+      );
+      assert.equal(stored.postgres.written, 1);
+      const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.records}`))[0].cluster;
+      const bad = rec({
+        offset: 70,
+        value: '{"bad"',
+        timestamp: 9,
+        headers: { [IDENTITY_HEADER]: signedFor('{"bad"', { ...at, cluster }) },
+      });
+      const s = await processBatch(event([bad, rec({ offset: 8, value: q })]), quoteType, sb, opts);
+      assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 1 });
+      assert.deepEqual(s.deadLettered.byKind, { json: 1 });
     }));
 });
