@@ -115,7 +115,11 @@ export class MongoDeadLetterStore implements DeadLetterStore {
   private async rearm(docs: DeadLetterDocument[]): Promise<number> {
     const replayed = await this.collection()
       .find(
-        { _id: { $in: docs.map((d) => d._id) }, replayedAt: { $ne: null }, supersededBy: { $exists: false } },
+        {
+          $or: docs.map((d) => ({ _id: d._id, valueBase64: d.valueBase64 })),
+          replayedAt: { $ne: null },
+          supersededBy: { $exists: false },
+        },
         { projection: { _id: 1 } },
       )
       .toArray();

@@ -170,11 +170,16 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
     { name: 'superseded_by', sqlType: 'bigint' },
   ],
   primaryKey: [...IDENTITY, 'fingerprint'],
-  // A replayed record that fails again is a dead letter again, not "already there" (unless a
-  // tombstone of its key superseded it meanwhile). Only re-sent copies are written with this; the
-  // original read again (a backfill) leaves a replayed dead letter as it is.
+  // A replayed record that fails again is a dead letter again, not "already there": unless a
+  // tombstone of its key superseded it meanwhile, or its row was fixed (its value is no longer the
+  // failing copy's: the fixed replay is what was sent). Only re-sent copies are written with this;
+  // the original read again (a backfill) leaves a replayed dead letter as it is.
   onConflict: (table) =>
-    `do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null where ${table}."replayed_at" is not null and ${table}."superseded_by" is null`,
+    [
+      'do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null',
+      `where ${table}."replayed_at" is not null and ${table}."superseded_by" is null`,
+      `and ${table}."value_base64" is not distinct from excluded."value_base64"`,
+    ].join(' '),
 };
 
 /**

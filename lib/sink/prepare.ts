@@ -68,7 +68,8 @@ export class BatchAccumulator {
 
   /** The same as {@link offsetsOf} for the event's dead letters (rare: no cache of the last one). */
   private deadOffsetsOf(meta: RecordMeta): Map<number, string> {
-    const key = `${meta.cluster}:${partitionKey(meta.coordinates)}`;
+    // An original and a re-sent copy of it are both written: only the copy re-arms a replayed one.
+    const key = `${meta.cluster}:${partitionKey(meta.coordinates)}${meta.resent ? ':resent' : ''}`;
     let offsets = this.deadSeen.get(key);
     if (!offsets) this.deadSeen.set(key, (offsets = new Map()));
     return offsets;

@@ -463,6 +463,43 @@ describe('lifecycle test findings', () => {
       assert.equal(dls[0].replayed_at, null, 'the replay failed again: pending');
     }));
 
+  test('A: an original and its replay in one event, both failing: the replay re-arms the dead letter', () =>
+    withSandbox('rearm2', async (sb) => {
+      await processBatch(event([rec({ offset: 5, value: '{"bad"' })]), quoteType, sb, opts);
+      await sb.query(`update ${sb.tables.deadLetters} set replayed_at = now()`);
+      const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.deadLetters}`))[0].cluster;
+      const at = { cluster, topic: 'quotes', partition: 0, offset: 5, timestamp: 1_700_000_000_005 };
+      const copy = rec({
+        offset: 41,
+        value: '{"bad"',
+        timestamp: 9,
+        headers: { [IDENTITY_HEADER]: signedFor('{"bad"', at) },
+      });
+      await processBatch(event([rec({ offset: 5, value: '{"bad"' }), copy]), quoteType, sb, opts);
+      const dls = await deadLetters(sb);
+      assert.equal(dls.length, 1);
+      assert.equal(dls[0].replayed_at, null, 'its replay failed again: pending');
+    }));
+
+  test('A: a dead letter fixed in its row and replayed is not re-armed by a later re-send of the original bytes', () =>
+    withSandbox('rearm3', async (sb) => {
+      await processBatch(event([rec({ offset: 5, value: '{"bad"' })]), quoteType, sb, opts);
+      const [q] = quotes(1, 720);
+      await sb.query(`update ${sb.tables.deadLetters} set value_base64 = $1, replayed_at = now()`, [b64(q)]);
+      const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.deadLetters}`))[0].cluster;
+      const at = { cluster, topic: 'quotes', partition: 0, offset: 5, timestamp: 1_700_000_000_005 };
+      // A redrive of the original failure, still in the destination when the row was fixed.
+      const copy = rec({
+        offset: 42,
+        value: '{"bad"',
+        timestamp: 9,
+        headers: { [IDENTITY_HEADER]: signedFor('{"bad"', at) },
+      });
+      await processBatch(event([copy]), quoteType, sb, opts);
+      const [dl] = await deadLetters(sb);
+      assert.notEqual(dl.replayed_at, null, 'the fixed replay is what was sent');
+    }));
+
   test('B: a replayed dead letter still in flight is superseded by a tombstone of its key, and its failing copy leaves it so', () =>
     withSandbox('supinflight', async (sb) => {
       const d: BatchOptions = { ...opts, tombstones: 'delete' };
