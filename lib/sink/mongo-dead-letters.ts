@@ -113,6 +113,7 @@ export class MongoDeadLetterStore implements DeadLetterStore {
 
   /** Makes replayed dead letters among `docs` pending again with their new reason; returns how many. */
   private async rearm(docs: DeadLetterDocument[]): Promise<number> {
+    if (docs.length === 0) return 0;
     const replayed = await this.collection()
       .find(
         {

@@ -68,11 +68,9 @@ export interface UpOptions {
   uis?: boolean;
 }
 
-/** The local signing key of re-sent records (SINK_IDENTITY_KEY): made once, kept with the stack's data. */
+/** The local signing key of re-sent records (SINK_IDENTITY_KEY): the one the env file holds, else a new one. */
 function identityKey(): string {
-  const file = path.join(STACK_DIR, 'identity-key');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
+  return readEnvFile(STACK_ENV_FILE).SINK_IDENTITY_KEY || randomBytes(32).toString('base64url');
 }
 
 function writeEnv(mode: Mode, env: StackEnv): void {

@@ -5,6 +5,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
+import { toSignedBytes } from '../../lib/event/build';
+import { eventClusterKey, IDENTITY_HEADER } from '../../lib/event/coordinates';
+import { decodeHeaders } from '../../lib/event/decode';
+import { fingerprint, signIdentity } from '../../lib/event/identity';
+import type { KafkaEvent, KafkaEventRecord } from '../../lib/event/types';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
 import { openStores, type OpenStores } from '../../lib/sink/stores';
@@ -14,6 +19,27 @@ import { stackConfig, uniqueName } from '../helpers/env';
 
 const fixture = () => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'msk-event.json'), 'utf8'));
 const opts = { tombstones: 'skip' as const };
+
+/** The event of one record's replay, as `dead-letters replay` sends it: a new offset and time, its identity signed. */
+function replayOf(ev: KafkaEvent, partition: string, offset: number): KafkaEvent {
+  const r = ev.records[partition].find((x) => x.offset === offset) as KafkaEventRecord;
+  const print = fingerprint({
+    timestamp: r.timestamp,
+    keyBase64: r.key,
+    valueBase64: r.value,
+    headers: decodeHeaders(r.headers),
+  });
+  const coordinates = { topic: r.topic, partition: r.partition, offset };
+  const identity = { cluster: eventClusterKey(ev), coordinates, timestamp: r.timestamp, fingerprint: print };
+  const header = signIdentity(identity, stackConfig().SINK_IDENTITY_KEY as string);
+  const copy = {
+    ...r,
+    offset: 9_000,
+    timestamp: Date.now(),
+    headers: [...r.headers, { [IDENTITY_HEADER]: toSignedBytes(Buffer.from(header)) }],
+  };
+  return { ...ev, records: { [partition]: [copy] } };
+}
 
 /** Stores on names of their own, with `stores` as SINK_STORES; counts what landed where. */
 async function lane(stores: string) {
@@ -99,8 +125,16 @@ describe('SINK_STORES=mongo: MongoDB only, dead letters in a MongoDB collection'
     assert.deepEqual(s.deadLettered, { written: 0, alreadyPresent: 2, byKind: { json: 1, schema: 1 } });
     const dls = l.db.collection(l.config.MONGO_DEAD_LETTER_COLLECTION);
     await dls.updateOne({ offset: 101 }, { $set: { replayedAt: new Date() } });
-    const again = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(again.deadLettered, { written: 1, alreadyPresent: 1, byKind: { json: 1, schema: 1 } });
+    // The original read again (a backfill) leaves the replayed dead letter as it is…
+    const backfill = await processBatch(fixture(), quoteType, stores, opts);
+    assert.deepEqual(backfill.deadLettered, { written: 0, alreadyPresent: 2, byKind: { json: 1, schema: 1 } });
+    assert.notEqual((await dls.findOne({ offset: 101 }))?.replayedAt, null);
+    // …its replay (a re-sent copy with its signed identity) failing again makes it pending again.
+    const again = await processBatch(replayOf(fixture(), 'quotes-1', 101), quoteType, stores, {
+      ...opts,
+      identityKey: l.config.SINK_IDENTITY_KEY,
+    });
+    assert.deepEqual(again.deadLettered, { written: 1, alreadyPresent: 0, byKind: { json: 1 } });
     assert.equal((await dls.findOne({ offset: 101 }))?.replayedAt, null);
   });
 });
