@@ -486,8 +486,16 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     const resent = deadLetters.filter((d) => d.meta.resent);
     const own = resent.length === 0 ? deadLetters : deadLetters.filter((d) => !d.meta.resent);
     const [a, b] = await Promise.all([
-      insertRows(this.pool, this.insertKeeping, own.map((d) => toRow(deadLettersTable, d))),
-      insertRows(this.pool, this.insert, resent.map((d) => toRow(deadLettersTable, d))),
+      insertRows(
+        this.pool,
+        this.insertKeeping,
+        own.map((d) => toRow(deadLettersTable, d)),
+      ),
+      insertRows(
+        this.pool,
+        this.insert,
+        resent.map((d) => toRow(deadLettersTable, d)),
+      ),
     ]);
     return { written: a.written + b.written, alreadyPresent: a.alreadyPresent + b.alreadyPresent };
   }

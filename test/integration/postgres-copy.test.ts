@@ -32,7 +32,7 @@ function lane(name: string, copy: boolean, refuseCopy = false) {
     if (typeof (q as { submit?: unknown }).submit === 'function') {
       sent.copy++;
       if (refuseCopy) return Promise.reject(copyRefused());
-    // The cluster-key note (once per store instance) is not a records insert.
+      // The cluster-key note (once per store instance) is not a records insert.
     } else if (typeof q === 'string' && /^(with|insert)/.test(q) && !q.includes('_clusters')) sent.insert++;
     return query(q, ...rest);
   }) as typeof pool.query;
