@@ -18,6 +18,7 @@
  * comments: A, B, C, D, E, F, G) are avoided unless `LIFECYCLE_KNOWN=1`, which makes most seeds
  * fail until they are fixed.
  */
+import { prng } from '../../lib/producer/synthetic';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -66,18 +67,6 @@ const SEEDS = process.env.LIFECYCLE_SEED
 const FIELDS = typeFields(quoteType);
 /** The header every produced record carries: its serial, so the model knows what it produced. */
 const SERIAL = 'lt';
-
-/** mulberry32: small, seedable, good enough to pick steps. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Kind = 'valid' | 'bad' | 'tomb';
 type State = 'pending' | 'away' | 'due' | 'moved';
@@ -272,7 +261,7 @@ class Life {
   private opts!: BatchOptions;
 
   constructor(readonly seed: number) {
-    this.rnd = mulberry32(seed);
+    this.rnd = prng(seed);
   }
 
   int(n: number): number {
