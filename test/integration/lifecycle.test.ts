@@ -53,10 +53,10 @@ import { sandbox, type Sandbox } from '../helpers/sink';
 
 /**
  * Whether the steps that lead into known bug `bug` (the KNOWN comments) are taken: always for the
- * bugs fixed since they were found (A, B, C, E, G: each has its own test in identity.test.ts), and
+ * bugs fixed since they were found (A, B, C, D, E, G: each has its own test in identity.test.ts), and
  * for the others with LIFECYCLE_KNOWN=1.
  */
-const FIXED = new Set(['A', 'B', 'C', 'E', 'G']);
+const FIXED = new Set(['A', 'B', 'C', 'D', 'E', 'G']);
 const known = (bug: string): boolean => FIXED.has(bug) || Boolean(process.env.LIFECYCLE_KNOWN);
 
 const PARTITIONS = 2;
@@ -743,11 +743,11 @@ class Life {
   async recreate(): Promise<string> {
     // What is in flight is delivered first: a re-sent copy on the deleted topic would be gone.
     await this.redrive();
-    // KNOWN (bug D, reported): a tombstone of the old topic replayed into the new one supersedes
-    // and deletes the new topic's records of its key at lower offsets, produced after it (an
-    // identity does not tell topic incarnations apart: postgres.ts TOMBSTONE_DELETE and
-    // DEAD_LETTERS_SUPERSEDE, mongo.ts deleteByKey compare offsets across them). Unless
-    // LIFECYCLE_KNOWN=1, pending tombstone dead letters (forged ones) are replayed before.
+    // KNOWN (bug D, fixed: identity.test.ts "D:"): a tombstone of the old topic replayed into the
+    // new one superseded and deleted the new topic's records of its key at lower offsets, produced
+    // after it; a re-sent tombstone now supersedes only records up to its original timestamp
+    // (model.ts supersedesUntil). Unless LIFECYCLE_KNOWN=1, pending tombstone dead letters (forged
+    // ones) are replayed before.
     if (!known('D')) {
       const tombs = await this.sb.query<DlRow>(
         `select * from ${this.sb.tables.deadLetters} where value_base64 is null and replayed_at is null and superseded_by is null and stored_at is null`,
