@@ -21,18 +21,23 @@ export interface StoredRange {
 
 const partitionOf = (m: RecordMeta) => `${m.cluster}\n${m.coordinates.topic}\n${m.coordinates.partition}`;
 
+const samePartition = (r: StoredRange, m: RecordMeta) =>
+  r.partition === m.coordinates.partition && r.topic === m.coordinates.topic && r.cluster === m.cluster;
+
 /** The identity ranges of `stored` (re-sent records by the identity they carry), one per partition. */
 export function storedRanges(stored: readonly RecordMeta[]): StoredRange[] {
   const ranges = new Map<string, StoredRange>();
+  let last: StoredRange | undefined;
   for (const m of stored) {
-    const k = partitionOf(m);
     const offset = m.coordinates.offset;
-    const r = ranges.get(k);
+    // An event's records come partition by partition: no key to build for most of them.
+    let r = last !== undefined && samePartition(last, m) ? last : ranges.get(partitionOf(m));
     if (!r) {
       const { topic, partition } = m.coordinates;
-      ranges.set(k, { cluster: m.cluster, topic, partition, from: offset, to: offset });
+      ranges.set(partitionOf(m), (r = { cluster: m.cluster, topic, partition, from: offset, to: offset }));
     } else if (offset < r.from) r.from = offset;
     else if (offset > r.to) r.to = offset;
+    last = r;
   }
   return [...ranges.values()];
 }

@@ -105,8 +105,10 @@ async function compensate<T>(
  */
 async function dropSuperseded<T>(stores: Stores<T>, chunk: PreparedChunk<T>): Promise<number> {
   const lookup = stores.deadLetters.superseded?.bind(stores.deadLetters);
-  const resent = chunk.records.flatMap((g, i) => (g.meta.resent ? [i] : []));
-  if (!lookup || resent.length === 0) return 0;
+  if (!lookup) return 0;
+  const resent: number[] = [];
+  for (let i = 0; i < chunk.records.length; i++) if (chunk.records[i].meta.resent) resent.push(i);
+  if (resent.length === 0) return 0;
   const gone = await lookup(resent.map((i) => chunk.records[i].meta));
   if (gone.size === 0) return 0;
   const drop = new Set([...gone].map((n) => resent[n]));
@@ -173,6 +175,7 @@ async function writeRecords<T>(stores: Stores<T>, chunk: PreparedChunk<T>, inges
   if (!fixed.ok) return fixed;
   // Removals count as negative writes, so a store's total says what it holds.
   fixed.values.forEach((w, i) => writes.push({ ...w, of: i < stores.records.length ? 'records' : 'deadLetters' }));
-  const stored = chunk.records.flatMap((g, i) => (refused.has(i) ? [] : [g.meta]));
+  const stored: RecordMeta[] = [];
+  for (let i = 0; i < chunk.records.length; i++) if (!refused.has(i)) stored.push(chunk.records[i].meta);
   return { ok: true, writes, refused: [...refused.values()], stored };
 }
