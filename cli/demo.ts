@@ -8,18 +8,18 @@ import pg from 'pg';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { DEFAULTS, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
-import { defineCommand, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { closeConnections, handler } from '../handlers/sink';
-import { Emulator, type EmulatorStatus } from '../lib/emulator/emulator';
-import { inProcessInvoker } from '../lib/emulator/invoke';
-import { createKafka } from '../lib/kafka';
+import { Emulator, type EmulatorStatus } from '../tools/emulator/emulator';
+import { inProcessInvoker } from '../tools/emulator/invoke';
+import { createKafka } from '../tools/kafka';
 import { createLogger, type Logger } from '../lib/log';
-import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../lib/producer/publish';
+import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../tools/producer/publish';
 import { quoteType } from '../lib/records/quote';
-import { openStores } from '../lib/sink/stores';
-import { qualifiedTable } from '../lib/sink/tables';
-import { up, type Mode } from '../lib/stack/stack';
+import { openStores } from '../lib/stores';
+import { qualifiedTable } from '../lib/postgres/names';
+import { up, type Mode } from '../tools/stack/stack';
 
 export const DEMO = defineCommand({
   command: 'npm start --',

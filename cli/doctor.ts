@@ -8,12 +8,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { QuotesSinkError } from '../lib/errors';
-import { findCfnLint, runCfnLint } from '../lib/deploy/cfn-lint';
-import { checkTemplate, type CfnTemplate } from '../lib/deploy/template';
-import { deployVariants, packageVariants, type PackageResult } from '../lib/deploy/variants';
+import { findCfnLint, runCfnLint } from '../tools/deploy/cfn-lint';
+import { checkTemplate, type CfnTemplate } from '../tools/deploy/template';
+import { deployVariants, packageVariants, type PackageResult } from '../tools/deploy/variants';
 
 export const DOCTOR = defineCommand({
   command: 'npm run doctor --',

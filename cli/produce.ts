@@ -7,14 +7,14 @@ import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
-import { createKafka } from '../lib/kafka';
-import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { MissingTopicError } from '../lib/cli/errors';
-import { runMain } from '../lib/cli/main';
-import { missingTopics } from '../lib/cli/reachable';
-import { stopSignal } from '../lib/cli/signals';
-import { createTopic } from '../lib/cli/topics';
+import { createKafka } from '../tools/kafka';
+import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { MissingTopicError } from '../tools/cli/errors';
+import { runMain } from '../tools/cli/main';
+import { missingTopics } from '../tools/cli/reachable';
+import { stopSignal } from '../tools/cli/signals';
+import { createTopic } from '../tools/cli/topics';
 import {
   QUOTES_API_URL,
   SAMPLE_FILE,
@@ -23,9 +23,9 @@ import {
   quoteMessages,
   readQuotes,
   syntheticMessages,
-} from '../lib/producer/publish';
-import { perSecond, runRounds, type RoundResult } from '../lib/producer/rounds';
-import { progressBar } from '../lib/progress';
+} from '../tools/producer/publish';
+import { perSecond, runRounds, type RoundResult } from '../tools/producer/rounds';
+import { progressBar } from '../tools/cli/progress';
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 

@@ -4,15 +4,15 @@
  * that the sink stores each once (lib/emulator/redrive.ts).
  */
 import { z } from 'zod';
-import { defineCommand, exclusive, parseCommand } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { UsageError } from '../lib/cli/errors';
-import { runMain } from '../lib/cli/main';
-import { checkKafka } from '../lib/cli/reachable';
+import { defineCommand, exclusive, parseCommand } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { UsageError } from '../tools/cli/errors';
+import { runMain } from '../tools/cli/main';
+import { checkKafka } from '../tools/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { requireIdentityKey } from '../lib/event/identity';
-import { redriveFolder, redriveTopic, type RedriveResult, type SkippedEntry } from '../lib/emulator/redrive';
-import { clusterIdOf, createKafka } from '../lib/kafka';
+import { redriveFolder, redriveTopic, type RedriveResult, type SkippedEntry } from '../tools/replay/redrive';
+import { clusterIdOf, createKafka } from '../tools/kafka';
 
 /** Everything valid was sent, but some entries were skipped: someone should look at them. */
 export const EXIT_SKIPPED = 3;

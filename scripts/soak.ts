@@ -13,14 +13,14 @@ import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { z } from 'zod';
 import { createTopic, dropStores, writeResult } from '../bench/common';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
-import { reachable } from '../lib/cli/reachable';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
+import { reachable } from '../tools/cli/reachable';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, type Config } from '../lib/config';
-import { createKafka } from '../lib/kafka';
-import { publish, syntheticMessages } from '../lib/producer/publish';
-import { qualifiedTable } from '../lib/sink/tables';
-import { up } from '../lib/stack/stack';
+import { createKafka } from '../tools/kafka';
+import { publish, syntheticMessages } from '../tools/producer/publish';
+import { qualifiedTable } from '../lib/postgres/names';
+import { up } from '../tools/stack/stack';
 
 export const SOAK = defineCommand({
   command: 'npm run soak --',

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../lib/config';
-import { spawnCapture } from '../../lib/proc/spawn';
+import { spawnCapture } from '../../tools/proc/spawn';
 
 export const SERVERLESS = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'serverless');
 export const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Partitioners, type Message } from 'kafkajs';
-import { createKafka } from '../../lib/kafka';
-import { sleep } from '../../lib/stack/proc';
+import { createKafka } from '../../tools/kafka';
+import { sleep } from '../../tools/stack/proc';
 import { ConfigResourceTypes } from 'kafkajs';
 import { uniqueName } from '../helpers/env';
 import {

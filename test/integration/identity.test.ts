@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
 import { describe, test } from 'node:test';
-import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
+import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emulator/event';
 import { IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
-import { redriveMessage } from '../../lib/emulator/redrive';
+import { redriveMessage } from '../../tools/replay/redrive';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
-import { openStores } from '../../lib/sink/stores';
+import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { failWhile } from '../helpers/faults';
 import { quotes, sandbox, type Sandbox } from '../helpers/sink';

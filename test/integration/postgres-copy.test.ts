@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
-import { createPostgresPool, postgresStores } from '../../lib/sink/postgres';
-import { qualifiedTable, tablesFrom } from '../../lib/sink/tables';
+import { createPostgresPool, postgresStores } from '../../lib/postgres/store';
+import { qualifiedTable, tablesFrom } from '../../lib/postgres/names';
 import { stackConfig, uniqueName } from '../helpers/env';
 import { quotes } from '../helpers/sink';
 

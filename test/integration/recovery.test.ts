@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
-import { redriveMessages } from '../../lib/emulator/redrive';
-import { createKafka } from '../../lib/kafka';
+import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emulator/event';
+import { redriveMessages } from '../../tools/replay/redrive';
+import { createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { uniqueName } from '../helpers/env';

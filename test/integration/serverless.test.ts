@@ -10,16 +10,16 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { availableParallelism } from 'node:os';
-import { findCfnLint, runCfnLint } from '../../lib/deploy/cfn-lint';
-import { checkTemplate, eventSourceMappings, type CfnTemplate } from '../../lib/deploy/template';
+import { findCfnLint, runCfnLint } from '../../tools/deploy/cfn-lint';
+import { checkTemplate, eventSourceMappings, type CfnTemplate } from '../../tools/deploy/template';
 import {
   deployVariants,
   packageVariant,
   packageVariants,
   type PackageResult,
   type Variant,
-} from '../../lib/deploy/variants';
-import { freePort } from '../../lib/stack/proc';
+} from '../../tools/deploy/variants';
+import { freePort } from '../../tools/stack/proc';
 import { runCommand, SERVERLESS, startCommand, stopCommand, TSX } from '../helpers/run';
 import { sandbox, type Sandbox } from '../helpers/sink';
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import type { ServiceState } from '../../lib/stack/stack';
+import type { ServiceState } from '../../tools/stack/stack';
 import { stackConfig, uniqueName } from '../helpers/env';
 import { TSX, runCommand } from '../helpers/run';
 

@@ -9,8 +9,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { brokerList, parseEnvFile } from '../../lib/config';
-import { freePort } from '../../lib/stack/proc';
-import { currentMode, status, type ServiceState } from '../../lib/stack/stack';
+import { freePort } from '../../tools/stack/proc';
+import { currentMode, status, type ServiceState } from '../../tools/stack/stack';
 import { stackConfig, uniqueName } from '../helpers/env';
 import { TSX, runCommand } from '../helpers/run';
 

@@ -5,15 +5,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
-import { toSignedBytes } from '../../lib/event/build';
+import { toSignedBytes } from '../../tools/emulator/event';
 import { eventClusterKey, IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { decodeHeaders } from '../../lib/event/decode';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/event/types';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
-import { openStores, type OpenStores } from '../../lib/sink/stores';
-import { qualifiedTable } from '../../lib/sink/tables';
+import { openStores, type OpenStores } from '../../lib/stores';
+import { qualifiedTable } from '../../lib/postgres/names';
 import type { Quote } from '../../lib/records/quote';
 import { stackConfig, uniqueName } from '../helpers/env';
 

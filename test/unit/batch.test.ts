@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BatchWriteError, InvalidEventError, StoreWriteError } from '../../lib/errors';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
 import type { KafkaEventRecord } from '../../lib/event/types';
 import { quoteType, type Quote } from '../../lib/records/quote';

@@ -14,9 +14,9 @@ import {
   parseCommand,
   parseSubcommand,
   requires,
-} from '../../lib/cli/args';
-import { UnreachableError, causeText } from '../../lib/cli/errors';
-import { describeFailure } from '../../lib/cli/main';
+} from '../../tools/cli/args';
+import { UnreachableError, causeText } from '../../tools/cli/errors';
+import { describeFailure } from '../../tools/cli/main';
 import { ConfigError } from '../../lib/config';
 
 const SPEC = defineCommand({

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
-import { parseCommand, type CommandSpec } from '../../lib/cli/args';
-import { HelpRequested, UsageError } from '../../lib/cli/errors';
+import { parseCommand, type CommandSpec } from '../../tools/cli/args';
+import { HelpRequested, UsageError } from '../../tools/cli/errors';
 import { parseDoctorOptions } from '../../cli/doctor';
 import { UI } from '../../cli/ui';
 import { MEMORY } from '../../bench/memory';

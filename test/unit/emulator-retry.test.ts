@@ -8,7 +8,7 @@ import {
   RetriesExhaustedError,
   withRetry,
   type RetryOptions,
-} from '../../lib/emulator/retry';
+} from '../../tools/emulator/retry';
 import { InvalidEventError, StoreWriteError } from '../../lib/errors';
 
 const fast: RetryOptions = { attempts: 'forever', baseMs: 1, capMs: 2 };

@@ -1,9 +1,9 @@
 /** The emulator's status accounting and position tracking, apart from any consumption. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Positions } from '../../lib/emulator/positions';
-import { doneLine, statusLine } from '../../lib/emulator/report';
-import { lagOf, StatusAccumulator, type EventReport } from '../../lib/emulator/status';
+import { Positions } from '../../tools/emulator/positions';
+import { doneLine, statusLine } from '../../tools/emulator/report';
+import { lagOf, StatusAccumulator, type EventReport } from '../../tools/emulator/status';
 
 const report = (over: Partial<EventReport> = {}): EventReport => ({
   received: 10,

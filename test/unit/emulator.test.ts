@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { Emulator, EventTooLargeError, type EmulatorOptions } from '../../lib/emulator/emulator';
-import type { Invoker } from '../../lib/emulator/invoke';
+import { Emulator, EventTooLargeError, type EmulatorOptions } from '../../tools/emulator/emulator';
+import type { Invoker } from '../../tools/emulator/invoke';
 import { InvalidEventError } from '../../lib/errors';
 import type { KafkaEvent } from '../../lib/event/types';
 import type { BatchSummary } from '../../lib/sink/batch';
 import { METRIC_NAMES } from '../../lib/sink/metrics';
-import type { FailedBatch, FailureDestination } from '../../lib/emulator/destination';
-import { parseFilters } from '../../lib/emulator/filter';
+import type { FailedBatch, FailureDestination } from '../../tools/emulator/destination';
+import { parseFilters } from '../../tools/emulator/filter';
 
 const TOPIC = 'quotes';
 

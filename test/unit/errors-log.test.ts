@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { BatchWriteError, InvalidEventError, QuotesSinkError, StoreWriteError } from '../../lib/errors';
 import { redactUrl } from '../../lib/config';
 import { createLogger, scrub, serializeError } from '../../lib/log';
-import { preview, printable } from '../../lib/sink/dead-letters';
+import { preview, printable } from '../../tools/replay/dead-letters';
 
 const context = {
   store: 'postgres' as const,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { InvalidEventError } from '../../lib/errors';
-import { buildEvent, toEventRecord, toSignedBytes } from '../../lib/event/build';
+import { buildEvent, toEventRecord, toSignedBytes } from '../../tools/emulator/event';
 import { decodeHeaders, decodeRecord, signedBytesToBuffer } from '../../lib/event/decode';
 import { eventRecords, isBase64, parseEvent } from '../../lib/event/parse';
 

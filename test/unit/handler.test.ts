@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createSinkHandler } from '../../handlers/sink';
 import { loadConfig } from '../../lib/config';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { createLogger } from '../../lib/log';
 import type { Quote } from '../../lib/records/quote';
 import { firstUnwritten } from '../../lib/sink/batch';

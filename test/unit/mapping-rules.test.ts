@@ -11,7 +11,7 @@ import {
   RULES,
   settingsFromCloudFormation,
   type MappingSettings,
-} from '../../lib/deploy/mapping-rules';
+} from '../../tools/deploy/mapping-rules';
 
 /** A mapping AWS accepts: provisioned, every error control set, a Kafka-topic destination. */
 const good: MappingSettings = {
