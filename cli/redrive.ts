@@ -1,7 +1,7 @@
 /**
  * `npm run redrive -- --from kafka://TOPIC | --from-dir DIR [--to TOPIC]`: puts the records an
  * on-failure destination holds back on the source topic, each carrying its original identity, so
- * that the sink stores each once (lib/emulator/redrive.ts).
+ * that the sink stores each once (tools/replay/redrive.ts).
  */
 import { z } from 'zod';
 import { defineCommand, exclusive, parseCommand } from '../tools/cli/args';

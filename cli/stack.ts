@@ -1,7 +1,7 @@
 /**
  * `npm run stack -- up [--uis] | down [--uis] [--purge] | status [--json]`: the local Kafka +
  * PostgreSQL + MongoDB stack, and on request the web UIs of the tutorial (pgAdmin, mongo-express).
- * See lib/stack/mode.ts for how it chooses between your services, Docker and native processes.
+ * See tools/stack/mode.ts for how it chooses between your services, Docker and native processes.
  */
 import { z } from 'zod';
 import { STACK_ENV_FILE } from '../lib/config';

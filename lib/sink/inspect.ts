@@ -1,7 +1,7 @@
 /**
  * The read side of the stores: what the UI (and anything else that looks rather than writes) may
- * ask of them. Adapters live beside the write adapters (lib/sink/postgres-inspect.ts,
- * lib/sink/mongo-inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
+ * ask of them. Adapters live beside the write adapters (lib/postgres/inspect.ts,
+ * lib/mongo/inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
  * filters of its own.
  */
 import { fingerprint } from '../event/identity';
@@ -115,7 +115,7 @@ export interface DeadLetterFilter {
   limit?: number;
 }
 
-/** The read side of the dead-letter table. Replay stays with lib/sink/dead-letters.ts. */
+/** The read side of the dead-letter table. Replay stays with tools/replay/dead-letters.ts. */
 export interface DeadLetterInspector {
   /** The dead letters among `coordinates`, keyed by record id. */
   find(coordinates: readonly Coordinates[]): Promise<Map<string, DeadLetterRecord>>;

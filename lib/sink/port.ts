@@ -1,5 +1,5 @@
 /**
- * The ports the sink core owns. Store adapters (lib/sink/postgres.ts, lib/sink/mongo.ts, in-memory
+ * The ports the sink core owns. Store adapters (lib/postgres/store.ts, lib/mongo/store.ts, in-memory
  * fakes in tests) implement them and are handed their clients by the composition root.
  */
 import type { RecordMeta } from '../event/decode';

@@ -1,5 +1,5 @@
 /**
- * The command lines (lib/cli): every one answers --help (exit 0, usage on stdout) and a bad flag
+ * The command lines (tools/cli): every one answers --help (exit 0, usage on stdout) and a bad flag
  * (exit 2, one line naming it, no stack trace); with Kafka or a store unreachable each exits
  * non-zero within 10 s naming what it could not reach. Then what topics, produce and dead-letters
  * do on the real stack. Every run is bounded in time.

@@ -1,4 +1,4 @@
-/** The shared command-line parser (lib/cli/args.ts) and how runMain reports outcomes (lib/cli/main.ts). */
+/** The shared command-line parser (tools/cli/args.ts) and how runMain reports outcomes (tools/cli/main.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';

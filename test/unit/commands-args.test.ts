@@ -1,6 +1,6 @@
 /**
  * The commands that parsed their own flags (doctor, ui, the bench scripts) on the shared parser
- * (lib/cli/args.ts): values and defaults in process, and as run, `--help` exits 0 and a bad flag
+ * (tools/cli/args.ts): values and defaults in process, and as run, `--help` exits 0 and a bad flag
  * is one line on stderr with exit 2 and no stack trace. Only argument handling: nothing here
  * packages serverless variants or touches a store.
  */

@@ -1,4 +1,4 @@
-/** The deploy side of serverless.yml (lib/deploy/): params, the template patch, IAM per variant, the variant list. */
+/** The deploy side of serverless.yml (tools/deploy/): params, the template patch, IAM per variant, the variant list. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CfnLintMissingError, findCfnLint } from '../../tools/deploy/cfn-lint';

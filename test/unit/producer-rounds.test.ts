@@ -1,4 +1,4 @@
-/** The producer's --every schedule (lib/producer/rounds.ts): rounds, stopping, and failures. */
+/** The producer's --every schedule (tools/producer/rounds.ts): rounds, stopping, and failures. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { perSecond, runRounds } from '../../tools/producer/rounds';

@@ -1,5 +1,5 @@
 /**
- * The native services' shared lifecycle (lib/stack/service.ts) and the spawn helper, with tiny
+ * The native services' shared lifecycle (tools/stack/service.ts) and the spawn helper, with tiny
  * Node servers for services: no Kafka, Postgres or FerretDB needed. The stack folder is a temp dir.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * The native UIs of `stack up --uis` (lib/stack/pgadmin.ts, mongo-express.ts, uis.ts) without
+ * The native UIs of `stack up --uis` (tools/stack/pgadmin.ts, mongo-express.ts, uis.ts) without
  * installing them: pgAdmin's generated settings and server entry, mongo-express's environment,
  * the HTTP probe, the one-line install failure, and what `status` lists. The stack folder is a temp dir.
  */

@@ -2,7 +2,7 @@
  * One argument parser for every command: node's `parseArgs` (strict) for the syntax, then a zod
  * schema (`.strict()`) for the values, with help text generated from the same declarations.
  * Every mistake becomes a {@link UsageError} of one line naming the flag; `--help` becomes a
- * {@link HelpRequested}. `runMain` (lib/cli/main.ts) turns those into exit codes 2 and 0.
+ * {@link HelpRequested}. `runMain` (tools/cli/main.ts) turns those into exit codes 2 and 0.
  *
  * A command declares its flags and positionals for the syntax and help, and a zod object over the
  * same keys for the values (flag values arrive as strings; see {@link intFlag} and friends):

@@ -1,5 +1,5 @@
 /**
- * A local Serverless Framework plugin (loaded through lib/deploy/serverless-plugin.js): after the
+ * A local Serverless Framework plugin (loaded through tools/deploy/serverless-plugin.js): after the
  * framework compiles the kafka/msk events, it adds to every generated AWS::Lambda::EventSourceMapping
  * what v3 cannot express from params (provisioned mode, the error handling controls, the on-failure
  * destination) and the IAM statements they need. It finds the mappings by type, so any topic or

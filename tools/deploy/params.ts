@@ -1,7 +1,7 @@
 /**
  * The deploy params that shape the Kafka mappings beyond what the Serverless Framework v3 compiles
  * itself: scaling mode, error handling controls, on-failure destination and the KMS keys. They
- * reach the plugin (lib/deploy/esm-plugin.ts) as `custom.mapping` in serverless.yml, resolved, so
+ * reach the plugin (tools/deploy/esm-plugin.ts) as `custom.mapping` in serverless.yml, resolved, so
  * numbers and booleans may arrive as strings (`--param=minimumPollers=2`).
  */
 import { z } from 'zod';

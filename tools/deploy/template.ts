@@ -202,7 +202,7 @@ export interface MappingReport {
   notes: string[];
 }
 
-/** Applies the rules of lib/deploy/mapping-rules.ts to every Kafka mapping of a packaged template. */
+/** Applies the rules of tools/deploy/mapping-rules.ts to every Kafka mapping of a packaged template. */
 export function checkTemplate(template: CfnTemplate): MappingReport[] {
   return eventSourceMappings(template).map(([logicalId, props]) => {
     const settings = settingsFromCloudFormation(props);

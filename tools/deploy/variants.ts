@@ -10,7 +10,7 @@ import { QuotesSinkError } from '../../lib/errors';
 import { DESTINATIONS, SCALING_MODES } from './params';
 import type { CfnTemplate } from './template';
 
-/** The project root (this file lives in lib/deploy/). */
+/** The project root (this file lives in tools/deploy/). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const SERVERLESS_BIN = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'serverless');
 export const TRIGGERS = ['none', 'kafka', 'msk', 'both'] as const;

@@ -1,6 +1,6 @@
 /**
  * The emulator's settings from the deployed configuration: the Kafka mapping of a packaged template
- * (or of serverless.yml, packaged on the fly), checked against AWS's rules (lib/deploy/mapping-rules.ts)
+ * (or of serverless.yml, packaged on the fly), checked against AWS's rules (tools/deploy/mapping-rules.ts)
  * and filled in with AWS's defaults, so that the emulator runs what AWS would run.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

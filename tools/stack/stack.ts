@@ -1,6 +1,6 @@
 /**
  * The stack: Kafka, PostgreSQL and a MongoDB-wire server, from your own services, Docker Compose,
- * or native processes started here (lib/stack/mode.ts chooses). Whatever is used, its addresses
+ * or native processes started here (tools/stack/mode.ts chooses). Whatever is used, its addresses
  * end up in the stack's env file for the code, the CLIs and the tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -64,7 +64,7 @@ export interface UpResult {
 
 /** What `up` is asked for beyond the stack. */
 export interface UpOptions {
-  /** Also pgAdmin and mongo-express, natively (lib/stack/uis.ts); compose has its own. */
+  /** Also pgAdmin and mongo-express, natively (tools/stack/uis.ts); compose has its own. */
   uis?: boolean;
 }
 
