@@ -1,5 +1,5 @@
 /**
- * What the benchmark scripts (bench/run.ts, bench/memory.ts, scripts/soak.ts) share: the synthetic
+ * What the benchmark scripts (bench/run.ts, bench/memory.ts, bench/soak.ts) share: the synthetic
  * records they write, their topics, an RSS sampler, dropping what they wrote and writing results.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { runMain } from '../tools/cli/main';
 import { PROJECT_ROOT } from '../lib/config';
-import { BUNDLE_OPTIONS, builtLine } from './build';
+import { BUNDLE_OPTIONS, builtLine } from '../tools/bundle';
 
 export const OFFLINE = defineCommand({
   command: 'npm run offline --',

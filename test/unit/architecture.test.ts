@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { PROJECT_ROOT } from '../../lib/config';
-import { BUNDLE_OPTIONS } from '../../scripts/build';
+import { BUNDLE_OPTIONS } from '../../tools/bundle';
 
 /** Every .ts file below `dir` (relative to the project). */
 function sources(dir: string): string[] {

@@ -12,7 +12,7 @@ import type { Admin } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { z } from 'zod';
-import { createTopic, dropStores, writeResult } from '../bench/common';
+import { createTopic, dropStores, writeResult } from './common';
 import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { runMain } from '../tools/cli/main';
 import { reachable } from '../tools/cli/reachable';
