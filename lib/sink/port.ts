@@ -3,7 +3,7 @@
  * fakes in tests) implement them and are handed their clients by the composition root.
  */
 import type { RecordMeta } from '../event/decode';
-import type { StoreName } from '../errors';
+import type { StoreName } from './errors';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 
 /** What one write did: rows or documents that were new, and those whose identity was there already. */

@@ -4,7 +4,8 @@
  * stores that accepted it, so it ends in exactly one place.
  */
 import { performance } from 'node:perf_hooks';
-import { BatchWriteError, RecordError, StoreWriteError, type StoreName } from '../errors';
+import { BatchWriteError, StoreWriteError, type StoreName } from './errors';
+import { RecordError } from '../event/errors';
 import type { DeadLetter, GoodRecord } from './model';
 import type { RecordWriteCount, Stores, WriteCount } from './port';
 import type { PreparedChunk } from './prepare';

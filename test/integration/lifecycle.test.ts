@@ -43,7 +43,7 @@ import type { KafkaEventRecord } from '../../lib/event/types';
 import { clusterIdOf, createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { typeFields } from '../../lib/records/record-type';
-import { BatchWriteError, StoreWriteError } from '../../lib/errors';
+import { BatchWriteError, StoreWriteError } from '../../lib/sink/errors';
 import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { DeadLetters } from '../../tools/replay/dead-letters';
 import { expandHeaders, keyBase64Of, rebuildText } from '../../lib/sink/value-parts';

@@ -1,7 +1,8 @@
 /** processBatch and its steps, with in-memory stores: no database, no Kafka. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BatchWriteError, InvalidEventError, StoreWriteError } from '../../lib/errors';
+import { BatchWriteError, StoreWriteError } from '../../lib/sink/errors';
+import { InvalidEventError } from '../../lib/event/errors';
 import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
 import type { KafkaEventRecord } from '../../lib/event/types';

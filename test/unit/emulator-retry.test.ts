@@ -9,7 +9,8 @@ import {
   withRetry,
   type RetryOptions,
 } from '../../tools/emulator/retry';
-import { InvalidEventError, StoreWriteError } from '../../lib/errors';
+import { InvalidEventError } from '../../lib/event/errors';
+import { StoreWriteError } from '../../lib/sink/errors';
 
 const fast: RetryOptions = { attempts: 'forever', baseMs: 1, capMs: 2 };
 const storeDown = () =>

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { Emulator, EventTooLargeError, type EmulatorOptions } from '../../tools/emulator/emulator';
 import type { Invoker } from '../../tools/emulator/invoke';
-import { InvalidEventError } from '../../lib/errors';
+import { InvalidEventError } from '../../lib/event/errors';
 import type { KafkaEvent } from '../../lib/event/types';
 import type { BatchSummary } from '../../lib/sink/batch';
 import { METRIC_NAMES } from '../../lib/sink/metrics';

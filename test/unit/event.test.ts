@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { InvalidEventError } from '../../lib/errors';
+import { InvalidEventError } from '../../lib/event/errors';
 import { buildEvent, toEventRecord, toSignedBytes } from '../../tools/emulator/event';
 import { decodeHeaders, decodeRecord, signedBytesToBuffer } from '../../lib/event/decode';
 import { eventRecords, isBase64, parseEvent } from '../../lib/event/parse';

@@ -1,7 +1,7 @@
 /** Dead letters: a filterable list with the raw value, and replay of one or a selection. */
 import { formatCoordinates, parseCoordinates } from '../../../lib/event/coordinates';
 import type { DeadLetterFilter, DeadLetterRecord } from '../../../lib/sink/inspect';
-import { RECORD_ERROR_KINDS, type RecordErrorKind } from '../../../lib/errors';
+import { RECORD_ERROR_KINDS, type RecordErrorKind } from '../../../lib/event/errors';
 import type { UiContext } from '../context';
 import { show } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
