@@ -95,7 +95,7 @@ async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<voi
       throw stopped(e, 'list failed');
     });
   for (const r of page.rows) {
-    const head = `${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.replayedAt ? 'replayed ' : ''}${printable(r.error)}`;
+    const head = `${r.id.padEnd(22)} ${r.errorKind.padEnd(10)} ${r.storedAt ? 'stored ' : r.replayedAt ? 'replayed ' : ''}${printable(r.error)}`;
     console.log(`${head}\n${''.padEnd(22)} ${r.preview}`);
   }
   console.log(countLine(page, o.all));

@@ -8,6 +8,7 @@ import { isStorableTimestamp, type RecordMeta } from '../event/decode';
 import { storedId } from '../event/coordinates';
 import type { DeadLetter, Tombstone } from '../sink/model';
 import type { DeadLetterStore, WriteCount } from '../sink/port';
+import { SETTLED_BY_STORING, storedAfterAll, storedRanges } from '../sink/settled';
 
 const DUPLICATE_KEY = 11000;
 
@@ -33,7 +34,12 @@ export interface DeadLetterDocument {
   replayedAt: Date | null;
   /** The offset of the tombstone of its key that made it moot (absent until then). */
   supersededBy?: number;
+  /** When a later write stored the very record a store had refused (absent until then). */
+  storedAt?: Date;
 }
+
+/** A dead letter still to act on (as PENDING_DEAD_LETTER in Postgres). */
+const PENDING = { replayedAt: null, supersededBy: { $exists: false }, storedAt: { $exists: false } } as const;
 
 /** The document of a dead letter. */
 export function deadLetterDocument(d: DeadLetter, failedAt: Date): DeadLetterDocument {
@@ -176,6 +182,29 @@ export class MongoDeadLetterStore implements DeadLetterStore {
       .toArray();
     const at = new Map(found.map((t) => [t._id, t.offset]));
     return new Set(keyed.filter((k) => (at.get(k.id) ?? -1) > k.m.coordinates.offset).map((k) => k.i));
+  }
+
+  async markStored(stored: readonly RecordMeta[]): Promise<number> {
+    if (stored.length === 0) return 0;
+    const ranges = storedRanges(stored).map((r) => ({
+      cluster: r.cluster,
+      topic: r.topic,
+      partition: r.partition,
+      offset: { $gte: r.from, $lte: r.to },
+    }));
+    const found = await this.collection()
+      .find(
+        { $or: ranges, errorKind: { $in: [...SETTLED_BY_STORING] }, ...PENDING },
+        { projection: { cluster: 1, topic: 1, partition: 1, offset: 1, fingerprint: 1 } },
+      )
+      .toArray();
+    const settled = storedAfterAll(found, stored);
+    if (settled.length === 0) return 0;
+    const r = await this.collection().updateMany(
+      { _id: { $in: settled.map((d) => d._id) }, ...PENDING },
+      { $set: { storedAt: new Date() } },
+    );
+    return r.modifiedCount;
   }
 
   /** `topic/cluster` pairs noted by this instance, and what the store answered. */

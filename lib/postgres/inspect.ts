@@ -12,6 +12,7 @@ import type {
   StoredRecord,
 } from '../sink/inspect';
 import { byOffsetThenCluster, byRecordId, checkRange, ofIdentities } from '../sink/inspect';
+import { PENDING_DEAD_LETTER } from './tables';
 import { qualified, type Tables } from './names';
 import type { RecordType } from '../records/record-type';
 import { keyBase64Of, rebuildText } from '../sink/value-parts';
@@ -167,7 +168,7 @@ function deadLetterWhere(f: DeadLetterFilter): { where: string; params: unknown[
   if (f.kind) add((n) => `error_kind = $${n}`, f.kind);
   if (f.since) add((n) => `failed_at >= $${n}`, f.since);
   if (f.until) add((n) => `failed_at < $${n}`, f.until);
-  if (!f.includeReplayed) terms.push('replayed_at is null');
+  if (!f.includeReplayed) terms.push(PENDING_DEAD_LETTER);
   return { where: terms.length ? `where ${terms.join(' and ')}` : '', params };
 }
 
@@ -193,6 +194,7 @@ export class PostgresDeadLetterInspector implements DeadLetterInspector {
       error: r.error as string,
       failedAt: r.failed_at as Date,
       replayedAt: (r.replayed_at as Date | null) ?? null,
+      storedAt: (r.stored_at as Date | null) ?? null,
     };
   }
 

@@ -6,7 +6,8 @@ import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord, Tombstone } from '../sink/model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from '../sink/port';
-import { appliedTombstonesTable, clustersTable, deadLettersTable, recordsTable } from './tables';
+import { appliedTombstonesTable, clustersTable, deadLettersTable, PENDING_DEAD_LETTER, recordsTable } from './tables';
+import { SETTLED_BY_STORING, storedAfterAll, storedRanges, type DeadLetterIdentity } from '../sink/settled';
 import {
   copyLineMaker,
   copySql,
@@ -401,6 +402,23 @@ const DEAD_LETTERS_SUPERSEDE = (table: string) =>
     'and d."offset" < t."offset" and d."kafka_key_base64" = t."key" and d."superseded_by" is null',
   ].join(' ');
 
+/** Pending dead letters of the kinds `$2` in the identity ranges `$1` ({@link storedRanges}). */
+const DEAD_LETTERS_IN_RANGES = (table: string) =>
+  [
+    'select d."cluster", d."topic", d."partition", d."offset", d."fingerprint"',
+    `from ${table} d join json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "from" bigint, "to" bigint)`,
+    'on d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
+    `and d."offset" between t."from" and t."to" where d."error_kind" = any($2) and ${PENDING_DEAD_LETTER}`,
+  ].join(' ');
+
+/** Marks the dead letters `$1` (identity and fingerprint) stored, if still pending. */
+const DEAD_LETTERS_MARK_STORED = (table: string) =>
+  [
+    `update ${table} d set "stored_at" = now() from ${COORDINATES_RECORDSET}, "fingerprint" text)`,
+    'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
+    `and d."offset" = t."offset" and d."fingerprint" = t."fingerprint" and ${PENDING_DEAD_LETTER}`,
+  ].join(' ');
+
 /** The dead-letter table. Written only when a chunk has dead letters. */
 export class PostgresDeadLetterStore implements DeadLetterStore {
   readonly name = 'postgres' as const;
@@ -411,6 +429,8 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   private readonly rememberSql: string;
   private readonly supersedingSql: string;
   private readonly clustersTable: string;
+  private readonly inRangesSql: string;
+  private readonly markStoredSql: string;
   /** `topic/cluster` pairs noted by this instance, and what the store answered. */
   private readonly noted = new Map<string, Promise<string[]>>();
 
@@ -425,6 +445,8 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     this.rememberSql = TOMBSTONES_REMEMBER(qualified(tables, 'tombstones'));
     this.supersedingSql = TOMBSTONES_SUPERSEDING(qualified(tables, 'tombstones'));
     this.clustersTable = qualified(tables, 'clusters');
+    this.inRangesSql = DEAD_LETTERS_IN_RANGES(qualified(tables, 'deadLetters'));
+    this.markStoredSql = DEAD_LETTERS_MARK_STORED(qualified(tables, 'deadLetters'));
   }
 
   otherClusters(topic: string, cluster: string): Promise<string[]> {
@@ -470,6 +492,22 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     const params = records.map((m) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 ?? null }));
     const r = await this.pool.query<{ i: string }>(this.supersedingSql, [JSON.stringify(params)]);
     return new Set(r.rows.map((x) => Number(x.i)));
+  }
+
+  async markStored(stored: readonly RecordMeta[]): Promise<number> {
+    if (stored.length === 0) return 0;
+    await this.ready();
+    const ranges = JSON.stringify(storedRanges(stored));
+    const found = await this.pool.query<DeadLetterIdentity & { offset: string }>(this.inRangesSql, [
+      ranges,
+      SETTLED_BY_STORING,
+    ]);
+    if (found.rows.length === 0) return 0;
+    const candidates = found.rows.map((r) => ({ ...r, offset: Number(r.offset) }));
+    const settled = storedAfterAll(candidates, stored);
+    if (settled.length === 0) return 0;
+    const r = await this.pool.query(this.markStoredSql, [JSON.stringify(settled)]);
+    return r.rowCount ?? 0;
   }
 
   ready(): Promise<void> {

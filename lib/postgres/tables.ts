@@ -168,6 +168,8 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
     { name: 'replayed_at', sqlType: 'timestamptz' },
     // The offset of the tombstone of this record's key that made it moot: a replay leaves it.
     { name: 'superseded_by', sqlType: 'bigint' },
+    // When a later write stored the very record a store had refused: a replay leaves it.
+    { name: 'stored_at', sqlType: 'timestamptz' },
   ],
   primaryKey: [...IDENTITY, 'fingerprint'],
   // A replayed record that fails again is a dead letter again, not "already there": unless a
@@ -181,6 +183,12 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
       `and ${table}."value_base64" is not distinct from excluded."value_base64"`,
     ].join(' '),
 };
+
+/**
+ * A dead letter still to act on: not replayed, not superseded by a tombstone of its key, its
+ * record not stored since (the columns a dead letter leaves the pending state by).
+ */
+export const PENDING_DEAD_LETTER = 'replayed_at is null and superseded_by is null and stored_at is null';
 
 /**
  * Tombstones applied with TOMBSTONES=delete: the highest offset per cluster, partition and key, so

@@ -121,6 +121,7 @@ async function settle(
   acc.superseded += outcome.superseded ?? 0;
   acc.valid -= outcome.superseded ?? 0;
   acc.tombstones.push(...chunk.tombstones);
+  for (const m of outcome.stored) acc.stored.push(m);
   for (const w of outcome.writes) {
     if (w.of === 'records') acc.addWrite(w.store, w.count, w.ms);
     else acc.addDeadLetterWrite(w.count, w.ms, w.store);
@@ -136,6 +137,17 @@ async function deleteTombstones<T>(stores: Stores<T>, acc: BatchAccumulator): Pr
   const dead = stores.deadLetters.supersede?.(acc.tombstones) ?? Promise.resolve(0);
   const [deleted] = await Promise.all([Promise.all(stores.records.map((s) => s.deleteByKey(acc.tombstones))), dead]);
   return Math.max(0, ...deleted);
+}
+
+/**
+ * What the written chunks settle: the tombstones' deletes (TOMBSTONES=delete), and the dead
+ * letters of refused records the batch has now stored. Both for the chunks written before a
+ * failed one too, as a retry starts after them (partial responses).
+ */
+async function afterWrites<T>(stores: Stores<T>, acc: BatchAccumulator, opts: BatchOptions): Promise<number> {
+  const marking = acc.stored.length > 0 ? stores.deadLetters.markStored?.(acc.stored) : undefined;
+  const [deleted] = await Promise.all([opts.tombstones === 'delete' ? deleteTombstones(stores, acc) : 0, marking]);
+  return deleted;
 }
 
 /**
@@ -226,8 +238,8 @@ export async function processBatch<T>(
       inFlight.shift();
     } catch (e) {
       await Promise.all(inFlight.map((c) => c.outcome));
-      // The retry starts after the chunks written: their tombstones are due now, or never.
-      if (e instanceof IncompleteBatchError && opts.tombstones === 'delete') await deleteTombstones(stores, acc);
+      // The retry starts after the chunks written: what they settle is due now, or never.
+      if (e instanceof IncompleteBatchError) await afterWrites(stores, acc, opts);
       throw e;
     }
   };
@@ -243,7 +255,7 @@ export async function processBatch<T>(
     if (i < chunks.length - 1) await turn();
   }
   while (inFlight.length > 0) await settleFirst();
-  const deleted = opts.tombstones === 'delete' ? await deleteTombstones(stores, acc) : 0;
+  const deleted = await afterWrites(stores, acc, opts);
   const summary = summarise(acc, event.eventSource, all.length, deleted, t0);
   const warnings = await clusterWarnings(stores, all, context.cluster);
   return warnings.length > 0 ? { ...summary, warnings } : summary;

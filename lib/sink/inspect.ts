@@ -55,6 +55,8 @@ export interface DeadLetterRecord {
   error: string;
   failedAt: Date;
   replayedAt: Date | null;
+  /** When a later write stored the record (a store had refused it); null until then. */
+  storedAt: Date | null;
 }
 
 /** One partition's offsets from `from` to `to`, both included. */

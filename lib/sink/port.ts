@@ -71,6 +71,13 @@ export interface DeadLetterStore {
    */
   superseded?(records: readonly RecordMeta[]): Promise<Set<number>>;
   /**
+   * Marks as stored the pending dead letters (kinds in SETTLED_BY_STORING: a store refused the
+   * record) whose very record, same identity and fingerprint, is among `stored`, the records a
+   * batch wrote to (or found in) every record store: a refused record written by a later read is
+   * not pending any more. One lookup per batch; returns how many it marked.
+   */
+  markStored?(stored: readonly RecordMeta[]): Promise<number>;
+  /**
    * Notes that `topic`'s records come from `cluster`, and returns the other cluster keys noted for
    * it before: a topic whose cluster key changed (a broker list edited without SINK_CLUSTER_ID)
    * has its records stored again. Asks the store once per pair and instance.

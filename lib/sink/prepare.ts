@@ -41,6 +41,8 @@ export class BatchAccumulator {
   valid = 0;
   /** Re-sent records a tombstone applied earlier supersedes (not stored). */
   superseded = 0;
+  /** The records of the chunks settled so far that every record store holds. */
+  readonly stored: RecordMeta[] = [];
   decodeMs = 0;
   /** Fingerprints seen by offset, by cluster and partition (the identity without its offset). */
   private readonly seen = new Map<string, Map<number, string>>();

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { BatchWriteError, StoreWriteError, type StoreName } from './errors';
 import { RecordError } from '../event/errors';
+import type { RecordMeta } from '../event/decode';
 import type { DeadLetter, GoodRecord } from './model';
 import type { RecordWriteCount, Stores, WriteCount } from './port';
 import type { PreparedChunk } from './prepare';
@@ -21,7 +22,7 @@ export interface StoreWrite {
 
 /** A chunk's writes, with the records a store refused (now dead letters); or the store failures. */
 export type ChunkOutcome =
-  | { ok: true; writes: StoreWrite[]; refused: DeadLetter[]; superseded?: number }
+  | { ok: true; writes: StoreWrite[]; refused: DeadLetter[]; superseded?: number; stored: RecordMeta[] }
   | { ok: false; error: StoreWriteError | BatchWriteError };
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -148,10 +149,11 @@ async function writeRecords<T>(stores: Stores<T>, chunk: PreparedChunk<T>, inges
     of: i < recordWrites.length ? 'records' : 'deadLetters',
   }));
   const refused = refusals(chunk, records);
-  if (refused.size === 0) return { ok: true, writes, refused: [] };
+  if (refused.size === 0) return { ok: true, writes, refused: [], stored: chunk.records.map((g) => g.meta) };
   const fixed = await compensate(stores, chunk, refused, refusedByStore(records));
   if (!fixed.ok) return fixed;
   // Removals count as negative writes, so a store's total says what it holds.
   fixed.values.forEach((w, i) => writes.push({ ...w, of: i < stores.records.length ? 'records' : 'deadLetters' }));
-  return { ok: true, writes, refused: [...refused.values()] };
+  const stored = chunk.records.flatMap((g, i) => (refused.has(i) ? [] : [g.meta]));
+  return { ok: true, writes, refused: [...refused.values()], stored };
 }

@@ -10,8 +10,10 @@ import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emula
 import { IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
 import { redriveMessage } from '../../tools/replay/redrive';
+import { createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
-import { processBatch, type BatchOptions } from '../../lib/sink/batch';
+import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';
+import { DeadLetters } from '../../tools/replay/dead-letters';
 import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { failWhile } from '../helpers/faults';
@@ -543,6 +545,83 @@ describe('lifecycle test findings', () => {
       const again = await processBatch(event([copy]), quoteType, sb, opts);
       assert.deepEqual(again.deadLettered.byKind, { forged: 1 });
       assert.equal((await sb.counts()).rows, 0);
+    }));
+
+  test('G: a refused record stored by a later read of it leaves its store dead letter, which a replay then skips', () =>
+    withSandbox('settled', async (sb) => {
+      const [q0, q1] = quotes(2, 720);
+      const ev = event([rec({ offset: 0, value: q0 }), rec({ offset: 1, value: q1 })]);
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      try {
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        await col.createIndex({ quote: 1 }, { unique: true });
+        await col.insertOne({ _id: 'blocker' as never, quote: JSON.parse(q0).quote });
+        const first = await processBatch(ev, quoteType, sb, opts);
+        assert.deepEqual(first.deadLettered.byKind, { store: 1 });
+        await col.deleteOne({ _id: 'blocker' as never });
+        // The original read again (a backfill, the mapping's retry): now both stores keep it.
+        const again = await processBatch(ev, quoteType, sb, opts);
+        assert.deepEqual(again.postgres, { written: 1, alreadyPresent: 1 });
+        assert.equal(await col.countDocuments({ _id: { $ne: 'blocker' as never } }), 2);
+      } finally {
+        await client.close();
+      }
+      const [dl] = await sb.query<{ stored_at: Date | null; replayed_at: Date | null }>(
+        `select stored_at, replayed_at from ${sb.tables.deadLetters}`,
+      );
+      assert.notEqual(dl.stored_at, null, 'the record is stored: its dead letter is not pending');
+      assert.equal(dl.replayed_at, null);
+      const replay = await new DeadLetters(sb.config).replay(createKafka(sb.config, 'identity-test'), { all: true });
+      assert.deepEqual([replay.replayed, replay.missingTopics], [[], []], 'nothing to replay');
+    }));
+
+  test('G: the MongoDB dead-letter collection marks a refused record stored by a later read too', () =>
+    withSandbox('settled2', async (sb) => {
+      const dlName = `${sb.env.MONGO_COLLECTION}_dl`;
+      const mongoOnly = openStores(
+        stackConfig({ ...sb.env, SINK_STORES: 'mongo', MONGO_DEAD_LETTER_COLLECTION: dlName }),
+        quoteType,
+      );
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      try {
+        const [q0] = quotes(1, 730);
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        await col.createIndex({ quote: 1 }, { unique: true });
+        await col.insertOne({ _id: 'blocker' as never, quote: JSON.parse(q0).quote });
+        const ev = event([rec({ offset: 4, value: q0 })]);
+        assert.deepEqual((await processBatch(ev, quoteType, mongoOnly, opts)).deadLettered.byKind, { store: 1 });
+        await col.deleteOne({ _id: 'blocker' as never });
+        assert.equal((await processBatch(ev, quoteType, mongoOnly, opts)).mongo.written, 1);
+        const dls = client.db(sb.config.MONGO_DATABASE).collection(dlName);
+        const [dl] = await dls.find().toArray();
+        assert.ok(dl.storedAt instanceof Date, 'the record is stored: its dead letter is not pending');
+        await dls.drop();
+      } finally {
+        await mongoOnly.close();
+        await client.close();
+      }
+    }));
+
+  test('G: with partial responses, a refused record stored in a chunk before a failed one is settled before the retry', () =>
+    withSandbox('settled3', async (sb) => {
+      const [q0, q1, q2] = quotes(3, 740);
+      const ev = event([rec({ offset: 0, value: q0 }), rec({ offset: 1, value: q1 }), rec({ offset: 2, value: q2 })]);
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      try {
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        await col.createIndex({ quote: 1 }, { unique: true });
+        await col.insertOne({ _id: 'blocker' as never, quote: JSON.parse(q0).quote });
+        assert.deepEqual((await processBatch(ev, quoteType, sb, opts)).deadLettered.byKind, { store: 1 });
+        await col.deleteOne({ _id: 'blocker' as never });
+      } finally {
+        await client.close();
+      }
+      let calls = 0;
+      const flaky = failWhile(sb, 'postgres', () => ++calls === 2);
+      const partial = { ...opts, partialResponse: true, writeChunk: 1 };
+      await assert.rejects(processBatch(ev, quoteType, flaky, partial), IncompleteBatchError);
+      const [dl] = await sb.query<{ stored_at: Date | null }>(`select stored_at from ${sb.tables.deadLetters}`);
+      assert.notEqual(dl.stored_at, null, 'the chunk that stored it was written; the retry starts after it');
     }));
 
   test('E: a dead letter and a record at one identity in one event: the record is not a collision', () =>

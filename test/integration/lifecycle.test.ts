@@ -53,10 +53,10 @@ import { sandbox, type Sandbox } from '../helpers/sink';
 
 /**
  * Whether the steps that lead into known bug `bug` (the KNOWN comments) are taken: always for the
- * bugs fixed since they were found (A, B, C, E: each has its own test in identity.test.ts), and
+ * bugs fixed since they were found (A, B, C, E, G: each has its own test in identity.test.ts), and
  * for the others with LIFECYCLE_KNOWN=1.
  */
-const FIXED = new Set(['A', 'B', 'C', 'E']);
+const FIXED = new Set(['A', 'B', 'C', 'E', 'G']);
 const known = (bug: string): boolean => FIXED.has(bug) || Boolean(process.env.LIFECYCLE_KNOWN);
 
 const PARTITIONS = 2;
@@ -140,6 +140,7 @@ interface DlRow {
   error_kind: string;
   replayed_at: Date | null;
   superseded_by: string | null;
+  stored_at: Date | null;
 }
 
 /** Runs a CLI under node in its own process group; `killAfterMs` sends SIGKILL to the group then. */
@@ -506,8 +507,8 @@ class Life {
     const floor = new Array<number>(PARTITIONS).fill(0);
     if (known('A') && known('G')) return floor;
     // A forged record whose replay was stored is the same case: its original fails, its copy does not.
-    // KNOWN (bug G, reported): a refused record later stored (its blocker gone) by a re-read of its
-    // original keeps its `store` dead letter pending: a successful write never retires it.
+    // KNOWN (bug G, fixed: identity.test.ts "G:"): a refused record later stored (its blocker gone)
+    // by a re-read of its original kept its `store` dead letter pending; the write now marks it stored.
     const resolved = (e: Entry) =>
       (!known('A') && (e.fixed || (e.forged !== undefined && e.kind === 'valid' && e.resent))) ||
       (!known('G') && this.blockedSerials.has(e.serial));
@@ -688,7 +689,7 @@ class Life {
 
   private async pendingDeadLetters(kinds?: string[]): Promise<DlRow[]> {
     return this.sb.query<DlRow>(
-      `select * from ${this.sb.tables.deadLetters} where replayed_at is null and superseded_by is null
+      `select * from ${this.sb.tables.deadLetters} where replayed_at is null and superseded_by is null and stored_at is null
        ${kinds ? 'and error_kind = any($1)' : ''} order by partition, "offset", fingerprint`,
       kinds ? [kinds] : [],
     );
@@ -749,7 +750,7 @@ class Life {
     // LIFECYCLE_KNOWN=1, pending tombstone dead letters (forged ones) are replayed before.
     if (!known('D')) {
       const tombs = await this.sb.query<DlRow>(
-        `select * from ${this.sb.tables.deadLetters} where value_base64 is null and replayed_at is null and superseded_by is null`,
+        `select * from ${this.sb.tables.deadLetters} where value_base64 is null and replayed_at is null and superseded_by is null and stored_at is null`,
       );
       const dl = new DeadLetters(this.sb.config);
       for (const t of tombs)
@@ -915,7 +916,7 @@ class Life {
       const inPg = pgBy.get(k)?.fingerprint === e.fp;
       const inMongo = (docBy.get(k)?.kafka as { fp?: string } | undefined)?.fp === e.fp;
       const rows = (dlBy.get(k) ?? []).filter((d) => dlOf(e, d));
-      const pending = rows.filter((d) => d.replayed_at === null && d.superseded_by === null);
+      const pending = rows.filter((d) => d.replayed_at === null && d.superseded_by === null && d.stored_at === null);
       const live = pending.length > 0;
       const dl = pending[0] ?? rows[0];
       const what = `record ${e.serial} (${e.kind}${e.forged !== undefined ? ', forged header' : ''}) at ${k}`;
@@ -933,6 +934,9 @@ class Life {
         if (live) out.push(`${what}: stored in both stores and also a pending dead letter (${dl.error_kind})`);
         continue;
       }
+      const marked = rows.find((d) => d.stored_at !== null);
+      if (marked)
+        out.push(`${what}: its dead letter (${marked.error_kind}) is marked stored, but it is not in both stores`);
       if (inPg || inMongo) {
         out.push(
           `${what}: in ${inPg ? 'Postgres' : 'MongoDB'} only${dl ? ` (dead letter ${dl.error_kind}, replayed ${dl.replayed_at !== null})` : ''}`,

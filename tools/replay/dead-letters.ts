@@ -8,6 +8,7 @@ import type { StoredHeader } from '../../lib/event/decode';
 import { IDENTITY_HEADER, formatCoordinates, parseCoordinates, type Coordinates } from '../../lib/event/coordinates';
 import { fingerprint, requireIdentityKey, RESEND_HEADERS, signIdentity } from '../../lib/event/identity';
 import { QuotesSinkError } from '../../lib/errors';
+import { PENDING_DEAD_LETTER } from '../../lib/postgres/tables';
 import { qualifiedTable } from '../../lib/postgres/names';
 
 export interface DeadLetterRow {
@@ -20,6 +21,8 @@ export interface DeadLetterRow {
   preview: string;
   failedAt: Date;
   replayedAt: Date | null;
+  /** When a later write stored the record (a store had refused it); null until then. */
+  storedAt: Date | null;
 }
 
 /** Which dead letters {@link DeadLetters.list} returns. */
@@ -28,7 +31,7 @@ export interface DeadLetterQuery {
   limit?: number;
   /** …after skipping this many, newest first (default 0). */
   offset?: number;
-  /** Replayed ones too (default: not yet replayed only). */
+  /** Replayed, superseded and stored ones too (default: pending ones only). */
   includeReplayed?: boolean;
 }
 
@@ -49,6 +52,7 @@ interface DeadLetterListRow {
   value_base64: string | null;
   failed_at: Date;
   replayed_at: Date | null;
+  stored_at: Date | null;
 }
 
 const toDeadLetterRow = (x: DeadLetterListRow): DeadLetterRow => ({
@@ -61,6 +65,7 @@ const toDeadLetterRow = (x: DeadLetterListRow): DeadLetterRow => ({
   preview: preview(x.value_base64),
   failedAt: x.failed_at,
   replayedAt: x.replayed_at,
+  storedAt: x.stored_at,
 });
 
 /** `topic/partition/offset`, the id the CLI shows and takes. */
@@ -180,11 +185,12 @@ async function listTopics(kafka: Kafka): Promise<string[]> {
 }
 
 /**
- * The dead letters a replay sends: not yet replayed, not superseded by a tombstone of their key,
- * and collisions only when sent as new records (their identity is another record's).
+ * The dead letters a replay sends: pending (not yet replayed, not superseded by a tombstone of
+ * their key, their record not stored since), and collisions only when sent as new records (their
+ * identity is another record's).
  */
 const pending = (asNew: boolean): string =>
-  `replayed_at is null and superseded_by is null and error_kind ${asNew ? "= 'collision'" : "<> 'collision'"}`;
+  `${PENDING_DEAD_LETTER} and error_kind ${asNew ? "= 'collision'" : "<> 'collision'"}`;
 
 export class DeadLetters {
   private readonly table: string;
@@ -209,18 +215,18 @@ export class DeadLetters {
   }
 
   /**
-   * One page of dead letters, newest first, and how many there are in all (not yet replayed
-   * ones only, unless `includeReplayed`).
+   * One page of dead letters, newest first, and how many there are in all (pending ones only,
+   * unless `includeReplayed`).
    */
   list(page: DeadLetterQuery = {}): Promise<DeadLetterPage> {
     const { limit = 50, offset = 0, includeReplayed = false } = page;
     return this.withClient(async (c) => {
-      const where = 'where $1 or replayed_at is null';
+      const where = `where $1 or (${PENDING_DEAD_LETTER})`;
       const total = await c.query<{ n: number }>(`select count(*)::int as n from ${this.table} ${where}`, [
         includeReplayed,
       ]);
       const r = await c.query<DeadLetterListRow>(
-        `select topic, partition, "offset", error_kind, error, value_base64, failed_at, replayed_at from ${this.table}
+        `select topic, partition, "offset", error_kind, error, value_base64, failed_at, replayed_at, stored_at from ${this.table}
          ${where} order by failed_at desc, topic, partition, "offset" limit $2 offset $3`,
         [includeReplayed, limit, offset],
       );
@@ -285,7 +291,7 @@ export class DeadLetters {
     return this.withClient(async (c) => {
       const which = filter ? 'and topic = $1 and partition = $2 and "offset" = $3' : '';
       const r = await c.query<{ n: number }>(
-        `select count(*)::int as n from ${this.table} where replayed_at is null and error_kind = 'collision' ${which}`,
+        `select count(*)::int as n from ${this.table} where ${PENDING_DEAD_LETTER} and error_kind = 'collision' ${which}`,
         filter ? [filter.topic, filter.partition, filter.offset] : [],
       );
       return r.rows[0].n;

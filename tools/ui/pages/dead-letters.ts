@@ -42,7 +42,11 @@ function row(d: DeadLetterRecord): Html {
       html`<dt>${h.name}</dt>
         <dd>${h.value ?? `base64:${h.valueBase64 ?? ''}`}</dd>`,
   );
-  const replayed = d.replayedAt ? html`<span class="tag">replayed ${d.replayedAt.toISOString()}</span>` : '';
+  const replayed = d.storedAt
+    ? html`<span class="tag">stored ${d.storedAt.toISOString()}</span>`
+    : d.replayedAt
+      ? html`<span class="tag">replayed ${d.replayedAt.toISOString()}</span>`
+      : '';
   return html`<tr data-id="${id}" data-kind="${d.errorKind}" data-replayed="${d.replayedAt ? 'yes' : 'no'}">
     <td><input type="checkbox" name="id" value="${id}" aria-label="select ${id}" /></td>
     <td>
