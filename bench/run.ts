@@ -321,8 +321,8 @@ async function runHandler(
     const s = await processBatch(ev, quoteType, stores, { tombstones: 'skip' });
     latenciesMs.push(performance.now() - t);
     splitMs.decode += s.durationMs.decode;
-    splitMs.postgres += s.durationMs.postgres;
-    splitMs.mongo += s.durationMs.mongo;
+    splitMs.postgres += s.durationMs.stores.postgres ?? 0;
+    splitMs.mongo += s.durationMs.stores.mongo ?? 0;
     records += s.received;
   }
   const ms = performance.now() - t0;

@@ -12,7 +12,7 @@ import type { BatchWriteError, ChunkBounds, StoreWriteError } from './errors';
 import { eventRecords, parseEvent } from '../event/parse';
 import type { RecordType } from '../records/record-type';
 import type { Tombstone } from './model';
-import type { Stores } from './port';
+import type { StoreName, Stores, WriteCount } from './port';
 import { BatchAccumulator, chunkBounds, prepareChunk, type PreparedChunk } from './prepare';
 import { writeChunk, type ChunkOutcome } from './write';
 
@@ -38,8 +38,8 @@ export interface BatchSummary {
   /** Records whose coordinates appeared earlier in the same event (counted once). */
   duplicateInEvent: number;
   valid: number;
-  postgres: { written: number; alreadyPresent: number };
-  mongo: { written: number; alreadyPresent: number };
+  /** Each record store's counts, by its name, in the order the stores were given. */
+  stores: Record<StoreName, WriteCount>;
   deadLettered: { written: number; alreadyPresent: number; byKind: Record<string, number> };
   tombstones: { received: number; deleted: number };
   /** Re-sent records older than a tombstone of their key applied earlier: not stored. */
@@ -47,7 +47,8 @@ export interface BatchSummary {
   /** Conditions an operator should know of (a topic whose cluster key changed); absent when none. */
   warnings?: string[];
   partitions: Record<string, PartitionRange>;
-  durationMs: { decode: number; postgres: number; mongo: number; total: number };
+  /** `stores`: time in each store's writes by its name, the dead-letter store's included. */
+  durationMs: { decode: number; stores: Record<StoreName, number>; total: number };
 }
 
 /** One entry of a partial batch response: the first record of a partition that must be retried. */
@@ -176,31 +177,29 @@ async function clusterWarnings<T>(
 
 function summarise(
   acc: BatchAccumulator,
+  records: readonly StoreName[],
   eventSource: string,
   received: number,
   deleted: number,
   t0: number,
 ): BatchSummary {
-  const store = (name: 'postgres' | 'mongo') => acc.stores[name] ?? { written: 0, alreadyPresent: 0, ms: 0 };
-  const count = (name: 'postgres' | 'mongo') => ({
-    written: store(name).written,
-    alreadyPresent: store(name).alreadyPresent,
-  });
+  const store = (name: StoreName) => acc.stores[name] ?? { written: 0, alreadyPresent: 0, ms: 0 };
+  const names = [...new Set([...records, ...Object.keys(acc.stores)])];
   return {
     eventSource,
     received,
     duplicateInEvent: acc.duplicateInEvent,
     valid: acc.valid,
-    postgres: count('postgres'),
-    mongo: count('mongo'),
+    stores: Object.fromEntries(
+      records.map((n) => [n, { written: store(n).written, alreadyPresent: store(n).alreadyPresent }]),
+    ),
     deadLettered: { ...acc.deadLetterWrites, byKind: acc.deadByKind },
     tombstones: { received: acc.tombstones.length, deleted },
     superseded: acc.superseded,
     partitions: acc.partitions.toJSON(),
     durationMs: {
       decode: round2(acc.decodeMs),
-      postgres: round2(store('postgres').ms),
-      mongo: round2(store('mongo').ms),
+      stores: Object.fromEntries(names.map((n) => [n, round2(store(n).ms)])),
       total: round2(performance.now() - t0),
     },
   };
@@ -256,7 +255,14 @@ export async function processBatch<T>(
   }
   while (inFlight.length > 0) await settleFirst();
   const deleted = await afterWrites(stores, acc, opts);
-  const summary = summarise(acc, event.eventSource, all.length, deleted, t0);
+  const summary = summarise(
+    acc,
+    stores.records.map((s) => s.name),
+    event.eventSource,
+    all.length,
+    deleted,
+    t0,
+  );
   const warnings = await clusterWarnings(stores, all, context.cluster);
   return warnings.length > 0 ? { ...summary, warnings } : summary;
 }

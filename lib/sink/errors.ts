@@ -1,9 +1,7 @@
 /** The errors of writing a batch to the stores. */
 import { formatRanges, type PartitionRange } from '../event/coordinates';
 import { QuotesSinkError } from '../errors';
-
-/** The stores the sink writes to. */
-export type StoreName = 'postgres' | 'mongo';
+import type { StoreName } from './port';
 
 /** Records [from, to) of the event: the chunk a failed write was carrying. */
 export interface ChunkBounds {

@@ -7,7 +7,7 @@
 import { fingerprint } from '../event/identity';
 import { formatIdentity, recordId, type ClusterKey, type Coordinates } from '../event/coordinates';
 import type { StoredHeader } from '../event/decode';
-import type { StoreName } from './errors';
+import type { StoreName } from './port';
 import { QuotesSinkError } from '../errors';
 import { typeFields, type RecordType } from '../records/record-type';
 import type { GoodRecord } from './model';

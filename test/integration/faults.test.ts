@@ -176,8 +176,8 @@ describe('warm container (in process)', { skip: native ? false : 'restarts the n
     try {
       const written = async (offset: number) => {
         const r = await handler(event(offset));
-        assert.ok('postgres' in r, 'a summary, not a partial batch response');
-        return r.postgres.written;
+        assert.ok('stores' in r, 'a summary, not a partial batch response');
+        return r.stores.postgres.written;
       };
       assert.equal(await written(0), 50);
       await postgres.down();

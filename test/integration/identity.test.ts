@@ -87,7 +87,7 @@ describe('finding 1: a store refusal removes only the copies its own write made'
         await col.createIndex({ quote: 1 }, { unique: true });
         await col.insertOne({ _id: 'someone-else' as never, quote: JSON.parse(q0).quote });
         const s = await processBatch(ev, quoteType, sb, opts);
-        assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 2 });
+        assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 2 });
         assert.deepEqual(s.deadLettered.byKind, { store: 1 });
       } finally {
         await client.close();
@@ -245,7 +245,7 @@ describe('finding 7: only a signed identity is carried', () => {
         sb,
         opts,
       );
-      assert.deepEqual(own.postgres, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(own.stores.postgres, { written: 1, alreadyPresent: 0 });
     }));
 
   test('a signed header copied onto other content is refused', () =>
@@ -287,7 +287,7 @@ describe('finding 7: only a signed identity is carried', () => {
         rec({ offset: 31, value: b, headers: { [IDENTITY_HEADER]: signedFor(b, at) } }),
       ];
       const s = await processBatch(event(records), quoteType, sb, opts);
-      assert.deepEqual(s.postgres, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(s.stores.postgres, { written: 1, alreadyPresent: 0 });
       assert.deepEqual(s.deadLettered.byKind, { collision: 1 }, 'never dropped');
       const [row] = await sb.query<{
         cluster: string;
@@ -313,9 +313,9 @@ describe('finding 8: the cluster is named by its id, not by how the brokers are 
       const d: BatchOptions = { ...opts, clusterId: 'MkU3OEVBNTcwNTJENDM2Qk' };
       await processBatch(event(records, 'localhost:9092'), quoteType, sb, d);
       const again = await processBatch(event(records, '127.0.0.1:9092,127.0.0.2:9092'), quoteType, sb, d);
-      assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 3 });
+      assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 3 });
       const msk = await processBatch(buildEvent('msk', 'b-1.msk:9098', records), quoteType, sb, d);
-      assert.deepEqual(msk.mongo, { written: 0, alreadyPresent: 3 });
+      assert.deepEqual(msk.stores.mongo, { written: 0, alreadyPresent: 3 });
       assert.deepEqual(await sb.counts(), { rows: 3, docs: 3, deadLetters: 0 });
     }));
 });
@@ -561,7 +561,7 @@ describe('lifecycle test findings', () => {
         await col.deleteOne({ _id: 'blocker' as never });
         // The original read again (a backfill, the mapping's retry): now both stores keep it.
         const again = await processBatch(ev, quoteType, sb, opts);
-        assert.deepEqual(again.postgres, { written: 1, alreadyPresent: 1 });
+        assert.deepEqual(again.stores.postgres, { written: 1, alreadyPresent: 1 });
         assert.equal(await col.countDocuments({ _id: { $ne: 'blocker' as never } }), 2);
       } finally {
         await client.close();
@@ -591,7 +591,7 @@ describe('lifecycle test findings', () => {
         const ev = event([rec({ offset: 4, value: q0 })]);
         assert.deepEqual((await processBatch(ev, quoteType, mongoOnly, opts)).deadLettered.byKind, { store: 1 });
         await col.deleteOne({ _id: 'blocker' as never });
-        assert.equal((await processBatch(ev, quoteType, mongoOnly, opts)).mongo.written, 1);
+        assert.equal((await processBatch(ev, quoteType, mongoOnly, opts)).stores.mongo.written, 1);
         const dls = client.db(sb.config.MONGO_DATABASE).collection(dlName);
         const [dl] = await dls.find().toArray();
         assert.ok(dl.storedAt instanceof Date, 'the record is stored: its dead letter is not pending');
@@ -634,7 +634,7 @@ describe('lifecycle test findings', () => {
         { ...sb },
         { ...opts, clusterId: undefined },
       );
-      assert.equal(stored.postgres.written, 1);
+      assert.equal(stored.stores.postgres.written, 1);
       const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.records}`))[0].cluster;
       const bad = rec({
         offset: 70,
@@ -643,7 +643,7 @@ describe('lifecycle test findings', () => {
         headers: { [IDENTITY_HEADER]: signedFor('{"bad"', { ...at, cluster }) },
       });
       const s = await processBatch(event([bad, rec({ offset: 8, value: q })]), quoteType, sb, opts);
-      assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 1 });
+      assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 1 });
       assert.deepEqual(s.deadLettered.byKind, { json: 1 });
     }));
 });

@@ -108,8 +108,8 @@ describe('Postgres: a slice goes as one COPY', () => {
     const ev = eventOf([...ODD_VALUES, ...quotes(995, 100)], 0);
     const a = await processBatch(ev, quoteType, withCopy.stores, opts);
     const b = await processBatch(ev, quoteType, withInsert.stores, opts);
-    assert.deepEqual(a.postgres, { written: 1000, alreadyPresent: 0 });
-    assert.deepEqual(b.postgres, a.postgres);
+    assert.deepEqual(a.stores.postgres, { written: 1000, alreadyPresent: 0 });
+    assert.deepEqual(b.stores.postgres, a.stores.postgres);
     assert.deepEqual(withCopy.sent, { copy: 2, insert: 0 }, 'two chunks of 500, one COPY each');
     assert.equal(withInsert.sent.copy, 0);
     const [copied, inserted] = [await withCopy.rows(), await withInsert.rows()];
@@ -124,7 +124,7 @@ describe('Postgres: a slice goes as one COPY', () => {
     const values = [...ODD_VALUES, ...quotes(995, 100)];
     values[700] = quotes(1, 9000)[0];
     const again = await processBatch(eventOf(values, 0), quoteType, withCopy.stores, opts);
-    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 999 });
+    assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 999 });
     assert.deepEqual(again.deadLettered.byKind, { collision: 1 });
     assert.deepEqual(
       (await withCopy.deadLetters()).map((d) => [d.offset, d.error_kind]),
@@ -139,7 +139,7 @@ describe('Postgres: a slice goes as one COPY', () => {
     const first = await processBatch(eventOf(next.slice(0, 500), 1000), quoteType, withCopy.stores, opts);
     const second = await processBatch(eventOf(next.slice(500), 1500), quoteType, withCopy.stores, opts);
     assert.deepEqual(
-      [first.postgres, second.postgres],
+      [first.stores.postgres, second.stores.postgres],
       [
         { written: 500, alreadyPresent: 0 },
         { written: 500, alreadyPresent: 0 },
@@ -161,7 +161,7 @@ describe('Postgres: a slice goes as one COPY', () => {
     const copies = withCopy.sent.copy;
     const s = await processBatch(eventOf(values, 5000), quoteType, withCopy.stores, opts);
     assert.equal(withCopy.sent.copy - copies, 1, 'COPY was tried first');
-    assert.deepEqual(s.postgres, { written: 499, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 499, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered.byKind, { store: 1 });
     const dead = (await withCopy.deadLetters()).filter((d) => d.offset === '5250');
     assert.equal(dead.length, 1);
@@ -176,7 +176,7 @@ describe('Postgres: a slice goes as one COPY', () => {
       const first = await processBatch(eventOf(quotes(500, 8000), 0), quoteType, refusing.stores, opts);
       const second = await processBatch(eventOf(quotes(500, 8500), 500), quoteType, refusing.stores, opts);
       assert.deepEqual(
-        [first.postgres, second.postgres],
+        [first.stores.postgres, second.stores.postgres],
         [
           { written: 500, alreadyPresent: 0 },
           { written: 500, alreadyPresent: 0 },

@@ -104,8 +104,8 @@ describe('SINK_STORES=mongo: MongoDB only, dead letters in a MongoDB collection'
 
   test('the fixture: documents and dead letters in MongoDB, nothing in Postgres', async () => {
     const s = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(s.mongo, { written: 4, alreadyPresent: 0 });
-    assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered, { written: 2, alreadyPresent: 0, byKind: { json: 1, schema: 1 } });
     assert.deepEqual(await l.counts(), { rows: null, pgDeadLetters: null, docs: 4, mongoDeadLetters: 2 });
     const dl = await l.db.collection(l.config.MONGO_DEAD_LETTER_COLLECTION).find().sort({ offset: 1 }).toArray();
@@ -121,7 +121,7 @@ describe('SINK_STORES=mongo: MongoDB only, dead letters in a MongoDB collection'
 
   test('again: everything present, dead letters included; a replayed dead letter that fails again is pending again', async () => {
     const s = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 4 });
+    assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 4 });
     assert.deepEqual(s.deadLettered, { written: 0, alreadyPresent: 2, byKind: { json: 1, schema: 1 } });
     const dls = l.db.collection(l.config.MONGO_DEAD_LETTER_COLLECTION);
     await dls.updateOne({ offset: 101 }, { $set: { replayedAt: new Date() } });
@@ -153,10 +153,10 @@ describe('SINK_STORES=postgres: Postgres only', () => {
 
   test('the fixture: rows and dead letters in Postgres, nothing in MongoDB', async () => {
     const s = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(s.postgres, { written: 4, alreadyPresent: 0 });
-    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 0 });
     assert.deepEqual(await l.counts(), { rows: 4, pgDeadLetters: 2, docs: 0, mongoDeadLetters: 0 });
     const again = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 4 });
+    assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 4 });
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Coordinates } from '../../lib/event/coordinates';
 import type { Quote } from '../../lib/records/quote';
-import type { StoreName } from '../../lib/sink/errors';
+import type { StoreName } from '../../lib/sink/port';
 import {
   identityKey,
   type OffsetRange,

@@ -68,13 +68,12 @@ const summary = (event: KafkaEvent): BatchSummary => {
     received: n,
     duplicateInEvent: 0,
     valid: n,
-    postgres: { written: n, alreadyPresent: 0 },
-    mongo: { written: n, alreadyPresent: 0 },
+    stores: { postgres: { written: n, alreadyPresent: 0 }, mongo: { written: n, alreadyPresent: 0 } },
     deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
     tombstones: { received: 0, deleted: 0 },
     superseded: 0,
     partitions: {},
-    durationMs: { decode: 0, postgres: 0, mongo: 0, total: 0 },
+    durationMs: { decode: 0, stores: { postgres: 0, mongo: 0 }, total: 0 },
   };
 };
 

@@ -470,8 +470,7 @@ export class Emulator {
 /** What an event is counted as when the function reported no summary: received, nothing known written. */
 const unreported = (received: number): EventReport => ({
   received,
-  postgres: { written: 0, alreadyPresent: 0 },
-  mongo: { written: 0, alreadyPresent: 0 },
+  stores: {},
   deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
   tombstones: { received: 0, deleted: 0 },
 });

@@ -16,7 +16,7 @@ export function totals(s: EmulatorStatus): string {
   const parts = [
     `${s.records} records`,
     // Each store writes every record: the larger count is the records written (one store may be unused).
-    `${Math.max(s.written.postgres, s.written.mongo)} written`,
+    `${Math.max(0, ...Object.values(s.written))} written`,
     `${s.alreadyPresent} already there`,
     `${s.deadLettered + s.deadLettersAlreadyPresent} dead letters` +
       (s.deadLettersAlreadyPresent ? ` (${s.deadLettersAlreadyPresent} already there)` : ''),

@@ -2,14 +2,17 @@
  * The emulator's running totals, kept apart from consumption: what the function reported per
  * event, retries, offsets lost to retention, lag, and the rate over the last status period.
  */
+import { STORE_NAMES } from '../../lib/config';
 import { partitionKey } from '../../lib/event/coordinates';
 import type { BatchSummary } from '../../lib/sink/batch';
-import { batchMetrics, METRIC_NAMES, type MetricName } from '../../lib/sink/metrics';
+import { batchMetrics, METRIC_NAMES } from '../../lib/sink/metrics';
+import type { StoreName, WriteCount } from '../../lib/sink/port';
 
 export interface EmulatorStatus {
   events: number;
   records: number;
-  written: { postgres: number; mongo: number };
+  /** Records written by each store the function reported, by its name (the built-in ones from the start). */
+  written: Record<StoreName, number>;
   alreadyPresent: number;
   deadLettered: number;
   /** Bad records whose dead letter was already there (an earlier run stored it). */
@@ -26,8 +29,8 @@ export interface EmulatorStatus {
   dropped: number;
   /** Partitions found re-created (their end below the group's offset) and restarted from the beginning. */
   recreatedPartitions: number;
-  /** The handler's metrics (its EMF names, lib/sink/metrics.ts), summed over the run. */
-  metrics: Record<MetricName, number>;
+  /** The handler's metrics (its EMF names, lib/sink/metrics.ts; dead letters by kind left out), summed over the run. */
+  metrics: Record<string, number>;
   /** Offsets retention deleted before the group consumed them (they can never be delivered). */
   lostToRetention: number;
   /** Records per second over the last status period. */
@@ -38,16 +41,16 @@ export interface EmulatorStatus {
 }
 
 /** What the status needs of a handler's report. */
-export type EventReport = Pick<BatchSummary, 'received' | 'postgres' | 'mongo' | 'deadLettered' | 'tombstones'>;
+export type EventReport = Pick<BatchSummary, 'received' | 'stores' | 'deadLettered' | 'tombstones'>;
 
 /**
- * The counts of the store that stands for a batch's records: Postgres, or MongoDB when Postgres
- * wrote and found nothing (`SINK_STORES=mongo`).
+ * The counts of the store that stands for a batch's records: the first store that wrote or found
+ * any (every store writes every record; one may be unused, `SINK_STORES`), else the first one.
  */
-export const leadCounts = (r: Pick<BatchSummary, 'postgres' | 'mongo'>): BatchSummary['postgres'] =>
-  r.postgres.written + r.postgres.alreadyPresent > 0 || r.mongo.written + r.mongo.alreadyPresent === 0
-    ? r.postgres
-    : r.mongo;
+export function leadCounts(r: Pick<BatchSummary, 'stores'>): WriteCount {
+  const counts = Object.values(r.stores);
+  return counts.find((c) => c.written + c.alreadyPresent > 0) ?? counts[0] ?? { written: 0, alreadyPresent: 0 };
+}
 
 /** A partition's log range: `low` is the first offset still stored, `high` the next to be written. */
 export interface Watermarks {
@@ -80,7 +83,7 @@ export function lagOf(
   return lag;
 }
 
-const NO_DURATIONS: BatchSummary['durationMs'] = { decode: 0, postgres: 0, mongo: 0, total: 0 };
+const NO_DURATIONS: BatchSummary['durationMs'] = { decode: 0, stores: {}, total: 0 };
 
 /** Accumulates the totals; {@link tick} closes a status period and computes its rate. */
 export class StatusAccumulator {
@@ -88,7 +91,7 @@ export class StatusAccumulator {
   private readonly s: EmulatorStatus = {
     events: 0,
     records: 0,
-    written: { postgres: 0, mongo: 0 },
+    written: Object.fromEntries(STORE_NAMES.map((n) => [n, 0])),
     alreadyPresent: 0,
     deadLettered: 0,
     deadLettersAlreadyPresent: 0,
@@ -99,7 +102,7 @@ export class StatusAccumulator {
     sentToDestination: 0,
     dropped: 0,
     recreatedPartitions: 0,
-    metrics: Object.fromEntries(METRIC_NAMES.map((n) => [n, 0])) as Record<MetricName, number>,
+    metrics: Object.fromEntries(METRIC_NAMES.map((n) => [n, 0])),
     lostToRetention: 0,
     rate: 0,
     lag: {},
@@ -117,8 +120,7 @@ export class StatusAccumulator {
   eventDone(r: EventReport): void {
     this.s.events++;
     this.s.records += r.received;
-    this.s.written.postgres += r.postgres.written;
-    this.s.written.mongo += r.mongo.written;
+    for (const [store, c] of Object.entries(r.stores)) this.s.written[store] = (this.s.written[store] ?? 0) + c.written;
     this.s.alreadyPresent += leadCounts(r).alreadyPresent;
     this.s.deadLettered += r.deadLettered.written;
     this.s.deadLettersAlreadyPresent += r.deadLettered.alreadyPresent;
@@ -135,7 +137,10 @@ export class StatusAccumulator {
       'durationMs' in r
         ? batchMetrics(r as BatchSummary)
         : batchMetrics({ ...(r as BatchSummary), durationMs: NO_DURATIONS });
-    for (const name of METRIC_NAMES) this.s.metrics[name] += full[name] ?? 0;
+    // The built-in stores' names come first (the status starts with them); another store's join as seen.
+    for (const [name, n] of Object.entries(full)) {
+      if (!name.startsWith('DeadLetters_')) this.s.metrics[name] = (this.s.metrics[name] ?? 0) + n;
+    }
   }
 
   /** Records skipped by the filters. */

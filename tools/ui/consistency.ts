@@ -14,7 +14,7 @@ import {
   type StoredIdentity,
 } from '../../lib/sink/inspect';
 import type { RecordStore } from '../../lib/sink/port';
-import type { StoreName } from '../../lib/sink/errors';
+import type { StoreName } from '../../lib/sink/port';
 import type { Quote } from '../../lib/records/quote';
 
 /** One partition's range, compared. */

@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { STACK_DIR } from '../../lib/config';
+import { STACK_DIR, STORE_NAMES } from '../../lib/config';
 
 /** Where the status files are. */
 export const EMULATOR_STATUS_DIR = path.join(STACK_DIR, 'emulators');
@@ -28,7 +28,8 @@ const PRUNE_AFTER_MS = 24 * 3_600_000;
 export interface EmulatorTotals {
   events: number;
   records: number;
-  written: { postgres: number; mongo: number };
+  /** Records written, by store name. */
+  written: Record<string, number>;
   alreadyPresent: number;
   deadLettered: number;
   /** Dead letters by error kind (`json`, `schema`, …), when the emulator counts them. */
@@ -52,7 +53,7 @@ const statusSchema = z.object({
   state: z.enum(['running', 'stopped']),
   events: count,
   records: count,
-  written: z.object({ postgres: count, mongo: count }),
+  written: z.record(count),
   alreadyPresent: count,
   deadLettered: count,
   deadLettersByKind: z.record(count),
@@ -89,6 +90,9 @@ function writeAtomically(file: string, data: string): void {
   renameSync(tmp, file);
 }
 
+/** The built-in stores at zero: what a status shows before the first event. */
+const zeroPerStore = (): Record<string, number> => Object.fromEntries(STORE_NAMES.map((n) => [n, 0]));
+
 /** Publishes one emulator's status; every call rewrites its file. Never throws: the UI is a bystander. */
 export class EmulatorStatusWriter {
   readonly file: string;
@@ -105,7 +109,7 @@ export class EmulatorStatusWriter {
     const at = new Date(this.now()).toISOString();
     this.status = {
       ...{ version: 1, pid, topic: o.topic, groupId: o.groupId, startedAt: at, updatedAt: at, state: 'running' },
-      ...{ events: 0, records: 0, written: { postgres: 0, mongo: 0 }, alreadyPresent: 0, deadLettered: 0 },
+      ...{ events: 0, records: 0, written: zeroPerStore(), alreadyPresent: 0, deadLettered: 0 },
       ...{ deadLettersByKind: {}, tombstones: 0, retries: 0, rate: 0, lag: {}, samples: [] },
     };
     this.safely(() => {
@@ -130,7 +134,7 @@ export class EmulatorStatusWriter {
       ...this.status,
       ...{ events: t.events, records: t.records, alreadyPresent: t.alreadyPresent, deadLettered: t.deadLettered },
       ...{ tombstones: t.tombstones, retries: t.retries, rate: t.rate },
-      written: { postgres: t.written.postgres, mongo: t.written.mongo },
+      written: { ...t.written },
       lag: { ...t.lag },
       deadLettersByKind: { ...(t.deadLettersByKind ?? this.status.deadLettersByKind) },
       samples: samples.slice(-this.maxSamples),

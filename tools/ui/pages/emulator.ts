@@ -23,7 +23,7 @@ function statusTable(s: EmulatorStatusView): Html {
     ['records/s', s.rate],
     ['events', s.events],
     ['records', s.records],
-    ['written (Postgres / Mongo)', `${s.written.postgres} / ${s.written.mongo}`],
+    [`written (${Object.keys(s.written).join(' / ')})`, Object.values(s.written).join(' / ')],
     ['already present', s.alreadyPresent],
     ['dead letters', s.deadLettered],
     ['tombstones', s.tombstones],
