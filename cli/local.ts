@@ -21,13 +21,12 @@ import {
   Emulator,
   type EmulatorStatus,
 } from '../tools/emulator/emulator';
-import { inProcessInvoker, offlineInvoker, type Invoker } from '../tools/emulator/invoke';
+import { inProcessInvoker, isSummary, offlineInvoker, type Invoker } from '../tools/emulator/invoke';
 import { DEFAULT_TEMPLATE, MappingRejectedError } from '../tools/emulator/mapping';
 import { batchLine, doneLine, statusLine } from '../tools/emulator/report';
 import { resolveSettings, type RunSettings } from '../tools/emulator/settings';
 import { clusterIdOf, createKafka } from '../tools/kafka';
 import { createLogger, type Logger } from '../lib/log';
-import type { BatchSummary } from '../lib/sink/batch';
 import { EmulatorStatusWriter } from '../tools/ui/status-file';
 
 const s = (value: string, help: string) => ({ type: 'string' as const, value, help });
@@ -185,9 +184,9 @@ function invoker(o: LocalOptions, out: Output): Invoker {
     o.invoke === 'offline' ? offlineInvoker(o.endpoint, o.function) : inProcessInvoker(handler, closeConnections);
   const invoke: Invoker = async (event) => {
     const response = await inner(event);
-    if (!('batchItemFailures' in response)) {
+    if (isSummary(response)) {
       out.fileLog?.info({ summary: response }, 'batch written');
-      if (out.human) process.stderr.write(`\r\x1b[2K${batchLine(response as BatchSummary)}\n`);
+      if (out.human) process.stderr.write(`\r\x1b[2K${batchLine(response)}\n`);
     }
     return response;
   };

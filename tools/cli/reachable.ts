@@ -52,11 +52,6 @@ export async function missingTopics(c: Config, topics: readonly string[]): Promi
   return topics.filter((t) => !existing.has(t));
 }
 
-/** Throws {@link MissingTopicError} (with `hint` on how to create it) when `topic` does not exist. */
-export async function requireTopic(c: Config, topic: string, hint?: string): Promise<void> {
-  if ((await missingTopics(c, [topic])).length) throw new MissingTopicError(topic, c.KAFKA_BROKERS, hint);
-}
-
 /** A `select 1` over a new connection (the config's TLS), or {@link UnreachableError} with pg's reason. */
 export async function checkPostgres(c: Config): Promise<void> {
   const client = new pg.Client({

@@ -22,8 +22,6 @@ const optionalArn = z.union([z.literal(''), z.string().startsWith('arn:')]).defa
 
 export const SCALING_MODES = ['on-demand', 'provisioned'] as const;
 export const DESTINATIONS = ['kafka', 's3', 'sqs'] as const;
-export type ScalingMode = (typeof SCALING_MODES)[number];
-export type DestinationChoice = (typeof DESTINATIONS)[number];
 
 const schema = z.object({
   scaling: z.enum(SCALING_MODES),

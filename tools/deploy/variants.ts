@@ -14,8 +14,6 @@ import type { CfnTemplate } from './template';
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const SERVERLESS_BIN = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'serverless');
 export const TRIGGERS = ['none', 'kafka', 'msk', 'both'] as const;
-/** The params that make up a variant; every other param comes from the stage (or `--param`). */
-export const VARIANT_KEYS = ['trigger', 'scaling', 'destination'] as const;
 
 export interface Variant {
   /** e.g. `msk-provisioned-s3`, or `none` (no mapping, so scaling and destination do not apply). */

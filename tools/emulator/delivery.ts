@@ -10,7 +10,7 @@ import type { KafkaEvent, KafkaEventRecord } from '../../lib/event/types';
 import type { BatchSummary } from '../../lib/sink/batch';
 import type { FailedBatch, FailureCondition, FailureDestination } from './destination';
 import { passesFilters, type FilterPattern } from './filter';
-import { ItemFailuresError, type FunctionResponse, type Invoker } from './invoke';
+import { isSummary, ItemFailuresError, type FunctionResponse, type Invoker } from './invoke';
 import { abortableSleep, asError, backoffMs, isRetriable, RetriesExhaustedError, type RetryOptions } from './retry';
 
 /** The mapping's error handling and filtering, as the emulator applies them. */
@@ -140,7 +140,7 @@ export class Delivery {
     } catch (e) {
       return { left: records, error: asError(e) };
     }
-    if (!('batchItemFailures' in response)) {
+    if (isSummary(response)) {
       this.o.hooks.done(records.length, response);
       return { left: [] };
     }

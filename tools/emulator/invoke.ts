@@ -28,15 +28,8 @@ export class ItemFailuresError extends QuotesSinkError {
   }
 }
 
-/**
- * The summary of a successful invocation: undefined for an empty partial batch response (all
- * succeeded, nothing reported); throws {@link ItemFailuresError} if records are to be retried.
- */
-export function summaryOf(response: FunctionResponse): BatchSummary | undefined {
-  if (!('batchItemFailures' in response)) return response;
-  if (response.batchItemFailures.length > 0) throw new ItemFailuresError(response.batchItemFailures);
-  return undefined;
-}
+/** Whether the function answered its batch summary (else a partial batch response, maybe empty). */
+export const isSummary = (response: FunctionResponse): response is BatchSummary => !('batchItemFailures' in response);
 
 /**
  * Calls `handler` in this process. `close` ends its connections when the emulator stops (for
