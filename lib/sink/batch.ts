@@ -10,6 +10,7 @@ import type { KafkaEventRecord } from '../event/types';
 import { QuotesSinkError } from '../errors';
 import type { BatchWriteError, ChunkBounds, StoreWriteError } from './errors';
 import { eventRecords, parseEvent } from '../event/parse';
+import { STORE_NAMES } from '../config';
 import type { RecordType } from '../records/record-type';
 import type { Tombstone } from './model';
 import type { StoreName, Stores, WriteCount } from './port';
@@ -38,7 +39,7 @@ export interface BatchSummary {
   /** Records whose coordinates appeared earlier in the same event (counted once). */
   duplicateInEvent: number;
   valid: number;
-  /** Each record store's counts, by its name, in the order the stores were given. */
+  /** Each record store's counts by its name: the built-in ones first (zero when unused), then any other. */
   stores: Record<StoreName, WriteCount>;
   deadLettered: { written: number; alreadyPresent: number; byKind: Record<string, number> };
   tombstones: { received: number; deleted: number };
@@ -184,14 +185,16 @@ function summarise(
   t0: number,
 ): BatchSummary {
   const store = (name: StoreName) => acc.stores[name] ?? { written: 0, alreadyPresent: 0, ms: 0 };
-  const names = [...new Set([...records, ...Object.keys(acc.stores)])];
+  // The built-in stores are always reported (zero when unused, as dashboards expect), then the others.
+  const counted = [...new Set([...STORE_NAMES, ...records])];
+  const names = [...new Set([...counted, ...Object.keys(acc.stores)])];
   return {
     eventSource,
     received,
     duplicateInEvent: acc.duplicateInEvent,
     valid: acc.valid,
     stores: Object.fromEntries(
-      records.map((n) => [n, { written: store(n).written, alreadyPresent: store(n).alreadyPresent }]),
+      counted.map((n) => [n, { written: store(n).written, alreadyPresent: store(n).alreadyPresent }]),
     ),
     deadLettered: { ...acc.deadLetterWrites, byKind: acc.deadByKind },
     tombstones: { received: acc.tombstones.length, deleted },
