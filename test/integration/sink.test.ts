@@ -1,7 +1,5 @@
 /** The sink against real PostgreSQL and MongoDB (FerretDB natively): what lands in the stores. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { after, before, describe, test } from 'node:test';
 import { InvalidEventError } from '../../lib/event/errors';
@@ -15,8 +13,8 @@ import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { failWhile, failingWrites } from '../helpers/faults';
 import { quotes, sandbox, type Sandbox } from '../helpers/sink';
+import { fixture } from '../helpers/factories';
 
-const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8'));
 const opts = { tombstones: 'skip' as const };
 const eventOf = (values: (string | null)[], partitions = 3, firstOffset = 0) =>
   buildEvent(

@@ -12,8 +12,9 @@ import { BatchAccumulator, chunkBounds, prepareChunk } from '../../lib/sink/prep
 import { writeChunk } from '../../lib/sink/write';
 import { failingWrites } from '../helpers/faults';
 import { MemoryRecordStore, memoryStores } from '../helpers/memory-stores';
+import { quote as quoteValue } from '../helpers/factories';
 
-const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: `C${i % 5}` });
+const quote = (i: number) => quoteValue(i, { character: `C${i % 5}` });
 const rec = (
   partition: number,
   offset: number,

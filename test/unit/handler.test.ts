@@ -11,8 +11,9 @@ import { firstUnwritten } from '../../lib/sink/batch';
 import { METRIC_NAMES } from '../../lib/sink/metrics';
 import { failingWrites } from '../helpers/faults';
 import { memoryStores } from '../helpers/memory-stores';
+import { quote as quoteValue } from '../helpers/factories';
 
-const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: 'Moe' });
+const quote = (i: number) => quoteValue(i, { character: 'Moe' });
 /** 30 records: partition 0 offsets 0..14, then partition 1 offsets 0..14. */
 const event = () =>
   buildEvent(
