@@ -142,6 +142,13 @@ async function main(argv: string[]): Promise<void> {
   session.disconnect();
   await dropStores([config]);
   await stores.close();
+  printResult(o, wall, cpu, profile);
+}
+
+/** Prints the run: one JSON probe (`--json`), or the times and, when profiled, the top self times. */
+function printResult(o: Options, wall: number, cpu: NodeJS.CpuUsage, profile: Profiler.Profile | undefined): void {
+  const n = o.records;
+  const batch = o.batch;
   const cpuMs = (cpu.user + cpu.system) / 1000;
   if (o.json) {
     const probe: CpuProbe = {
