@@ -9,7 +9,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
 import { closeConnections, handler } from '../handlers/sink';
-import { defineCommand, enumFlag, intFlag, parseCommand } from '../tools/cli/args';
+import { defineCommand, enumFlag, intFlag, kafkaDestinationFlag, parseCommand } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { UsageError } from '../tools/cli/errors';
 import { runMain } from '../tools/cli/main';
@@ -89,10 +89,7 @@ export const LOCAL_COMMAND = defineCommand({
       'max-record-age': intFlag(-1, 604_800).optional(),
       bisect: z.boolean().optional(),
       'report-batch-item-failures': z.boolean().optional(),
-      destination: z
-        .string()
-        .regex(/^kafka:\/\/[^.][a-zA-Z0-9\-_.]{0,248}$/, 'takes kafka://TOPIC')
-        .optional(),
+      destination: kafkaDestinationFlag().optional(),
       's3-destination': z.string().min(1).optional(),
       invoke: enumFlag(['inprocess', 'offline']).default('inprocess'),
       endpoint: z.string().url('takes a URL').default('http://localhost:3002'),

@@ -4,7 +4,7 @@
  * that the sink stores each once (tools/replay/redrive.ts).
  */
 import { z } from 'zod';
-import { defineCommand, exclusive, parseCommand } from '../tools/cli/args';
+import { defineCommand, exclusive, kafkaDestinationFlag, parseCommand } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { UsageError } from '../tools/cli/errors';
 import { runMain } from '../tools/cli/main';
@@ -19,10 +19,7 @@ export const EXIT_SKIPPED = 3;
 
 const schema = z
   .object({
-    from: z
-      .string()
-      .regex(/^kafka:\/\/[^.][a-zA-Z0-9\-_.]{0,248}$/, 'takes kafka://TOPIC')
-      .optional(),
+    from: kafkaDestinationFlag().optional(),
     'from-dir': z.string().min(1).optional(),
     to: z.string().min(1).optional(),
     group: z.string().min(1).optional(),

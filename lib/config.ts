@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { QuotesSinkError } from './errors';
 import { MIN_IDENTITY_KEY_LENGTH } from './event/identity';
+import { TOPIC_NAME } from './event/coordinates';
 
 /** Development defaults, shared with docker-compose.yml and .env.example. Not secrets: local only. */
 export const DEFAULTS = {
@@ -125,7 +126,7 @@ const schema = z.object({
   KAFKA_BROKERS: z.string().min(1).default(DEFAULT_KAFKA_BROKERS),
   KAFKA_TOPIC: z
     .string()
-    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'KAFKA_TOPIC must be a legal Kafka topic name')
+    .regex(TOPIC_NAME, 'KAFKA_TOPIC must be a legal Kafka topic name')
     .default(DEFAULTS.kafka.topic),
   KAFKA_GROUP_ID: z.string().min(1).default(DEFAULTS.kafka.groupId),
   KAFKA_CLIENT_ID: z.string().min(1).default('quotes-sink'),

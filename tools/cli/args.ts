@@ -20,6 +20,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { redactUrl } from '../../lib/config';
+import { TOPIC_NAME } from '../../lib/event/coordinates';
+import { LAMBDA_TOPIC_NAME } from '../deploy/mapping-rules';
 import { HelpRequested, UsageError } from './errors';
 
 export { HelpRequested, UsageError } from './errors';
@@ -102,6 +104,13 @@ export const numberFlag = (min: number, max: number, exclusiveMin = false) =>
       message: `takes a number ${exclusiveMin ? 'above' : 'from'} ${shown(min)} ${exclusiveMin ? 'up ' : ''}to ${shown(max)}`,
     })
     .transform(Number);
+
+/** A Kafka topic name ({@link TOPIC_NAME}). */
+export const topicFlag = () => z.string().regex(TOPIC_NAME, 'takes a topic name: letters, digits, ".", "_", "-"');
+
+/** A Lambda on-failure destination on Kafka: `kafka://TOPIC`, the topic as the Lambda API takes it. */
+export const kafkaDestinationFlag = () =>
+  z.string().regex(new RegExp(`^kafka://${LAMBDA_TOPIC_NAME.source.slice(1)}`), 'takes kafka://TOPIC');
 
 /** One of `values`. */
 export const enumFlag = <V extends string>(values: readonly [V, ...V[]]) =>

@@ -88,7 +88,7 @@ export interface MappingRule {
 export type DestinationKind = 'none' | 'kafka' | 's3' | 'sqs' | 'sns' | 'unknown';
 
 /** Kafka's topic names as the Lambda API takes them (Topics, and `kafka://` destinations). */
-const TOPIC_PATTERN = /^[^.][a-zA-Z0-9\-_.]{0,248}$/;
+export const LAMBDA_TOPIC_NAME = /^[^.][a-zA-Z0-9\-_.]{0,248}$/;
 const CONSUMER_GROUP_PATTERN = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
 const STARTING_POSITIONS: readonly string[] = ['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'];
 /** The settings AWS accepts only in provisioned mode, by their CloudFormation names. */
@@ -167,7 +167,7 @@ const checkTopics: MappingRule = {
   check: (s) => {
     if (s.topics.length !== 1)
       return [`Topics has ${s.topics.length} entries; a Kafka mapping reads exactly one topic`];
-    return TOPIC_PATTERN.test(s.topics[0]) ? [] : [`topic "${s.topics[0]}" is not a valid Kafka topic name`];
+    return LAMBDA_TOPIC_NAME.test(s.topics[0]) ? [] : [`topic "${s.topics[0]}" is not a valid Kafka topic name`];
   },
 };
 
@@ -242,7 +242,7 @@ const checkDestinationFormat: MappingRule = {
       return [`on-failure destination "${d}" is neither kafka://<topic> nor an S3, SQS or SNS ARN`];
     if ((d as string).length > 350) return ['on-failure destination is longer than 350 characters'];
     const topic = (d as string).slice('kafka://'.length);
-    return kind === 'kafka' && !TOPIC_PATTERN.test(topic)
+    return kind === 'kafka' && !LAMBDA_TOPIC_NAME.test(topic)
       ? [`destination topic "${topic}" is not a valid Kafka topic name`]
       : [];
   },

@@ -1,5 +1,6 @@
 /** What a page handler receives and returns, and the checks on what a request may ask. */
 import { QuotesSinkError } from '../../lib/errors';
+import { TOPIC_NAME } from '../../lib/event/coordinates';
 import type { UiContext } from './context';
 import { html, type Html, type HtmlValue } from './html';
 
@@ -40,7 +41,7 @@ export function dateParam(params: URLSearchParams, name: string): Date | undefin
 export function topicParam(ctx: UiContext, params: URLSearchParams): string {
   const t = params.get('topic')?.trim();
   if (!t) return ctx.config.KAFKA_TOPIC;
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(t)) throw new UiInputError('topic is not a legal Kafka topic name');
+  if (!TOPIC_NAME.test(t)) throw new UiInputError('topic is not a legal Kafka topic name');
   return t;
 }
 
