@@ -63,7 +63,7 @@ export interface PackageResult {
 export class PackagingError extends QuotesSinkError {}
 
 /** What a service folder needs besides serverless.yml: the plugin's code, the bundle, the framework. */
-const SERVICE_LINKS = ['package.json', 'lib', 'dist', 'node_modules'];
+const SERVICE_LINKS = ['package.json', 'lib', 'tools', 'dist', 'node_modules'];
 
 /**
  * A private service folder for one `serverless package` run: a copy of serverless.yml (the
