@@ -496,7 +496,7 @@ class Life {
    * fixed in the table.
    *
    * KNOWN (bug A, reported): re-reading such an original after its fixed replay (a backfill, the
-   * emulator on a new group) re-arms the fixed dead letter (postgres-tables.ts onConflict re-arms
+   * emulator on a new group) re-arms the fixed dead letter (lib/postgres/tables.ts onConflict re-arms
    * any replayed row, though this is the original and not a failed replay), and in one event with
    * the fixed copy makes the copy an in-event collision (prepare.ts firstOf): the record ends in
    * two pending dead letters, or stored and pending. The same for a forged record whose replay
