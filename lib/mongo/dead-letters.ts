@@ -6,7 +6,7 @@
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type MongoClient } from 'mongodb';
 import { isStorableTimestamp, type RecordMeta } from '../event/decode';
 import { storedId } from '../event/coordinates';
-import type { DeadLetter, Tombstone } from '../sink/model';
+import { supersedesUntil, type DeadLetter, type Tombstone } from '../sink/model';
 import type { DeadLetterStore, WriteCount } from '../sink/port';
 import { SETTLED_BY_STORING, storedAfterAll, storedRanges } from '../sink/settled';
 
@@ -70,10 +70,12 @@ function duplicateIndexes(e: unknown): number[] | undefined {
   return errors.map((w) => w.index);
 }
 
-/** An applied tombstone: the highest offset per cluster, partition and key. */
+/** An applied tombstone: the highest offset per cluster, partition and key, and its timestamp. */
 interface AppliedTombstone {
   _id: string;
   offset: number;
+  /** Absent in those remembered before it was kept. */
+  timestampMs?: number;
 }
 
 /** The `_id` of the applied tombstone of `m`'s cluster, partition and key. */
@@ -147,31 +149,49 @@ export class MongoDeadLetterStore implements DeadLetterStore {
   async supersede(tombstones: readonly Tombstone[]): Promise<number> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
-    const ops: AnyBulkWriteOperation<DeadLetterDocument>[] = keyed.map(({ meta: m }) => ({
-      updateMany: {
-        filter: {
-          cluster: m.cluster,
-          topic: m.coordinates.topic,
-          partition: m.coordinates.partition,
-          keyBase64: m.keyBase64,
-          offset: { $lt: m.coordinates.offset },
-          supersededBy: { $exists: false },
+    const ops: AnyBulkWriteOperation<DeadLetterDocument>[] = keyed.map((t) => {
+      const m = t.meta;
+      const until = supersedesUntil(t);
+      return {
+        updateMany: {
+          filter: {
+            cluster: m.cluster,
+            topic: m.coordinates.topic,
+            partition: m.coordinates.partition,
+            keyBase64: m.keyBase64,
+            offset: { $lt: m.coordinates.offset },
+            supersededBy: { $exists: false },
+            ...(until === null ? {} : { timestampMs: { $lte: until } }),
+          },
+          update: { $set: { supersededBy: m.coordinates.offset } },
         },
-        update: { $set: { supersededBy: m.coordinates.offset } },
-      },
-    }));
-    const remembered: AnyBulkWriteOperation<AppliedTombstone>[] = keyed.map(({ meta: m }) => ({
+      };
+    });
+    const [marked] = await Promise.all([this.collection().bulkWrite(ops, { ordered: false }), this.remember(keyed)]);
+    return marked.modifiedCount;
+  }
+
+  /** Remembers the highest offset of each tombstone's cluster, partition and key, with its timestamp. */
+  private async remember(keyed: readonly Tombstone[]): Promise<void> {
+    const latest = new Map<string, Tombstone['meta']>();
+    for (const { meta: m } of keyed) {
+      const id = tombstoneId(m);
+      if ((latest.get(id)?.coordinates.offset ?? -1) < m.coordinates.offset) latest.set(id, m);
+    }
+    // An upsert whose filter misses because a higher offset is there inserts its `_id` again: the
+    // duplicate-key error is that "already newer".
+    const ops: AnyBulkWriteOperation<AppliedTombstone>[] = [...latest].map(([id, m]) => ({
       updateOne: {
-        filter: { _id: tombstoneId(m) },
-        update: { $max: { offset: m.coordinates.offset } },
+        filter: { _id: id, offset: { $lt: m.coordinates.offset } },
+        update: { $set: { offset: m.coordinates.offset, timestampMs: m.timestamp } },
         upsert: true,
       },
     }));
-    const [marked] = await Promise.all([
-      this.collection().bulkWrite(ops, { ordered: false }),
-      this.tombstones().bulkWrite(remembered, { ordered: false }),
-    ]);
-    return marked.modifiedCount;
+    try {
+      await this.tombstones().bulkWrite(ops, { ordered: false });
+    } catch (e) {
+      if (!duplicateIndexes(e)) throw e;
+    }
   }
 
   async superseded(records: readonly RecordMeta[]): Promise<Set<number>> {
@@ -180,8 +200,12 @@ export class MongoDeadLetterStore implements DeadLetterStore {
     const found = await this.tombstones()
       .find({ _id: { $in: [...new Set(keyed.map((k) => k.id))] } })
       .toArray();
-    const at = new Map(found.map((t) => [t._id, t.offset]));
-    return new Set(keyed.filter((k) => (at.get(k.id) ?? -1) > k.m.coordinates.offset).map((k) => k.i));
+    const at = new Map(found.map((t) => [t._id, t]));
+    const supersedes = (k: (typeof keyed)[number]) => {
+      const t = at.get(k.id);
+      return t !== undefined && t.offset > k.m.coordinates.offset && !(k.m.timestamp > (t.timestampMs ?? Infinity));
+    };
+    return new Set(keyed.filter(supersedes).map((k) => k.i));
   }
 
   async markStored(stored: readonly RecordMeta[]): Promise<number> {

@@ -12,7 +12,7 @@ import {
 } from 'mongodb';
 import type { Config } from '../config';
 import { typeFields, type RecordType } from '../records/record-type';
-import { toDocument, type GoodRecord, type Tombstone } from '../sink/model';
+import { supersedesUntil, toDocument, type GoodRecord, type Tombstone } from '../sink/model';
 import type { RecordStore, RecordWriteCount, Rejection } from '../sink/port';
 import { sliceBounds } from '../sink/slices';
 import { keyBase64Of, rebuildText, storedKey, type StoredKey } from '../sink/value-parts';
@@ -361,13 +361,18 @@ export class MongoStore<T> implements RecordStore<T> {
     if (keyed.length === 0) return 0;
     await this.ready();
     const before = await this.collection().deleteMany({
-      $or: keyed.map(({ meta: m }) => ({
-        $or: [{ 'kafka.cluster': m.cluster }, { 'kafka.cluster': { $exists: false } }],
-        'kafka.topic': m.coordinates.topic,
-        'kafka.partition': m.coordinates.partition,
-        'kafka.keyBase64': m.keyBase64,
-        'kafka.offset': { $lt: m.coordinates.offset },
-      })),
+      $or: keyed.map((t) => {
+        const m = t.meta;
+        const until = supersedesUntil(t);
+        return {
+          $or: [{ 'kafka.cluster': m.cluster }, { 'kafka.cluster': { $exists: false } }],
+          'kafka.topic': m.coordinates.topic,
+          'kafka.partition': m.coordinates.partition,
+          'kafka.keyBase64': m.keyBase64,
+          'kafka.offset': { $lt: m.coordinates.offset },
+          ...(until === null ? {} : { 'kafka.timestamp': { $lte: new Date(until) } }),
+        };
+      }),
     });
     const lean = await this.leanSuperseded(keyed);
     const after = lean.length > 0 ? await this.collection().deleteMany({ _id: { $in: lean } }) : { deletedCount: 0 };
@@ -385,14 +390,14 @@ export class MongoStore<T> implements RecordStore<T> {
             ...keyFilter(m.keyBase64, storedKey(m.keyText, m.keyBase64)),
           })),
         },
-        { projection: { _id: 1, 'kafka.key': 1, 'kafka.keyBase64': 1 } },
+        { projection: { _id: 1, 'kafka.key': 1, 'kafka.keyBase64': 1, 'kafka.timestamp': 1 } },
       )
       .toArray();
     return candidates
       .filter((d) => {
         const at = parseStoredId(d._id);
         const key = keyBase64Of(d.kafka?.key, d.kafka?.keyBase64);
-        return keyed.some(({ meta: m }) => supersedes(m, at, key));
+        return keyed.some((t) => supersedes(t, at, key, d.kafka?.timestamp));
       })
       .map((d) => d._id);
   }
@@ -403,9 +408,17 @@ export class MongoStore<T> implements RecordStore<T> {
   }
 }
 
-/** Whether a tombstone supersedes the record stored at `at` with key `key`. */
-function supersedes(m: Tombstone['meta'], at: ReturnType<typeof parseStoredId>, key: string | null): boolean {
+/** Whether a tombstone supersedes the record stored at `at` with key `key` and timestamp `timestamp`. */
+function supersedes(
+  t: Tombstone,
+  at: ReturnType<typeof parseStoredId>,
+  key: string | null,
+  timestamp: Date | undefined,
+): boolean {
+  const m = t.meta;
   if (!at || key !== (m.keyBase64 ?? null)) return false;
+  const until = supersedesUntil(t);
+  if (until !== null && timestamp !== undefined && timestamp.getTime() > until) return false;
   const { topic, partition, offset } = at.coordinates;
   const cluster = at.cluster === m.cluster || at.cluster === LEGACY_CLUSTER;
   return (

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { Config } from '../config';
 import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
-import type { DeadLetter, GoodRecord, Tombstone } from '../sink/model';
+import { supersedesUntil, type DeadLetter, type GoodRecord, type Tombstone } from '../sink/model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from '../sink/port';
 import { appliedTombstonesTable, clustersTable, deadLettersTable, PENDING_DEAD_LETTER, recordsTable } from './tables';
 import { SETTLED_BY_STORING, storedAfterAll, storedRanges, type DeadLetterIdentity } from '../sink/settled';
@@ -200,9 +200,10 @@ const RECORDS_DELETE = (table: string) =>
 
 const TOMBSTONE_DELETE = (table: string) =>
   [
-    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text, "key_text" text, "key_bin" text)`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text, "key_text" text, "key_bin" text, "until_ms" bigint)`,
     'where r."cluster" in (t."cluster", \'\') and r."topic" = t."topic" and r."partition" = t."partition"',
     `and t."key" is not null and ${SAME_KEY} and r."offset" < t."offset"`,
+    'and (t."until_ms" is null or r."kafka_timestamp" <= to_timestamp(t."until_ms" / 1000.0))',
   ].join(' ');
 
 /** A record's key in the forms {@link SAME_KEY} compares. */
@@ -365,7 +366,12 @@ export class PostgresStore<T> implements RecordStore<T> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
     await this.ready();
-    const params = keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, ...keyParams(m) }));
+    const params = keyed.map((t) => ({
+      cluster: t.meta.cluster,
+      ...t.meta.coordinates,
+      ...keyParams(t.meta),
+      until_ms: supersedesUntil(t),
+    }));
     const r = await this.pool.query(this.deleteSql, [JSON.stringify(params)]);
     return r.rowCount ?? 0;
   }
@@ -375,31 +381,34 @@ export class PostgresStore<T> implements RecordStore<T> {
   }
 }
 
-/** Remembers each keyed tombstone's offset (the highest) per cluster, partition and key. */
+/** Remembers each keyed tombstone's offset (the highest) and its timestamp per cluster, partition and key. */
 const TOMBSTONES_REMEMBER = (table: string) =>
   [
-    `insert into ${table} ("cluster", "topic", "partition", "key_base64", "offset")`,
-    `select "cluster", "topic", "partition", "key", max("offset") from ${COORDINATES_RECORDSET}, "key" text)`,
-    'group by 1, 2, 3, 4',
-    `on conflict ("cluster", "topic", "partition", "key_base64") do update set "offset" = greatest(${table}."offset", excluded."offset")`,
+    `insert into ${table} ("cluster", "topic", "partition", "key_base64", "offset", "timestamp_ms")`,
+    'select distinct on (1, 2, 3, 4) "cluster", "topic", "partition", "key", "offset", "timestamp_ms"',
+    `from ${COORDINATES_RECORDSET}, "key" text, "timestamp_ms" bigint) order by 1, 2, 3, 4, "offset" desc`,
+    `on conflict ("cluster", "topic", "partition", "key_base64") do update set "offset" = excluded."offset",`,
+    `"timestamp_ms" = excluded."timestamp_ms" where ${table}."offset" < excluded."offset"`,
   ].join(' ');
 
 /** Positions (0-based) of the records a remembered tombstone supersedes. */
 const TOMBSTONES_SUPERSEDING = (table: string) =>
   [
     'select x."n" - 1 as "i" from rows from (json_to_recordset($1::json) as',
-    '("cluster" text, "topic" text, "partition" integer, "offset" bigint, "key" text)) with ordinality as',
-    'x("cluster", "topic", "partition", "offset", "key", "n")',
+    '("cluster" text, "topic" text, "partition" integer, "offset" bigint, "key" text, "timestamp_ms" bigint))',
+    'with ordinality as x("cluster", "topic", "partition", "offset", "key", "timestamp_ms", "n")',
     `join ${table} t on t."cluster" = x."cluster" and t."topic" = x."topic" and t."partition" = x."partition"`,
     'and t."key_base64" = x."key" and t."offset" > x."offset"',
+    'and (t."timestamp_ms" is null or x."timestamp_ms" <= t."timestamp_ms")',
   ].join(' ');
 
 /** Marks the pending dead letters keyed tombstones supersede, with the tombstone's offset. */
 const DEAD_LETTERS_SUPERSEDE = (table: string) =>
   [
-    `update ${table} d set "superseded_by" = t."offset" from ${COORDINATES_RECORDSET}, "key" text)`,
+    `update ${table} d set "superseded_by" = t."offset" from ${COORDINATES_RECORDSET}, "key" text, "until_ms" bigint)`,
     'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
     'and d."offset" < t."offset" and d."kafka_key_base64" = t."key" and d."superseded_by" is null',
+    'and (t."until_ms" is null or d."timestamp_ms" is null or d."timestamp_ms" <= t."until_ms")',
   ].join(' ');
 
 /** Pending dead letters of the kinds `$2` in the identity ranges `$1` ({@link storedRanges}). */
@@ -477,7 +486,13 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     if (keyed.length === 0) return 0;
     await this.ready();
     const params = JSON.stringify(
-      keyed.map(({ meta: m }) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 })),
+      keyed.map((t) => ({
+        cluster: t.meta.cluster,
+        ...t.meta.coordinates,
+        key: t.meta.keyBase64,
+        until_ms: supersedesUntil(t),
+        timestamp_ms: t.meta.timestamp,
+      })),
     );
     const [marked] = await Promise.all([
       this.pool.query(this.supersedeSql, [params]),
@@ -489,7 +504,12 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
   async superseded(records: readonly RecordMeta[]): Promise<Set<number>> {
     if (!records.some((m) => m.keyBase64 !== undefined)) return new Set();
     await this.ready();
-    const params = records.map((m) => ({ cluster: m.cluster, ...m.coordinates, key: m.keyBase64 ?? null }));
+    const params = records.map((m) => ({
+      cluster: m.cluster,
+      ...m.coordinates,
+      key: m.keyBase64 ?? null,
+      timestamp_ms: m.timestamp,
+    }));
     const r = await this.pool.query<{ i: string }>(this.supersedingSql, [JSON.stringify(params)]);
     return new Set(r.rows.map((x) => Number(x.i)));
   }

@@ -191,8 +191,8 @@ export const deadLettersTable: TableSpec<DeadLetter> = {
 export const PENDING_DEAD_LETTER = 'replayed_at is null and superseded_by is null and stored_at is null';
 
 /**
- * Tombstones applied with TOMBSTONES=delete: the highest offset per cluster, partition and key, so
- * a record re-sent later (a redrive of an older failure) is known to be superseded.
+ * Tombstones applied with TOMBSTONES=delete: the highest offset per cluster, partition and key, and
+ * its timestamp, so a record re-sent later (a redrive of an older failure) is known to be superseded.
  */
 export const appliedTombstonesTable: TableSpec<never> = {
   columns: [
@@ -202,6 +202,9 @@ export const appliedTombstonesTable: TableSpec<never> = {
     { name: 'key_base64', sqlType: 'text', notNull: true },
     { name: 'offset', sqlType: 'bigint', notNull: true },
     { name: 'applied_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
+    // That tombstone's original timestamp: a re-sent record newer than it (a re-created topic's,
+    // at an offset the old topic's tombstone had passed) is not superseded. Null before it existed.
+    { name: 'timestamp_ms', sqlType: 'bigint' },
   ],
   primaryKey: ['cluster', 'topic', 'partition', 'key_base64'],
 };

@@ -34,6 +34,15 @@ export interface Tombstone {
   meta: RecordMeta;
 }
 
+/**
+ * The latest Kafka timestamp (ms) of a record tombstone `t` supersedes, or null for any. A tombstone
+ * supersedes the older records of its key in its partition: a lower offset. A re-sent one (a replay
+ * of its dead letter) may come from an earlier incarnation of a topic deleted and re-created, whose
+ * offsets the new topic reuses; it supersedes only records not produced after it (a timestamp up to
+ * its original one), never the new topic's.
+ */
+export const supersedesUntil = (t: Tombstone): number | null => (t.meta.resent ? t.meta.timestamp : null);
+
 /** What a document keeps of the Kafka record besides its value; the coordinates are in `_id`. */
 export interface KafkaFields {
   /** The key's text; null when the record has no key; absent when the key is kept as `keyBase64`. */

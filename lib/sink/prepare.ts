@@ -44,41 +44,55 @@ export class BatchAccumulator {
   /** The records of the chunks settled so far that every record store holds. */
   readonly stored: RecordMeta[] = [];
   decodeMs = 0;
-  /** Fingerprints seen by offset, by cluster and partition (the identity without its offset). */
-  private readonly seen = new Map<string, Map<number, string>>();
-  private readonly deadSeen = new Map<string, Map<number, string>>();
+  /** The first meta seen by offset, by cluster and partition (the identity without its offset). */
+  private readonly seen = new Map<string, Map<number, RecordMeta>>();
+  private readonly deadSeen = new Map<string, Map<number, RecordMeta>>();
+  private readonly tombstonesSeen = new Map<string, Map<number, RecordMeta>>();
   /** The partition last looked up: an event's records come partition by partition. */
-  private last?: { meta: RecordMeta; offsets: Map<number, string> };
+  private last?: { meta: RecordMeta; offsets: Map<number, RecordMeta> };
 
   /**
    * Counts a record's identity: `first`, or `duplicate` when the same record (identity and
    * fingerprint) came earlier in the event (the same coordinates twice, two re-sent copies of one
    * record), or `collision` when another record with this identity did.
    */
-  firstOf(meta: RecordMeta, dead = false): 'first' | 'duplicate' | 'collision' {
-    // Dead letters are told apart by fingerprint in their store: one never takes a record's identity.
-    const offsets = dead ? this.deadOffsetsOf(meta) : this.offsetsOf(meta);
+  firstOf(meta: RecordMeta, kind: 'record' | 'dead' | 'tombstone' = 'record'): 'first' | 'duplicate' | 'collision' {
+    // Dead letters are told apart by fingerprint in their store, and tombstones are stored nowhere:
+    // neither takes a record's identity (in separate events they would not either).
+    const offsets =
+      kind === 'record'
+        ? this.offsetsOf(meta)
+        : kind === 'dead'
+          ? // An original and a re-sent copy are both written: only the copy re-arms a replayed one.
+            this.rareOffsetsOf(this.deadSeen, meta, meta.resent ? ':resent' : '')
+          : this.rareOffsetsOf(this.tombstonesSeen, meta, '');
     const offset = meta.coordinates.offset;
     const seen = offsets.get(offset);
     if (seen === undefined) {
-      offsets.set(offset, meta.fingerprint);
+      offsets.set(offset, meta);
       return 'first';
     }
-    if (seen !== meta.fingerprint) return 'collision';
+    if (seen.fingerprint !== meta.fingerprint) return 'collision';
+    // The original and a re-sent copy in one event are written once: as the copy, so a store's
+    // refusal of it re-arms its replayed dead letter, as the copy alone would.
+    if (kind === 'record' && meta.resent) seen.resent = true;
     this.duplicateInEvent++;
     return 'duplicate';
   }
 
-  /** The same as {@link offsetsOf} for the event's dead letters (rare: no cache of the last one). */
-  private deadOffsetsOf(meta: RecordMeta): Map<number, string> {
-    // An original and a re-sent copy of it are both written: only the copy re-arms a replayed one.
-    const key = `${meta.cluster}:${partitionKey(meta.coordinates)}${meta.resent ? ':resent' : ''}`;
-    let offsets = this.deadSeen.get(key);
-    if (!offsets) this.deadSeen.set(key, (offsets = new Map()));
+  /** The same as {@link offsetsOf} for the event's dead letters or tombstones (rare: no cache of the last one). */
+  private rareOffsetsOf(
+    seen: Map<string, Map<number, RecordMeta>>,
+    meta: RecordMeta,
+    suffix: string,
+  ): Map<number, RecordMeta> {
+    const key = `${meta.cluster}:${partitionKey(meta.coordinates)}${suffix}`;
+    let offsets = seen.get(key);
+    if (!offsets) seen.set(key, (offsets = new Map()));
     return offsets;
   }
 
-  private offsetsOf(meta: RecordMeta): Map<number, string> {
+  private offsetsOf(meta: RecordMeta): Map<number, RecordMeta> {
     const l = this.last;
     const c = meta.coordinates;
     if (
@@ -253,7 +267,7 @@ export function prepareChunk<T>(
     ranges.add(r);
     acc.partitions.add(r);
     const s = sortSafely(r, type, screens, context);
-    const seen = acc.firstOf(metaOf(s), s.kind === 'dead');
+    const seen = acc.firstOf(metaOf(s), s.kind);
     if (seen === 'duplicate') continue;
     if (seen === 'collision' && s.kind !== 'dead') chunk.deadLetters.push(inEventCollision(s));
     else if (s.kind === 'record') {

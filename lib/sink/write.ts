@@ -137,12 +137,32 @@ export async function writeChunk<T>(
   return outcome.ok ? { ...outcome, superseded } : outcome;
 }
 
+/**
+ * Takes a failed chunk's records out of the record stores that wrote them (the copies this write
+ * made, never an earlier write's), so the retry or redrive finds the chunk in no store: a record
+ * another store then refuses ends in its dead letter alone, not also in one store. Best effort:
+ * the batch fails with the store's error either way.
+ */
+async function undoPartial<T>(
+  stores: Stores<T>,
+  chunk: PreparedChunk<T>,
+  recordWrites: PromiseSettledResult<unknown>[],
+): Promise<void> {
+  if (recordWrites.every((w) => w.status === 'fulfilled')) return;
+  const wrote = stores.records.filter((_, i) => recordWrites[i].status === 'fulfilled');
+  await Promise.all(wrote.map((s) => s.deleteRecords(chunk.records).catch(() => 0)));
+}
+
 async function writeRecords<T>(stores: Stores<T>, chunk: PreparedChunk<T>, ingestedAt: Date): Promise<ChunkOutcome> {
   const d = stores.deadLetters;
   const recordWrites = stores.records.map((s) => timed(s.name, chunk, () => s.write(chunk.records, ingestedAt)));
   const deadWrite = chunk.deadLetters.length > 0 ? [timed(d.name, chunk, () => d.write(chunk.deadLetters))] : [];
-  const first = collect(await Promise.allSettled([...recordWrites, ...deadWrite]));
-  if (!first.ok) return first;
+  const settled = await Promise.allSettled([...recordWrites, ...deadWrite]);
+  const first = collect(settled);
+  if (!first.ok) {
+    await undoPartial(stores, chunk, settled.slice(0, recordWrites.length));
+    return first;
+  }
   const records = first.values.slice(0, recordWrites.length);
   const writes: StoreWrite[] = first.values.map((w, i) => ({
     ...w,

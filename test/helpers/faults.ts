@@ -28,12 +28,31 @@ export function failingWrites<T>(store: RecordStore<T>, fail: (call: number) => 
 }
 
 /**
- * The stores, with the writes of the store named `store` failing while `on()` is true: with
- * `mongo`, what a function that dies between the Postgres and the Mongo write leaves behind.
+ * The stores, with the writes of the store named `store` failing while `on()` is true (a failed
+ * chunk's copies in the other stores are then taken out by the sink: see {@link dyingAfter}).
  */
 export function failWhile<T>(stores: Stores<T>, store: StoreName, on: () => boolean): Stores<T> {
   return {
     ...stores,
     records: stores.records.map((s) => (s.name === store ? failingWrites(s, () => on()) : s)),
+  };
+}
+
+/**
+ * What a function that dies after the other stores' writes and before `store`'s leaves behind,
+ * while `on()` is true: `store` does not write, and nothing runs after the writes (no copy is
+ * taken out).
+ */
+export function dyingAfter<T>(stores: Stores<T>, store: StoreName, on: () => boolean = () => true): Stores<T> {
+  return {
+    ...stores,
+    records: stores.records.map((s) => {
+      if (s.name === store) return failingWrites(s, () => on());
+      const others = failingWrites(s, () => false);
+      return {
+        ...others,
+        deleteRecords: (records) => (on() ? Promise.reject(new InjectedFault(store)) : others.deleteRecords(records)),
+      };
+    }),
   };
 }

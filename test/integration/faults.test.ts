@@ -24,7 +24,7 @@ import { quoteType, type Quote } from '../../lib/records/quote';
 import type { Stores } from '../../lib/sink/port';
 import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
-import { failWhile } from '../helpers/faults';
+import { dyingAfter } from '../helpers/faults';
 
 const N = 20_000;
 const native = currentMode() === 'native';
@@ -124,7 +124,7 @@ describe(
       // while the fault is on: what a function dying between the two writes leaves behind.
       await faultRunInProcess(
         'afterpg',
-        (stores) => failWhile(stores, 'mongo', () => faultOn),
+        (stores) => dyingAfter(stores, 'mongo', () => faultOn),
         async (l) => {
           faultOn = true;
           const deadline = Date.now() + 30_000;

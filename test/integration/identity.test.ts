@@ -624,6 +624,188 @@ describe('lifecycle test findings', () => {
       assert.notEqual(dl.stored_at, null, 'the chunk that stored it was written; the retry starts after it');
     }));
 
+  test('D: an old topic’s tombstone replayed into the re-created topic supersedes only what was produced before it', () =>
+    withSandbox('incarnation', async (sb) => {
+      const d: BatchOptions = { ...opts, tombstones: 'delete' };
+      const OLD = 1_600_000_000_000;
+      const [q0, q1, q2, q3] = quotes(4, 750);
+      // The re-created topic's records of key k at offsets the old topic's tombstone (offset 5) had
+      // passed, and one left over from the old topic (older than the tombstone).
+      const leftover = rec({ offset: 2, value: q2, timestamp: OLD - 10 });
+      const fresh = [rec({ offset: 0, value: q0 }), rec({ offset: 1, value: q1 }), leftover];
+      const oldBad = rec({ offset: 4, value: '{"old"', timestamp: OLD - 5 });
+      const newBad = rec({ offset: 3, value: '{"new"' });
+      await processBatch(event([...fresh, newBad, oldBad]), quoteType, sb, d);
+      const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.records}`))[0].cluster;
+      const at = { cluster, topic: 'quotes', partition: 0, offset: 5, timestamp: OLD, key: 'k' };
+      const tomb = rec({ offset: 80, value: null, timestamp: 9, headers: { [IDENTITY_HEADER]: signedFor(null, at) } });
+      const s = await processBatch(event([tomb]), quoteType, sb, d);
+      assert.equal(s.tombstones.deleted, 1, 'the old topic’s own record goes');
+      const rows = await sb.query<{ offset: string }>(`select "offset" from ${sb.tables.records} order by "offset"`);
+      assert.deepEqual(
+        rows.map((r) => r.offset),
+        ['0', '1'],
+      );
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      try {
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        assert.equal(await col.countDocuments(), 2, 'MongoDB keeps the new topic’s two records too');
+      } finally {
+        await client.close();
+      }
+      const dls = await sb.query<{ offset: string; superseded_by: string | null }>(
+        `select "offset", superseded_by from ${sb.tables.deadLetters} order by "offset"`,
+      );
+      assert.deepEqual(dls, [
+        { offset: '3', superseded_by: null },
+        { offset: '4', superseded_by: '5' },
+      ]);
+      // A redrive of a re-created topic's record at an offset below the remembered tombstone is stored.
+      const copyAt = { cluster, topic: 'quotes', partition: 0, offset: 3, timestamp: 1_700_000_000_003, key: 'k' };
+      const copy = rec({ offset: 81, value: q3, timestamp: 9, headers: { [IDENTITY_HEADER]: signedFor(q3, copyAt) } });
+      const again = await processBatch(event([copy]), quoteType, sb, d);
+      assert.equal(again.superseded, 0);
+      assert.equal(again.stores.postgres.written, 1);
+    }));
+
+  test('D: the MongoDB dead-letter store remembers a replayed tombstone with its time too', () =>
+    withSandbox('incarnation2', async (sb) => {
+      const dlName = `${sb.env.MONGO_COLLECTION}_dl`;
+      const mongoOnly = openStores(
+        stackConfig({ ...sb.env, SINK_STORES: 'mongo', MONGO_DEAD_LETTER_COLLECTION: dlName }),
+        quoteType,
+      );
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      const d: BatchOptions = { ...opts, tombstones: 'delete' };
+      try {
+        const OLD = 1_600_000_000_000;
+        const [q0, q1] = quotes(2, 760);
+        await processBatch(
+          event([rec({ offset: 0, value: q0 }), rec({ offset: 1, value: '{"new"' })]),
+          quoteType,
+          mongoOnly,
+          d,
+        );
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        const cluster = String((await col.findOne())?._id).split(':')[0];
+        const at = { cluster, topic: 'quotes', partition: 0, offset: 5, timestamp: OLD, key: 'k' };
+        const tomb = rec({
+          offset: 80,
+          value: null,
+          timestamp: 9,
+          headers: { [IDENTITY_HEADER]: signedFor(null, at) },
+        });
+        await processBatch(event([tomb]), quoteType, mongoOnly, d);
+        assert.equal(await col.countDocuments(), 1, 'the new topic’s record stays');
+        const dls = client.db(sb.config.MONGO_DATABASE).collection(dlName);
+        assert.equal(await dls.countDocuments({ supersededBy: { $exists: true } }), 0);
+        const copyAt = { cluster, topic: 'quotes', partition: 0, offset: 2, timestamp: 1_700_000_000_002, key: 'k' };
+        const copy = rec({
+          offset: 81,
+          value: q1,
+          timestamp: 9,
+          headers: { [IDENTITY_HEADER]: signedFor(q1, copyAt) },
+        });
+        const again = await processBatch(event([copy]), quoteType, mongoOnly, d);
+        assert.deepEqual([again.superseded, again.stores.mongo.written], [0, 1]);
+        await dls.drop();
+        await client.db(sb.config.MONGO_DATABASE).collection(`${dlName}_tombstones`).drop();
+      } finally {
+        await mongoOnly.close();
+        await client.close();
+      }
+    }));
+
+  test('F: a record one store wrote in a failed batch, refused by the other on the retry, is in its dead letter alone', () =>
+    withSandbox('partialcopy', async (sb) => {
+      const [q0, q1] = quotes(2, 770);
+      const ev = event([rec({ offset: 0, value: q0 }), rec({ offset: 1, value: q1 })]);
+      await assert.rejects(
+        processBatch(
+          ev,
+          quoteType,
+          failWhile(sb, 'mongo', () => true),
+          opts,
+        ),
+      );
+      assert.equal((await sb.counts()).rows, 0, 'the failed batch leaves no copy in Postgres');
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      try {
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        await col.createIndex({ quote: 1 }, { unique: true });
+        await col.insertOne({ _id: 'blocker' as never, quote: JSON.parse(q0).quote });
+        const retry = await processBatch(ev, quoteType, sb, opts);
+        assert.deepEqual(retry.deadLettered.byKind, { store: 1 });
+        assert.equal(await col.countDocuments({ _id: { $ne: 'blocker' as never } }), 1);
+      } finally {
+        await client.close();
+      }
+      const rows = await sb.query<{ offset: string }>(`select "offset" from ${sb.tables.records} order by "offset"`);
+      assert.deepEqual(
+        rows.map((r) => r.offset),
+        ['1'],
+        'the refused record is in no store',
+      );
+    }));
+
+  test('F: a failed chunk’s documents come out of MongoDB when Postgres failed (300 records)', () =>
+    withSandbox('partialcopy2', async (sb) => {
+      const values = quotes(300, 780);
+      const ev = event(values.map((value, offset) => rec({ offset, value })));
+      await assert.rejects(
+        processBatch(
+          ev,
+          quoteType,
+          failWhile(sb, 'postgres', () => true),
+          opts,
+        ),
+      );
+      assert.equal((await sb.counts()).docs, 0, 'the failed batch leaves no copy in MongoDB');
+      const s = await processBatch(ev, quoteType, sb, opts);
+      assert.deepEqual([s.stores.postgres.written, s.stores.mongo.written], [300, 300]);
+    }));
+
+  test('A: an original and its replay in one event, refused by a store: the replay re-arms the store dead letter', () =>
+    withSandbox('refusedtwice', async (sb) => {
+      const [q] = quotes(1, 790);
+      const original = rec({ offset: 6, value: q });
+      const client = await MongoClient.connect(sb.config.MONGO_URL);
+      try {
+        const col = client.db(sb.config.MONGO_DATABASE).collection(sb.config.MONGO_COLLECTION);
+        await col.createIndex({ quote: 1 }, { unique: true });
+        await col.insertOne({ _id: 'blocker' as never, quote: JSON.parse(q).quote });
+        await processBatch(event([original]), quoteType, sb, opts);
+        await sb.query(`update ${sb.tables.deadLetters} set replayed_at = now()`);
+        const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.deadLetters}`))[0]
+          .cluster;
+        const at = { cluster, topic: 'quotes', partition: 0, offset: 6, timestamp: 1_700_000_000_006 };
+        const copy = rec({ offset: 90, value: q, timestamp: 9, headers: { [IDENTITY_HEADER]: signedFor(q, at) } });
+        // A new group reads the topic from its start: the original, then its replay.
+        const s = await processBatch(event([original, copy]), quoteType, sb, opts);
+        assert.deepEqual(s.deadLettered.byKind, { store: 1 });
+      } finally {
+        await client.close();
+      }
+      const [dl] = await sb.query<{ replayed_at: Date | null }>(`select replayed_at from ${sb.tables.deadLetters}`);
+      assert.equal(dl.replayed_at, null, 'the replay failed again: its dead letter is pending');
+    }));
+
+  test('E: a tombstone and a re-sent record at one identity in one event: the record is stored, not a collision', () =>
+    withSandbox('tombfirst', async (sb) => {
+      const [q] = quotes(1, 800);
+      const first = await processBatch(event([rec({ offset: 1, value: q })]), quoteType, sb, opts);
+      assert.equal(first.stores.postgres.written, 1);
+      const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.records}`))[0].cluster;
+      await sb.query(`delete from ${sb.tables.records}`);
+      const [q2] = quotes(1, 801);
+      // A re-created topic: its tombstone at offset 0, and the replay of the old topic's record 0.
+      const at = { cluster, topic: 'quotes', partition: 0, offset: 0, timestamp: 1_600_000_000_000 };
+      const copy = rec({ offset: 91, value: q2, timestamp: 9, headers: { [IDENTITY_HEADER]: signedFor(q2, at) } });
+      const s = await processBatch(event([rec({ offset: 0, key: 'other', value: null }), copy]), quoteType, sb, opts);
+      assert.deepEqual(s.deadLettered.byKind, {});
+      assert.deepEqual([s.stores.postgres.written, s.stores.mongo.written], [1, 1]);
+    }));
+
   test('E: a dead letter and a record at one identity in one event: the record is not a collision', () =>
     withSandbox('deadfirst', async (sb) => {
       const [q] = quotes(1, 710);
