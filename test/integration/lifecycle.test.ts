@@ -14,9 +14,8 @@
  * explains (nothing forged, no duplicate).
  *
  * `LIFECYCLE_SEED=<n>` replays one seed; `LIFECYCLE_SEEDS=<n>` runs seeds 1..n;
- * `LIFECYCLE_STEPS=<n>` sets the steps per seed. Paths into known bugs of the sink (the `KNOWN`
- * comments: A, B, C, D, E, F, G) are avoided unless `LIFECYCLE_KNOWN=1`, which makes most seeds
- * fail until they are fixed.
+ * `LIFECYCLE_STEPS=<n>` sets the steps per seed. The bugs it found (A to G, and two more at seeds
+ * 17 and 19 of 24) each have a test of their own in identity.test.ts.
  */
 import { prng } from '../../tools/producer/synthetic';
 import assert from 'node:assert/strict';
@@ -50,14 +49,6 @@ import { expandHeaders, keyBase64Of, rebuildText } from '../../lib/sink/value-pa
 import { uniqueName } from '../helpers/env';
 import { failWhile } from '../helpers/faults';
 import { sandbox, type Sandbox } from '../helpers/sink';
-
-/**
- * Whether the steps that lead into known bug `bug` (the KNOWN comments) are taken: always for the
- * bugs fixed since they were found (A to G: each has its own test in identity.test.ts), and
- * for the others with LIFECYCLE_KNOWN=1.
- */
-const FIXED = new Set(['A', 'B', 'C', 'D', 'E', 'F', 'G']);
-const known = (bug: string): boolean => FIXED.has(bug) || Boolean(process.env.LIFECYCLE_KNOWN);
 
 const PARTITIONS = 2;
 const STEPS = Number(process.env.LIFECYCLE_STEPS ?? 20);
@@ -230,12 +221,8 @@ class Life {
   /** Quotes a blocking document refuses: the next valid records produced use them. */
   private readonly toBlock: string[] = [];
   private blockers = 0;
-  /** Records produced with a blocked quote. */
-  private readonly blockedSerials = new Set<number>();
   /** Checking the state a killed CLI left: tombstones it read may be applied already. */
   private midKill = false;
-  /** Generations whose emulator group has run (it resumes from its commits after that). */
-  private readonly emulated = new Set<number>();
   private serial = 0;
   private seq = 0;
   private gen = 1;
@@ -434,28 +421,6 @@ class Life {
     return `${this.cluster}/${this.topic}/${partition}/${coordinates.offset}`;
   }
 
-  /**
-   * KNOWN (bug B, reported): a record of the key still in the on-failure destination (or redriven
-   * and not yet consumed) comes back in both stores when it is redriven after a later tombstone of
-   * its key was applied: nothing remembers the tombstone once it deleted what was there
-   * (batch.ts deleteTombstones; no check when a re-sent record is written). Unless
-   * LIFECYCLE_KNOWN=1, no tombstone is produced for such a key. Not guarded (seed 118 with
-   * LIFECYCLE_STEPS=26 shows it): a dead letter replayed but not yet consumed is not superseded
-   * by the tombstone (postgres.ts DEAD_LETTERS_SUPERSEDE takes only `replayed_at is null`), and
-   * its copy, failing again in a later event, re-arms it as pending.
-   */
-  private tombstoneOk(partition: number, key: string): boolean {
-    if (known('B')) return true;
-    const k = b64(key);
-    return !this.all.some(
-      (e) =>
-        e.gen === this.gen &&
-        e.id.coordinates.partition === partition &&
-        e.keyB64 === k &&
-        (e.state === 'away' || e.inDestination === true),
-    );
-  }
-
   async produce(n: number, forge = true): Promise<string> {
     const byPartition: Message[][] = Array.from({ length: PARTITIONS }, () => []);
     const made: string[] = [];
@@ -466,12 +431,11 @@ class Life {
       const roll = this.rnd();
       let kind: Kind;
       let value: string | null;
-      if (key !== null && roll < 0.14 && this.tombstoneOk(partition, key)) [kind, value] = ['tomb', null];
+      if (key !== null && roll < 0.14) [kind, value] = ['tomb', null];
       else if (roll < 0.26) [kind, value] = ['bad', `{"quote": "broken ${serial}"`];
       else if (roll < 0.36) [kind, value] = ['bad', JSON.stringify({ quote: serial, character: 'x' })];
       else {
         const quote = this.toBlock.shift();
-        if (quote !== undefined) this.blockedSerials.add(serial);
         [kind, value] = ['valid', this.quoteValue(serial, quote)];
       }
       const headers: IHeaders = { [SERIAL]: String(serial) };
@@ -493,48 +457,10 @@ class Life {
     return { shape: this.rnd() < 0.3 ? 'msk' : 'self-managed', servers, chunk: this.pick([2, 3, 500]) };
   }
 
-  /**
-   * Per partition, the offset after the last original of this generation whose dead letter was
-   * fixed in the table.
-   *
-   * KNOWN (bug A, reported): re-reading such an original after its fixed replay (a backfill, the
-   * emulator on a new group) re-arms the fixed dead letter (lib/postgres/tables.ts onConflict re-arms
-   * any replayed row, though this is the original and not a failed replay), and in one event with
-   * the fixed copy makes the copy an in-event collision (prepare.ts firstOf): the record ends in
-   * two pending dead letters, or stored and pending. The same for a forged record whose replay
-   * was stored: a re-read of the original re-arms its `forged` dead letter. Unless
-   * LIFECYCLE_KNOWN=1, backfills start after these offsets and the emulator CLI is not run over them.
-   */
-  private fixedFloor(): number[] {
-    const floor = new Array<number>(PARTITIONS).fill(0);
-    if (known('A') && known('G')) return floor;
-    // A forged record whose replay was stored is the same case: its original fails, its copy does not.
-    // KNOWN (bug G, fixed: identity.test.ts "G:"): a refused record later stored (its blocker gone)
-    // by a re-read of its original kept its `store` dead letter pending; the write now marks it stored.
-    const resolved = (e: Entry) =>
-      (!known('A') && (e.fixed || (e.forged !== undefined && e.kind === 'valid' && e.resent))) ||
-      (!known('G') && this.blockedSerials.has(e.serial));
-    // Every message of this generation with such a record's old content (the original, and
-    // copies re-sent before the fix), or the forged original itself.
-    for (const [k, c] of this.classified) {
-      const [gen, partition, offset] = k.split('/').map(Number);
-      const e = c.copyOf ?? c.own;
-      const old = c.fp !== e?.fp || ((e?.forged !== undefined || this.blockedSerials.has(e.serial)) && c.own === e);
-      if (gen === this.gen && e && resolved(e) && old) floor[partition] = Math.max(floor[partition], offset + 1);
-    }
-    return floor;
-  }
-
-  /** Whether this generation has a fixed original the emulator's first run would read again (bug A). */
-  hasFixedOriginal(): boolean {
-    return this.fixedFloor().some((o) => o > 0);
-  }
-
   /** Sinks what the sink has not had yet (or, `backfill`, an old range again up to the end). */
   async sink(backfill = false): Promise<string> {
     const highs = await this.sync();
-    const floor = this.fixedFloor();
-    const from = backfill ? this.cursor.map((c, p) => Math.min(c, Math.max(floor[p], this.int(c + 1)))) : this.cursor;
+    const from = backfill ? this.cursor.map((c) => this.int(c + 1)) : this.cursor;
     const records = this.range(from, highs);
     const how = this.batchShape();
     const label = `${backfill ? 'backfill' : 'sink'} ${from.join(',')}..${highs.join(',')} ${how.shape} ${how.servers} chunk=${how.chunk}`;
@@ -542,44 +468,14 @@ class Life {
     const dead: Record<string, number> = {};
     let valid = 0;
     let deleted = 0;
-    const events = this.apart(records);
-    for (const batch of events) {
-      const event = buildEvent(how.shape, how.servers, batch);
-      const s = await processBatch(event, quoteType, this.sb, { ...this.opts, writeChunk: how.chunk });
-      batch.forEach((r) => this.delivered(r));
-      valid += s.valid;
-      deleted += s.tombstones.deleted;
-      for (const [k, n] of Object.entries(s.deadLettered.byKind)) dead[k] = (dead[k] ?? 0) + n;
-    }
+    const event = buildEvent(how.shape, how.servers, records);
+    const s = await processBatch(event, quoteType, this.sb, { ...this.opts, writeChunk: how.chunk });
+    records.forEach((r) => this.delivered(r));
+    valid += s.valid;
+    deleted += s.tombstones.deleted;
+    for (const [k, n] of Object.entries(s.deadLettered.byKind)) dead[k] = (dead[k] ?? 0) + n;
     this.cursor = highs;
-    const split = events.length > 1 ? ` in ${events.length} events` : '';
-    return `${label}${split}: valid ${valid}, dead ${JSON.stringify(dead)}, tombstones ${deleted}`;
-  }
-
-  /**
-   * KNOWN (bug E, reported): in one event, a record that is dead-lettered (bad JSON, a schema
-   * failure, forged) still takes its identity, so a valid record at that identity later in the
-   * event is a `collision` dead letter even when it is the one stored (prepare.ts prepareChunk /
-   * BatchAccumulator.firstOf); in separate events the same two records do not collide. Unless
-   * LIFECYCLE_KNOWN=1, records are split into consecutive events with no identity held by two
-   * different records.
-   */
-  private apart(records: KafkaEventRecord[]): KafkaEventRecord[][] {
-    if (known('E')) return [records];
-    const out: KafkaEventRecord[][] = [[]];
-    let held = new Map<string, string>();
-    for (const r of records) {
-      const c = this.classify(r);
-      const k = idKey(((c.copyOf ?? c.own) as Entry).id);
-      const fp = held.get(k);
-      if (fp !== undefined && fp !== c.fp) {
-        out.push([]);
-        held = new Map();
-      }
-      held.set(k, c.fp);
-      out[out.length - 1].push(r);
-    }
-    return out;
+    return `${label}: valid ${valid}, dead ${JSON.stringify(dead)}, tombstones ${deleted}`;
   }
 
   /** The next valid quote produced is refused by Mongo: a blocking document holds it (unique index). */
@@ -599,16 +495,7 @@ class Life {
   /** New records whose batch fails in a store, sent to the on-failure destination as the emulator would. */
   async fail(): Promise<string> {
     await this.sink();
-    // KNOWN (bug C, reported): a forged record in the destination is re-signed by the redrive
-    // (redrive.ts identityFor signs its own identity when the carried one does not verify) and
-    // stored in both stores, while the `forged` dead letter its failed batch wrote stays pending.
-    // KNOWN (F, fixed: identity.test.ts "F:"): a record of the failed batch that one store wrote and
-    // the other then refuses on the redrive stayed in that store and in a `store` dead letter; a
-    // failed chunk now takes its own copies out (write.ts undoPartial). Unless LIFECYCLE_KNOWN=1, the
-    // failed batch uses no blocked quote.
-    const blocked = known('F') ? [] : this.toBlock.splice(0);
-    const produced = await this.produce(1 + this.int(4), known('C'));
-    this.toBlock.push(...blocked);
+    const produced = await this.produce(1 + this.int(4));
     const highs = await this.sync();
     const records = this.range(this.cursor, highs);
     const store = this.pick(['postgres', 'mongo'] as const);
@@ -644,12 +531,6 @@ class Life {
     const highs = await this.sync();
     const records = this.range(this.cursor, highs);
     if (records.length < 3) return `partial (${records.length} new records: nothing to split)`;
-    if (this.apart(records).length > 1) return `partial: ${await this.sink()} (bug E)`;
-    // KNOWN (F, fixed): a retry that one store refuses left the other store's copy of the first attempt.
-    const blocked = records.some((r) =>
-      this.blockedSerials.has((this.classify(r).copyOf ?? this.classify(r).own)?.serial ?? -1),
-    );
-    if (blocked && !known('F')) return `partial: ${await this.sink()} (F: a blocked quote)`;
     const store = this.pick(['postgres', 'mongo'] as const);
     const failAt = 1 + this.int(3);
     let calls = 0;
@@ -700,7 +581,6 @@ class Life {
   /** Fixes some bad dead letters in the table (allowed: the value was wrong), then replays. */
   async fixAndReplay(): Promise<string> {
     const bad = await this.pendingDeadLetters(['json', 'schema']);
-    const inFlight = await this.inFlight();
     const fixed: string[] = [];
     for (const row of bad.filter(() => this.rnd() < 0.6)) {
       const e = this.entriesAt({
@@ -708,9 +588,6 @@ class Life {
         coordinates: { topic: row.topic, partition: row.partition, offset: Number(row.offset) },
       }).find((x) => x.origFp === row.fingerprint);
       if (!e) continue; // reported by the invariant as unexplained
-      // KNOWN (bug A): a re-send of the original still to come (a redrive) would re-arm the fix.
-      const again = e.inDestination || inFlight.has(`${idKey(e.id)}#${e.origFp}`);
-      if (again && !known('A')) continue;
       const value = b64(this.quoteValue(e.serial, `Fixed quote ${this.seed}-${e.serial}`));
       await this.sb.query(
         `update ${this.sb.tables.deadLetters} set value_base64 = $1
@@ -745,21 +622,6 @@ class Life {
   async recreate(): Promise<string> {
     // What is in flight is delivered first: a re-sent copy on the deleted topic would be gone.
     await this.redrive();
-    // KNOWN (bug D, fixed: identity.test.ts "D:"): a tombstone of the old topic replayed into the
-    // new one superseded and deleted the new topic's records of its key at lower offsets, produced
-    // after it; a re-sent tombstone now supersedes only records up to its original timestamp
-    // (model.ts supersedesUntil). Unless LIFECYCLE_KNOWN=1, pending tombstone dead letters (forged
-    // ones) are replayed before.
-    if (!known('D')) {
-      const tombs = await this.sb.query<DlRow>(
-        `select * from ${this.sb.tables.deadLetters} where value_base64 is null and replayed_at is null and superseded_by is null and stored_at is null`,
-      );
-      const dl = new DeadLetters(this.sb.config);
-      for (const t of tombs)
-        await dl.replay(this.kafka, {
-          id: formatCoordinates({ topic: t.topic, partition: t.partition, offset: Number(t.offset) }),
-        });
-    }
     await this.sink();
     await this.reader.stop();
     await this.admin.deleteTopics({ topics: [this.topic], timeout: 30_000 });
@@ -784,13 +646,7 @@ class Life {
 
   /** A CLI killed with SIGKILL at a random point, the invariant checked, then run again to its end. */
   async interrupted(check: (label: string) => Promise<void>): Promise<string> {
-    let which = this.pick(['emulator', 'replay', 'redrive'] as const);
-    // KNOWN (bug A): the emulator's new group reads the generation again from its start.
-    if (which === 'emulator' && !known('A') && !this.emulated.has(this.gen) && this.hasFixedOriginal())
-      which = 'replay';
-    // KNOWN (bug E): in a re-created topic, its events may hold two records at one identity.
-    if (which === 'emulator' && this.gen > 1 && !known('E')) which = 'replay';
-    if (which === 'emulator') this.emulated.add(this.gen);
+    const which = this.pick(['emulator', 'replay', 'redrive'] as const);
     const killAt = 200 + this.int(3500);
     const env = { ...this.env, KAFKA_GROUP_ID: `${this.topic}-emu-g${this.gen}` };
     const args = {
