@@ -28,6 +28,10 @@ export async function runCommand(
   return { code, stdout, stderr };
 }
 
+/** `npm run stack -- <args>` to completion; `env` on top of this process's (a test's QUOTES_SINK_STACK_DIR). */
+export const stackCli = (args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> =>
+  runCommand(TSX, ['cli/stack.ts', ...args], env, timeoutMs);
+
 /** Starts a long-running command; resolves once `ready` matches its output. */
 export function startCommand(
   cmd: string,
