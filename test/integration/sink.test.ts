@@ -13,24 +13,9 @@ import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { dyingAfter, failingWrites } from '../helpers/faults';
 import { quotes, sandbox, type Sandbox } from '../helpers/sink';
-import { fixture } from '../helpers/factories';
+import { eventOf, fixture } from '../helpers/factories';
 
 const opts = { tombstones: 'skip' as const };
-const eventOf = (values: (string | null)[], partitions = 3, firstOffset = 0) =>
-  buildEvent(
-    'self-managed',
-    '127.0.0.1:9092',
-    values.map((value, i) =>
-      toEventRecord({
-        topic: 'quotes',
-        partition: i % partitions,
-        offset: firstOffset + Math.floor(i / partitions),
-        timestamp: 1700000000000 + i,
-        key: `k${i}`,
-        value,
-      }),
-    ),
-  );
 
 describe('fixture batches', () => {
   let sb: Sandbox;
