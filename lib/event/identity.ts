@@ -41,26 +41,47 @@ export interface FingerprintInput {
   headers: readonly StoredHeader[];
 }
 
-/** One header's part of the digest, length-prefixed so no two header lists read alike. */
+/**
+ * One header's part of the digest, `|<length>:<name><length>:<value>` with each name and value
+ * tagged `t` (text) or `b` (base64), length-prefixed so no two header lists read alike.
+ */
 function headerPart(h: StoredHeader): string {
-  const name = h.nameBase64 !== undefined ? `b${h.nameBase64}` : `t${h.name}`;
-  const value = h.value !== undefined ? `t${h.value}` : `b${h.valueBase64 ?? ''}`;
-  return `|${name.length}:${name}${value.length}:${value}`;
+  const name = h.nameBase64 ?? h.name;
+  const value = h.value ?? h.valueBase64 ?? '';
+  const nameTag = h.nameBase64 !== undefined ? 'b' : 't';
+  const valueTag = h.value !== undefined ? 't' : 'b';
+  return `|${name.length + 1}:${nameTag}${name}${value.length + 1}:${valueTag}${value}`;
 }
 
 /** Whether a header is one a re-sender adds. */
 export const isResendHeader = (h: StoredHeader): boolean => h.nameBase64 === undefined && RESEND_HEADERS.has(h.name);
 
 /**
+ * Scratch space a fingerprint's input is written into, so the text hashed is never built as one
+ * string (that string, some 600 bytes a record, was most of what a fingerprint allocated).
+ */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
  * The fingerprint of a record: SHA-256 over its original timestamp, key, value and headers (less
- * {@link RESEND_HEADERS}). Base64 is hashed as text: it is canonical, and decoding it would cost
- * more than the digest.
+ * {@link RESEND_HEADERS}): the UTF-8 of `<timestamp>|<key>|<value>` (`~` for none) followed by
+ * each header's {@link headerPart}. Base64 is hashed as text: it is canonical, and decoding it
+ * would cost more than the digest.
  */
 export function fingerprint(r: FingerprintInput): Fingerprint {
-  let text = `${r.timestamp}|${r.keyBase64 ?? '~'}|${r.valueBase64 ?? '~'}`;
+  const head = `${r.timestamp}|${r.keyBase64 ?? '~'}|`;
+  const value = r.valueBase64 ?? '~';
+  let tail = '';
   const headers = r.headers;
-  for (let i = 0; i < headers.length; i++) if (!isResendHeader(headers[i])) text += headerPart(headers[i]);
-  return hash('sha256', text, 'base64url').slice(0, 22);
+  for (let i = 0; i < headers.length; i++) if (!isResendHeader(headers[i])) tail += headerPart(headers[i]);
+  // Written part by part, the bytes are those of the three joined: each part meets the next at an
+  // ASCII character, so no surrogate pair spans two.
+  if ((head.length + value.length + tail.length) * 3 > scratch.length)
+    return hash('sha256', head + value + tail, 'base64url').slice(0, 22);
+  let n = scratch.write(head, 0);
+  n += scratch.write(value, n);
+  n += scratch.write(tail, n);
+  return hash('sha256', scratch.subarray(0, n), 'base64url').slice(0, 22);
 }
 
 /** What a carried identity says: whose identity, its original timestamp, and the content it vouches for. */
