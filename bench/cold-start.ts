@@ -12,7 +12,7 @@ import { deflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../lib/config';
-import { BUNDLE_OPTIONS } from '../scripts/build';
+import { BUNDLE_OPTIONS } from '../tools/bundle';
 
 /** Fresh processes per figure; the report shows their median. */
 export const COLD_START_RUNS = 10;

@@ -1,5 +1,5 @@
 /**
- * What the benchmark scripts (bench/run.ts, bench/memory.ts, scripts/soak.ts) share: the synthetic
+ * What the benchmark scripts (bench/run.ts, bench/memory.ts, bench/soak.ts) share: the synthetic
  * records they write, their topics, an RSS sampler, dropping what they wrote and writing results.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,10 +9,10 @@ import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { parse } from 'yaml';
 import { PROJECT_ROOT, type Config } from '../lib/config';
-import { toEventRecord } from '../lib/event/build';
+import { toEventRecord } from '../tools/emulator/event';
 import type { KafkaEventRecord } from '../lib/event/types';
-import { syntheticMessages } from '../lib/producer/publish';
-import { qualifiedTable } from '../lib/sink/tables';
+import { syntheticMessages } from '../tools/producer/publish';
+import { qualifiedTable } from '../lib/postgres/names';
 
 /**
  * The V8 and Node options the deployed function runs with (NODE_OPTIONS in serverless.yml): the

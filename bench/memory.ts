@@ -12,15 +12,15 @@
  * Writes into a fresh table and collection of its own, and drops them at the end.
  */
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { dropStores, syntheticRecords, watchRss } from './common';
 import { toMb, type MemoryProbe } from './report';
-import { buildEvent } from '../lib/event/build';
+import { buildEvent } from '../tools/emulator/event';
 import { quoteType } from '../lib/records/quote';
 import { processBatch } from '../lib/sink/batch';
-import { openStores } from '../lib/sink/stores';
+import { openStores } from '../lib/stores';
 
 export const MEMORY = defineCommand({
   command: 'node --expose-gc --import tsx bench/memory.ts',

@@ -9,10 +9,10 @@
 import { performance } from 'node:perf_hooks';
 import { MongoClient, type Db, type Document } from 'mongodb';
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { buildEvent } from '../lib/event/build';
+import { buildEvent } from '../tools/emulator/event';
 import { eventRecords, parseEvent } from '../lib/event/parse';
 import { quoteType, type Quote } from '../lib/records/quote';
 import { toDocument, type GoodRecord } from '../lib/sink/model';

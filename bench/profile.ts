@@ -12,13 +12,13 @@
 import { writeFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector';
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { buildEvent } from '../lib/event/build';
+import { buildEvent } from '../tools/emulator/event';
 import { quoteType } from '../lib/records/quote';
 import { processBatch } from '../lib/sink/batch';
-import { openStores } from '../lib/sink/stores';
+import { openStores } from '../lib/stores';
 import { dropStores, syntheticRecords } from './common';
 import type { CpuProbe } from './report';
 
@@ -142,6 +142,13 @@ async function main(argv: string[]): Promise<void> {
   session.disconnect();
   await dropStores([config]);
   await stores.close();
+  printResult(o, wall, cpu, profile);
+}
+
+/** Prints the run: one JSON probe (`--json`), or the times and, when profiled, the top self times. */
+function printResult(o: Options, wall: number, cpu: NodeJS.CpuUsage, profile: Profiler.Profile | undefined): void {
+  const n = o.records;
+  const batch = o.batch;
   const cpuMs = (cpu.user + cpu.system) / 1000;
   if (o.json) {
     const probe: CpuProbe = {

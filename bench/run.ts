@@ -37,24 +37,24 @@ import {
   type Target,
   type Timed,
 } from './report';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
-import { reachable } from '../lib/cli/reachable';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
+import { reachable } from '../tools/cli/reachable';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, type Config } from '../lib/config';
-import { buildEvent } from '../lib/event/build';
+import { buildEvent } from '../tools/emulator/event';
 import type { KafkaEvent, KafkaEventRecord } from '../lib/event/types';
-import { createKafka } from '../lib/kafka';
-import { spawnCapture } from '../lib/proc/spawn';
-import { publish, syntheticMessages } from '../lib/producer/publish';
+import { createKafka } from '../tools/kafka';
+import { spawnCapture } from '../tools/proc/spawn';
+import { publish, syntheticMessages } from '../tools/producer/publish';
 import { quoteType, type Quote } from '../lib/records/quote';
 import { processBatch, type Stores } from '../lib/sink/batch';
 import { toDocument, type GoodRecord } from '../lib/sink/model';
-import { recordsTable } from '../lib/sink/postgres-tables';
+import { recordsTable } from '../lib/postgres/tables';
 import { sortRecord } from '../lib/sink/prepare';
-import { openStores, type OpenStores } from '../lib/sink/stores';
-import { tableColumns, toRow } from '../lib/sink/table-spec';
-import { ident, qualifiedTable } from '../lib/sink/tables';
-import { currentMode, up, type Mode } from '../lib/stack/stack';
+import { openStores, type OpenStores } from '../lib/stores';
+import { tableColumns, toRow } from '../lib/postgres/table-spec';
+import { ident, qualifiedTable } from '../lib/postgres/names';
+import { currentMode, up, type Mode } from '../tools/stack/stack';
 
 /** What a run measures, from the command line. */
 interface BenchOptions {
@@ -321,8 +321,8 @@ async function runHandler(
     const s = await processBatch(ev, quoteType, stores, { tombstones: 'skip' });
     latenciesMs.push(performance.now() - t);
     splitMs.decode += s.durationMs.decode;
-    splitMs.postgres += s.durationMs.postgres;
-    splitMs.mongo += s.durationMs.mongo;
+    splitMs.postgres += s.durationMs.stores.postgres ?? 0;
+    splitMs.mongo += s.durationMs.stores.mongo ?? 0;
     records += s.received;
   }
   const ms = performance.now() - t0;

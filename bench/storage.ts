@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { Config } from '../lib/config';
 import { quoteType } from '../lib/records/quote';
 import { typeFields } from '../lib/records/record-type';
-import { qualifiedTable } from '../lib/sink/tables';
+import { qualifiedTable } from '../lib/postgres/names';
 import { rebuildText } from '../lib/sink/value-parts';
 
 /** Documents read back to measure (FerretDB reads slowly: a sample is enough). */

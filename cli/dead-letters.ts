@@ -6,14 +6,14 @@
  */
 import { z } from 'zod';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
-import { defineCommand, defineGroup, exclusive, intFlag, parseSubcommand } from '../lib/cli/args';
-import { causeText } from '../lib/cli/errors';
-import { isBug, runMain } from '../lib/cli/main';
-import { checkPostgres, reachable } from '../lib/cli/reachable';
+import { defineCommand, defineGroup, exclusive, intFlag, parseSubcommand } from '../tools/cli/args';
+import { causeText } from '../tools/cli/errors';
+import { isBug, runMain } from '../tools/cli/main';
+import { checkPostgres, reachable } from '../tools/cli/reachable';
 import { parseCoordinates } from '../lib/event/coordinates';
 import { QuotesSinkError } from '../lib/errors';
-import { createKafka } from '../lib/kafka';
-import { DeadLetters, printable, type DeadLetterPage } from '../lib/sink/dead-letters';
+import { createKafka } from '../tools/kafka';
+import { DeadLetters, printable, type DeadLetterPage } from '../tools/replay/dead-letters';
 
 const LIST = defineCommand({
   command: 'npm run dead-letters -- list',

@@ -8,18 +8,19 @@ import pg from 'pg';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { DEFAULTS, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
-import { defineCommand, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
-import { closeConnections, handler } from '../handlers/sink';
-import { Emulator, type EmulatorStatus } from '../lib/emulator/emulator';
-import { inProcessInvoker } from '../lib/emulator/invoke';
-import { createKafka } from '../lib/kafka';
+import { defineCommand, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
+import { createSinkHandler } from '../handlers/sink';
+import { Emulator, type EmulatorStatus } from '../tools/emulator/emulator';
+import { inProcessInvoker, type SinkHandler } from '../tools/emulator/invoke';
+import { statusLine } from '../tools/emulator/report';
+import { createKafka } from '../tools/kafka';
 import { createLogger, type Logger } from '../lib/log';
-import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../lib/producer/publish';
+import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../tools/producer/publish';
 import { quoteType } from '../lib/records/quote';
-import { openStores } from '../lib/sink/stores';
-import { qualifiedTable } from '../lib/sink/tables';
-import { up, type Mode } from '../lib/stack/stack';
+import { openStores } from '../lib/stores';
+import { qualifiedTable } from '../lib/postgres/names';
+import { up, type Mode } from '../tools/stack/stack';
 
 export const DEMO = defineCommand({
   command: 'npm start --',
@@ -46,8 +47,14 @@ function withoutPassword(url: string): { url: string; had: boolean } {
   }
 }
 
-/** Where to look after the run: the web UIs (docker), else commands; no password is printed. */
+/** Where to look after the run: the sink's UI, then the stack's web UIs (docker) or commands; no password. */
 function whereToLook(mode: Mode, config: Config): string[] {
+  const ui = `npm run ui     http://127.0.0.1:8088/  (each record's fate, the stores, the dead letters)`;
+  return [ui, ...storeLooks(mode, config)];
+}
+
+/** The stack's own web UIs (docker), else commands that show the stores. */
+function storeLooks(mode: Mode, config: Config): string[] {
   if (mode === 'docker') {
     return [
       `Kafka UI       http://localhost:${DEFAULTS.ui.kafkaUi}`,
@@ -72,11 +79,28 @@ function whereToLook(mode: Mode, config: Config): string[] {
 /** The signal that stopped the emulator step, if one did: the demo then exits 128 + its number. */
 let stoppedBy: NodeJS.Signals | undefined;
 
+/**
+ * The handler over the demo's own stores. Its metrics lines (EMF, which Lambda reads from stdout)
+ * go to the emulator's log here: on a terminal they would break up the steps.
+ */
+function demoHandler(config: Config, log: Logger): { handler: SinkHandler; close: () => Promise<void> } {
+  const stores = openStores(config, quoteType);
+  const emit = (line: string) => log.info({ emf: JSON.parse(line) as unknown }, 'batch metrics');
+  const handle = createSinkHandler({ config, log, stores, emit });
+  return { handler: (event) => handle(event), close: stores.close };
+}
+
+/** One progress line on a terminal, redrawn in place; nothing elsewhere (the last line says the counts). */
+function progress(s: EmulatorStatus): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K   ${statusLine(s)}`);
+}
+
 /** Runs the emulator until every partition is drained, as `npm run local -- --until-idle` does. */
 async function drain(config: Config, log: Logger): Promise<EmulatorStatus> {
+  const sink = demoHandler(config, log);
   const emulator = new Emulator({
     kafka: createKafka(config, 'quotes-sink-emulator'),
-    invoke: inProcessInvoker(handler, closeConnections),
+    invoke: inProcessInvoker(sink.handler, sink.close),
     log,
     topic: config.KAFKA_TOPIC,
     groupId: config.KAFKA_GROUP_ID,
@@ -87,6 +111,8 @@ async function drain(config: Config, log: Logger): Promise<EmulatorStatus> {
     source: 'self-managed',
     retry: { attempts: 5, baseMs: 200, capMs: 5_000 },
     stopWhen: { idleMs: 1_500 },
+    onStatus: progress,
+    statusEveryMs: 500,
   });
   const onSignal = (sig: NodeJS.Signals) => {
     stoppedBy ??= sig;
@@ -97,6 +123,7 @@ async function drain(config: Config, log: Logger): Promise<EmulatorStatus> {
   try {
     return await emulator.run();
   } finally {
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }

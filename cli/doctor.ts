@@ -1,25 +1,25 @@
 /**
  * `npm run doctor` packages every deploy variant of serverless.yml (trigger × scaling ×
  * destination, with the stage's params) and applies AWS's rules for Kafka mappings
- * (lib/deploy/mapping-rules.ts) to each packaged mapping: one line per violation, exit 1 if any.
+ * (tools/deploy/mapping-rules.ts) to each packaged mapping: one line per violation, exit 1 if any.
  * `--template FILE` checks one packaged template instead; `--lint` runs cfn-lint on them too.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { QuotesSinkError } from '../lib/errors';
-import { findCfnLint, runCfnLint } from '../lib/deploy/cfn-lint';
-import { checkTemplate, type CfnTemplate } from '../lib/deploy/template';
-import { deployVariants, packageVariants, type PackageResult } from '../lib/deploy/variants';
+import { findCfnLint, runCfnLint } from '../tools/deploy/cfn-lint';
+import { checkTemplate, type CfnTemplate } from '../tools/deploy/template';
+import { deployVariants, packageVariants, type PackageResult } from '../tools/deploy/variants';
 
 export const DOCTOR = defineCommand({
   command: 'npm run doctor --',
   summary: [
     'Packages each deploy variant of serverless.yml and checks its Kafka event source mappings against',
-    "AWS's rules (lib/deploy/mapping-rules.ts). One line per violation; exit 1 if there is any.",
+    "AWS's rules (tools/deploy/mapping-rules.ts). One line per violation; exit 1 if there is any.",
   ].join('\n'),
   flags: {
     stage: { type: 'string', value: 'NAME', help: 'stage whose params apply (default: ci)' },

@@ -9,26 +9,25 @@ import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
 import { closeConnections, handler } from '../handlers/sink';
-import { defineCommand, enumFlag, intFlag, parseCommand } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { UsageError } from '../lib/cli/errors';
-import { runMain } from '../lib/cli/main';
-import { reachable } from '../lib/cli/reachable';
+import { defineCommand, enumFlag, intFlag, kafkaDestinationFlag, parseCommand } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { UsageError } from '../tools/cli/errors';
+import { runMain } from '../tools/cli/main';
+import { reachable } from '../tools/cli/reachable';
 import { loadConfig, loadStackEnv, storesInUse, type Config } from '../lib/config';
 import {
   DEFAULT_FETCH_MAX_BYTES,
   DEFAULT_PARTITION_FETCH_MAX_BYTES,
   Emulator,
   type EmulatorStatus,
-} from '../lib/emulator/emulator';
-import { inProcessInvoker, offlineInvoker, type Invoker } from '../lib/emulator/invoke';
-import { DEFAULT_TEMPLATE, MappingRejectedError } from '../lib/emulator/mapping';
-import { batchLine, doneLine, statusLine } from '../lib/emulator/report';
-import { resolveSettings, type RunSettings } from '../lib/emulator/settings';
-import { clusterIdOf, createKafka } from '../lib/kafka';
+} from '../tools/emulator/emulator';
+import { inProcessInvoker, isSummary, offlineInvoker, type Invoker } from '../tools/emulator/invoke';
+import { DEFAULT_TEMPLATE, MappingRejectedError } from '../tools/emulator/mapping';
+import { batchLine, doneLine, statusLine } from '../tools/emulator/report';
+import { resolveSettings, type RunSettings } from '../tools/emulator/settings';
+import { clusterIdOf, createKafka } from '../tools/kafka';
 import { createLogger, type Logger } from '../lib/log';
-import type { BatchSummary } from '../lib/sink/batch';
-import { EmulatorStatusWriter } from '../lib/ui/status-file';
+import { EmulatorStatusWriter } from '../tools/ui/status-file';
 
 const s = (value: string, help: string) => ({ type: 'string' as const, value, help });
 const b = (help: string) => ({ type: 'boolean' as const, help });
@@ -90,10 +89,7 @@ export const LOCAL_COMMAND = defineCommand({
       'max-record-age': intFlag(-1, 604_800).optional(),
       bisect: z.boolean().optional(),
       'report-batch-item-failures': z.boolean().optional(),
-      destination: z
-        .string()
-        .regex(/^kafka:\/\/[^.][a-zA-Z0-9\-_.]{0,248}$/, 'takes kafka://TOPIC')
-        .optional(),
+      destination: kafkaDestinationFlag().optional(),
       's3-destination': z.string().min(1).optional(),
       invoke: enumFlag(['inprocess', 'offline']).default('inprocess'),
       endpoint: z.string().url('takes a URL').default('http://localhost:3002'),
@@ -185,9 +181,9 @@ function invoker(o: LocalOptions, out: Output): Invoker {
     o.invoke === 'offline' ? offlineInvoker(o.endpoint, o.function) : inProcessInvoker(handler, closeConnections);
   const invoke: Invoker = async (event) => {
     const response = await inner(event);
-    if (!('batchItemFailures' in response)) {
+    if (isSummary(response)) {
       out.fileLog?.info({ summary: response }, 'batch written');
-      if (out.human) process.stderr.write(`\r\x1b[2K${batchLine(response as BatchSummary)}\n`);
+      if (out.human) process.stderr.write(`\r\x1b[2K${batchLine(response)}\n`);
     }
     return response;
   };

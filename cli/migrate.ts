@@ -1,13 +1,13 @@
 /** `npm run migrate`: creates the Postgres tables and indexes and the Mongo indexes, if missing. */
 import { z } from 'zod';
 import { loadConfig, loadStackEnv, redactUrl, storesInUse, type Config } from '../lib/config';
-import { defineCommand, parseCommand } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { runMain } from '../lib/cli/main';
-import { reachable } from '../lib/cli/reachable';
+import { defineCommand, parseCommand } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { runMain } from '../tools/cli/main';
+import { reachable } from '../tools/cli/reachable';
 import { quoteType } from '../lib/records/quote';
-import { openStores } from '../lib/sink/stores';
-import { qualifiedTable } from '../lib/sink/tables';
+import { openStores } from '../lib/stores';
+import { qualifiedTable } from '../lib/postgres/names';
 
 export const MIGRATE = defineCommand({
   command: 'npm run migrate --',

@@ -7,14 +7,14 @@ import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
-import { createKafka } from '../lib/kafka';
-import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { MissingTopicError } from '../lib/cli/errors';
-import { runMain } from '../lib/cli/main';
-import { missingTopics } from '../lib/cli/reachable';
-import { stopSignal } from '../lib/cli/signals';
-import { createTopic } from '../lib/cli/topics';
+import { createKafka } from '../tools/kafka';
+import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires, topicFlag } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { MissingTopicError } from '../tools/cli/errors';
+import { runMain } from '../tools/cli/main';
+import { missingTopics } from '../tools/cli/reachable';
+import { stopSignal } from '../tools/cli/signals';
+import { createTopic } from '../tools/cli/topics';
 import {
   QUOTES_API_URL,
   SAMPLE_FILE,
@@ -23,11 +23,9 @@ import {
   quoteMessages,
   readQuotes,
   syntheticMessages,
-} from '../lib/producer/publish';
-import { perSecond, runRounds, type RoundResult } from '../lib/producer/rounds';
-import { progressBar } from '../lib/progress';
-
-const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+} from '../tools/producer/publish';
+import { perSecond, runRounds, type RoundResult } from '../tools/producer/rounds';
+import { progressBar } from '../tools/cli/progress';
 
 export const PRODUCE = defineCommand({
   command: 'npm run produce --',
@@ -62,7 +60,7 @@ export const PRODUCE = defineCommand({
       synthetic: intFlag(0, 100_000_000).optional(),
       seed: intFlag(0, 2 ** 32 - 1).optional(),
       'invalid-ratio': numberFlag(0, 1).optional(),
-      topic: z.string().regex(TOPIC, 'takes a topic name: letters, digits, ".", "_", "-"').optional(),
+      topic: topicFlag().optional(),
       'no-key': z.boolean().optional(),
       every: numberFlag(0, 86_400, true).optional(),
       'create-topic': z.boolean().optional(),

@@ -7,15 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import { z } from 'zod';
-import { defineCommand, enumFlag, intFlag, parseCommand } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { runMain } from '../lib/cli/main';
-import { checkKafka } from '../lib/cli/reachable';
+import { defineCommand, enumFlag, intFlag, parseCommand } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { runMain } from '../tools/cli/main';
+import { checkKafka } from '../tools/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { QuotesSinkError } from '../lib/errors';
-import { buildEvent, fromKafkaMessage } from '../lib/event/build';
+import { buildEvent, fromKafkaMessage } from '../tools/emulator/event';
 import type { KafkaEventRecord } from '../lib/event/types';
-import { createKafka } from '../lib/kafka';
+import { createKafka } from '../tools/kafka';
 
 export const RECORD_COMMAND = defineCommand({
   command: 'npm run record --',

@@ -1,28 +1,25 @@
 /**
  * `npm run redrive -- --from kafka://TOPIC | --from-dir DIR [--to TOPIC]`: puts the records an
  * on-failure destination holds back on the source topic, each carrying its original identity, so
- * that the sink stores each once (lib/emulator/redrive.ts).
+ * that the sink stores each once (tools/replay/redrive.ts).
  */
 import { z } from 'zod';
-import { defineCommand, exclusive, parseCommand } from '../lib/cli/args';
-import { printBanner } from '../lib/cli/banner';
-import { UsageError } from '../lib/cli/errors';
-import { runMain } from '../lib/cli/main';
-import { checkKafka } from '../lib/cli/reachable';
+import { defineCommand, exclusive, kafkaDestinationFlag, parseCommand } from '../tools/cli/args';
+import { printBanner } from '../tools/cli/banner';
+import { UsageError } from '../tools/cli/errors';
+import { runMain } from '../tools/cli/main';
+import { checkKafka } from '../tools/cli/reachable';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { requireIdentityKey } from '../lib/event/identity';
-import { redriveFolder, redriveTopic, type RedriveResult, type SkippedEntry } from '../lib/emulator/redrive';
-import { clusterIdOf, createKafka } from '../lib/kafka';
+import { redriveFolder, redriveTopic, type RedriveResult, type SkippedEntry } from '../tools/replay/redrive';
+import { clusterIdOf, createKafka } from '../tools/kafka';
 
 /** Everything valid was sent, but some entries were skipped: someone should look at them. */
 export const EXIT_SKIPPED = 3;
 
 const schema = z
   .object({
-    from: z
-      .string()
-      .regex(/^kafka:\/\/[^.][a-zA-Z0-9\-_.]{0,248}$/, 'takes kafka://TOPIC')
-      .optional(),
+    from: kafkaDestinationFlag().optional(),
     'from-dir': z.string().min(1).optional(),
     to: z.string().min(1).optional(),
     group: z.string().min(1).optional(),

@@ -1,14 +1,14 @@
 /**
  * `npm run stack -- up [--uis] | down [--uis] [--purge] | status [--json]`: the local Kafka +
  * PostgreSQL + MongoDB stack, and on request the web UIs of the tutorial (pgAdmin, mongo-express).
- * See lib/stack/mode.ts for how it chooses between your services, Docker and native processes.
+ * See tools/stack/mode.ts for how it chooses between your services, Docker and native processes.
  */
 import { z } from 'zod';
 import { STACK_ENV_FILE } from '../lib/config';
-import { defineCommand, defineGroup, parseSubcommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
-import { shownPath } from '../lib/stack/proc';
-import { down, downUisOnly, status, uiStatus, up, type ServiceState } from '../lib/stack/stack';
+import { defineCommand, defineGroup, parseSubcommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
+import { shownPath } from '../tools/stack/proc';
+import { down, downUisOnly, status, uiStatus, up, type ServiceState } from '../tools/stack/stack';
 
 const log = (m: string) => process.stderr.write(`[stack] ${m}\n`);
 

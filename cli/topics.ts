@@ -5,14 +5,14 @@
 import type { Admin } from 'kafkajs';
 import { z } from 'zod';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
-import { createKafka } from '../lib/kafka';
-import { defineCommand, defineGroup, intFlag, parseSubcommand } from '../lib/cli/args';
-import { MissingTopicError } from '../lib/cli/errors';
-import { runMain } from '../lib/cli/main';
-import { missingTopics } from '../lib/cli/reachable';
-import { createTopic, describeTopic, listTopics, table, type TopicState } from '../lib/cli/topics';
+import { createKafka } from '../tools/kafka';
+import { defineCommand, defineGroup, intFlag, parseSubcommand, topicFlag } from '../tools/cli/args';
+import { MissingTopicError } from '../tools/cli/errors';
+import { runMain } from '../tools/cli/main';
+import { missingTopics } from '../tools/cli/reachable';
+import { createTopic, describeTopic, listTopics, table, type TopicState } from '../tools/cli/topics';
 
-const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'takes a topic name: letters, digits, ".", "_", "-"');
+const topicName = topicFlag();
 const NAME = { key: 'name', name: 'NAME', help: 'the topic' };
 
 export const TOPICS = defineGroup({

@@ -4,12 +4,12 @@
  * Reads the same configuration as the other CLIs (environment, `.env`, `.stack/env`).
  */
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
-import { clusterIdOf, createKafka } from '../lib/kafka';
-import { createUiContext } from '../lib/ui/context';
-import { startUiServer } from '../lib/ui/server';
+import { clusterIdOf, createKafka } from '../tools/kafka';
+import { createUiContext } from '../tools/ui/context';
+import { startUiServer } from '../tools/ui/server';
 
 export const UI = defineCommand({
   command: 'npm run ui --',

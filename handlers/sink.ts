@@ -13,7 +13,7 @@ import { quoteType, type Quote } from '../lib/records/quote';
 import { IncompleteBatchError, processBatch, type BatchItemFailure, type BatchSummary } from '../lib/sink/batch';
 import { emfDocument } from '../lib/sink/metrics';
 import type { Stores } from '../lib/sink/port';
-import { openStores } from '../lib/sink/stores';
+import { openStores } from '../lib/stores';
 
 /** What one handler instance works with. */
 export interface SinkDependencies {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { QuotesSinkError } from './errors';
 import { MIN_IDENTITY_KEY_LENGTH } from './event/identity';
+import { TOPIC_NAME } from './event/coordinates';
 
 /** Development defaults, shared with docker-compose.yml and .env.example. Not secrets: local only. */
 export const DEFAULTS = {
@@ -112,14 +113,20 @@ const oneOf = <V extends string>(values: readonly [V, ...V[]]) =>
 const bool = oneOf(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** The record stores there are, in the order the sink writes and reports them. */
+/**
+ * The built-in stores, in the order the sink writes and reports them: what SINK_STORES may name and
+ * lib/stores.ts opens. Everything after that (the summary, metrics, status) keys a store by the name
+ * the store itself gives.
+ */
 export const STORE_NAMES = ['postgres', 'mongo'] as const;
+export type BuiltInStore = (typeof STORE_NAMES)[number];
+const isBuiltInStore = (n: string): n is BuiltInStore => (STORE_NAMES as readonly string[]).includes(n);
 
 const schema = z.object({
   KAFKA_BROKERS: z.string().min(1).default(DEFAULT_KAFKA_BROKERS),
   KAFKA_TOPIC: z
     .string()
-    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'KAFKA_TOPIC must be a legal Kafka topic name')
+    .regex(TOPIC_NAME, 'KAFKA_TOPIC must be a legal Kafka topic name')
     .default(DEFAULTS.kafka.topic),
   KAFKA_GROUP_ID: z.string().min(1).default(DEFAULTS.kafka.groupId),
   KAFKA_CLIENT_ID: z.string().min(1).default('quotes-sink'),
@@ -173,7 +180,7 @@ const schema = z.object({
     .default('postgres,mongo')
     .transform((s, ctx) => {
       const names = [...new Set(s.split(',').map((x) => x.trim()))];
-      if (names.length === 0 || names.some((n) => n !== 'postgres' && n !== 'mongo')) {
+      if (names.length === 0 || !names.every(isBuiltInStore)) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be postgres,mongo, postgres or mongo' });
         return z.NEVER;
       }
@@ -183,7 +190,7 @@ const schema = z.object({
    * Where dead letters go: `postgres` (the table) or `mongo` (the collection
    * MONGO_DEAD_LETTER_COLLECTION). Default: Postgres when SINK_STORES has it, else MongoDB.
    */
-  SINK_DEAD_LETTERS: oneOf(['postgres', 'mongo']).optional(),
+  SINK_DEAD_LETTERS: oneOf(STORE_NAMES).optional(),
 
   TOMBSTONES: oneOf(['skip', 'delete']).default('skip'),
   /** Records per write inside a batch (every store writes a chunk at once, in slices of 250 or more). */
@@ -221,11 +228,11 @@ const schema = z.object({
 export type Config = z.infer<typeof schema>;
 
 /** Where dead letters go: SINK_DEAD_LETTERS, or Postgres when it is a record store, else MongoDB. */
-export const deadLetterStore = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): 'postgres' | 'mongo' =>
+export const deadLetterStore = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): BuiltInStore =>
   c.SINK_DEAD_LETTERS ?? (c.SINK_STORES.includes('postgres') ? 'postgres' : 'mongo');
 
 /** The databases the sink uses: its record stores and where dead letters go, in {@link STORE_NAMES} order. */
-export const storesInUse = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): ('postgres' | 'mongo')[] =>
+export const storesInUse = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): BuiltInStore[] =>
   STORE_NAMES.filter((n) => c.SINK_STORES.includes(n) || deadLetterStore(c) === n);
 
 /**

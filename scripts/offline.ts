@@ -13,10 +13,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { context, type Plugin } from 'esbuild';
 import { z } from 'zod';
-import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
-import { runMain } from '../lib/cli/main';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
+import { runMain } from '../tools/cli/main';
 import { PROJECT_ROOT } from '../lib/config';
-import { BUNDLE_OPTIONS, builtLine } from './build';
+import { BUNDLE_OPTIONS, builtLine } from '../tools/bundle';
 
 export const OFFLINE = defineCommand({
   command: 'npm run offline --',

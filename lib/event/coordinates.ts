@@ -147,3 +147,6 @@ export const formatIdentity = (cluster: ClusterKey, c: Coordinates): string => `
  * replays, redrives): signed, see lib/event/identity.ts.
  */
 export const IDENTITY_HEADER = 'quotes-sink-identity';
+
+/** Kafka's rule for a topic name: 1 to 249 letters, digits, `.`, `_` or `-`. */
+export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;

@@ -1,7 +1,7 @@
 /** Pure decoding of one event record: base64 → bytes → UTF-8 → JSON, and headers. No I/O. */
-import { IDENTITY_HEADER, LEGACY_CLUSTER, type ClusterKey } from './coordinates';
+import { IDENTITY_HEADER, LEGACY_CLUSTER, type ClusterKey, type Coordinates } from './coordinates';
 import { isUtf8 } from 'node:buffer';
-import { RecordError, type Coordinates } from '../errors';
+import { RecordError } from './errors';
 import { fingerprint, isResendHeader, verifyIdentity, type Fingerprint } from './identity';
 import type { KafkaEventHeaders, KafkaEventRecord } from './types';
 

@@ -1,5 +1,5 @@
 /** Checks that an unknown input is a Kafka event, before anything is written. */
-import { InvalidEventError } from '../errors';
+import { InvalidEventError } from './errors';
 import type { KafkaEvent, KafkaEventRecord } from './types';
 
 /** A character base64 never holds. */

@@ -1,5 +1,6 @@
 /** Pure validation of a decoded value against a record type. */
-import { RecordError, type Coordinates } from '../errors';
+import { RecordError } from '../event/errors';
+import type { Coordinates } from '../event/coordinates';
 import type { RecordType } from './record-type';
 
 /** The validated value, or a RecordError of kind `schema` listing every problem by field. */

@@ -7,11 +7,13 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
 import { eventClusterKey, partitionKey, type PartitionRange } from '../event/coordinates';
 import type { KafkaEventRecord } from '../event/types';
-import { QuotesSinkError, type BatchWriteError, type ChunkBounds, type StoreWriteError } from '../errors';
+import { QuotesSinkError } from '../errors';
+import type { BatchWriteError, ChunkBounds, StoreWriteError } from './errors';
 import { eventRecords, parseEvent } from '../event/parse';
+import { STORE_NAMES } from '../config';
 import type { RecordType } from '../records/record-type';
 import type { Tombstone } from './model';
-import type { Stores } from './port';
+import type { StoreName, Stores, WriteCount } from './port';
 import { BatchAccumulator, chunkBounds, prepareChunk, type PreparedChunk } from './prepare';
 import { writeChunk, type ChunkOutcome } from './write';
 
@@ -37,8 +39,8 @@ export interface BatchSummary {
   /** Records whose coordinates appeared earlier in the same event (counted once). */
   duplicateInEvent: number;
   valid: number;
-  postgres: { written: number; alreadyPresent: number };
-  mongo: { written: number; alreadyPresent: number };
+  /** Each record store's counts by its name: the built-in ones first (zero when unused), then any other. */
+  stores: Record<StoreName, WriteCount>;
   deadLettered: { written: number; alreadyPresent: number; byKind: Record<string, number> };
   tombstones: { received: number; deleted: number };
   /** Re-sent records older than a tombstone of their key applied earlier: not stored. */
@@ -46,7 +48,8 @@ export interface BatchSummary {
   /** Conditions an operator should know of (a topic whose cluster key changed); absent when none. */
   warnings?: string[];
   partitions: Record<string, PartitionRange>;
-  durationMs: { decode: number; postgres: number; mongo: number; total: number };
+  /** `stores`: time in each store's writes by its name, the dead-letter store's included. */
+  durationMs: { decode: number; stores: Record<StoreName, number>; total: number };
 }
 
 /** One entry of a partial batch response: the first record of a partition that must be retried. */
@@ -175,31 +178,31 @@ async function clusterWarnings<T>(
 
 function summarise(
   acc: BatchAccumulator,
+  records: readonly StoreName[],
   eventSource: string,
   received: number,
   deleted: number,
   t0: number,
 ): BatchSummary {
-  const store = (name: 'postgres' | 'mongo') => acc.stores[name] ?? { written: 0, alreadyPresent: 0, ms: 0 };
-  const count = (name: 'postgres' | 'mongo') => ({
-    written: store(name).written,
-    alreadyPresent: store(name).alreadyPresent,
-  });
+  const store = (name: StoreName) => acc.stores[name] ?? { written: 0, alreadyPresent: 0, ms: 0 };
+  // The built-in stores are always reported (zero when unused, as dashboards expect), then the others.
+  const counted = [...new Set([...STORE_NAMES, ...records])];
+  const names = [...new Set([...counted, ...Object.keys(acc.stores)])];
   return {
     eventSource,
     received,
     duplicateInEvent: acc.duplicateInEvent,
     valid: acc.valid,
-    postgres: count('postgres'),
-    mongo: count('mongo'),
+    stores: Object.fromEntries(
+      counted.map((n) => [n, { written: store(n).written, alreadyPresent: store(n).alreadyPresent }]),
+    ),
     deadLettered: { ...acc.deadLetterWrites, byKind: acc.deadByKind },
     tombstones: { received: acc.tombstones.length, deleted },
     superseded: acc.superseded,
     partitions: acc.partitions.toJSON(),
     durationMs: {
       decode: round2(acc.decodeMs),
-      postgres: round2(store('postgres').ms),
-      mongo: round2(store('mongo').ms),
+      stores: Object.fromEntries(names.map((n) => [n, round2(store(n).ms)])),
       total: round2(performance.now() - t0),
     },
   };
@@ -255,7 +258,14 @@ export async function processBatch<T>(
   }
   while (inFlight.length > 0) await settleFirst();
   const deleted = await afterWrites(stores, acc, opts);
-  const summary = summarise(acc, event.eventSource, all.length, deleted, t0);
+  const summary = summarise(
+    acc,
+    stores.records.map((s) => s.name),
+    event.eventSource,
+    all.length,
+    deleted,
+    t0,
+  );
   const warnings = await clusterWarnings(stores, all, context.cluster);
   return warnings.length > 0 ? { ...summary, warnings } : summary;
 }

@@ -1,13 +1,13 @@
 /**
  * The read side of the stores: what the UI (and anything else that looks rather than writes) may
- * ask of them. Adapters live beside the write adapters (lib/sink/postgres-inspect.ts,
- * lib/sink/mongo-inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
+ * ask of them. Adapters live beside the write adapters (lib/postgres/inspect.ts,
+ * lib/mongo/inspect.ts) and take the same injected clients, so no caller writes SQL or Mongo
  * filters of its own.
  */
 import { fingerprint } from '../event/identity';
 import { formatIdentity, recordId, type ClusterKey, type Coordinates } from '../event/coordinates';
 import type { StoredHeader } from '../event/decode';
-import type { StoreName } from '../errors';
+import type { StoreName } from './port';
 import { QuotesSinkError } from '../errors';
 import { typeFields, type RecordType } from '../records/record-type';
 import type { GoodRecord } from './model';
@@ -117,7 +117,7 @@ export interface DeadLetterFilter {
   limit?: number;
 }
 
-/** The read side of the dead-letter table. Replay stays with lib/sink/dead-letters.ts. */
+/** The read side of the dead-letter table. Replay stays with tools/replay/dead-letters.ts. */
 export interface DeadLetterInspector {
   /** The dead letters among `coordinates`, keyed by record id. */
   find(coordinates: readonly Coordinates[]): Promise<Map<string, DeadLetterRecord>>;

@@ -1,7 +1,7 @@
 /** What the sink writes: the records it prepared, and pure mappings to Mongo documents. */
 import type { RecordMeta } from '../event/decode';
 import { storedId } from '../event/coordinates';
-import type { RecordError } from '../errors';
+import type { RecordError } from '../event/errors';
 import { compactHeaders, type StoredKey, type ValueParts } from './value-parts';
 
 /** A decoded, validated record ready for the stores. */

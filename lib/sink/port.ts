@@ -1,10 +1,16 @@
 /**
- * The ports the sink core owns. Store adapters (lib/sink/postgres.ts, lib/sink/mongo.ts, in-memory
+ * The ports the sink core owns. Store adapters (lib/postgres/store.ts, lib/mongo/store.ts, in-memory
  * fakes in tests) implement them and are handed their clients by the composition root.
  */
 import type { RecordMeta } from '../event/decode';
-import type { StoreName } from '../errors';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
+
+/**
+ * A store's name, as the store gives it (`RecordStore.name`): the one source of the keys of the
+ * batch summary's counts and durations, the metrics and the emulator's status. The core never
+ * spells a store's name; only lib/stores.ts and the configuration name the built-in ones.
+ */
+export type StoreName = string;
 
 /** What one write did: rows or documents that were new, and those whose identity was there already. */
 export interface WriteCount {

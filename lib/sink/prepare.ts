@@ -6,11 +6,12 @@ import { PartitionRanges, partitionKey, type PartitionRange } from '../event/coo
 import { decodeHeaders, decodeRecord, NO_CONTEXT, type DecodeContext, type RecordMeta } from '../event/decode';
 import { fingerprint } from '../event/identity';
 import type { KafkaEventRecord } from '../event/types';
-import { RecordError, type ChunkBounds, type StoreName } from '../errors';
+import { RecordError } from '../event/errors';
+import type { ChunkBounds } from './errors';
 import { typeFields, type RecordType } from '../records/record-type';
 import { validateRecord } from '../records/validate';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
-import type { WriteCount } from './port';
+import type { StoreName, WriteCount } from './port';
 import { splitValue, storedKey } from './value-parts';
 
 /** One chunk of the event, ready to write. */

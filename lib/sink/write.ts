@@ -4,10 +4,11 @@
  * stores that accepted it, so it ends in exactly one place.
  */
 import { performance } from 'node:perf_hooks';
-import { BatchWriteError, RecordError, StoreWriteError, type StoreName } from '../errors';
+import { BatchWriteError, StoreWriteError } from './errors';
+import { RecordError } from '../event/errors';
 import type { RecordMeta } from '../event/decode';
 import type { DeadLetter, GoodRecord } from './model';
-import type { RecordWriteCount, Stores, WriteCount } from './port';
+import type { RecordWriteCount, StoreName, Stores, WriteCount } from './port';
 import type { PreparedChunk } from './prepare';
 
 /** One store's part of a chunk write. */

@@ -2,7 +2,7 @@
  * Fault injection for tests, as store decorators: production code has no hooks for it. A
  * decorated store behaves like the real one except while its fault is switched on.
  */
-import type { StoreName } from '../../lib/errors';
+import type { StoreName } from '../../lib/sink/port';
 import type { RecordStore, Stores } from '../../lib/sink/port';
 
 /** Thrown by a decorated store while its fault is on. */

@@ -1,11 +1,11 @@
 /** A lane: a topic of 3 partitions, a consumer group, tables and a collection of one test's own. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Admin, ITopicConfig, KafkaMessage } from 'kafkajs';
 import { PROJECT_ROOT } from '../../lib/config';
-import { Emulator, type EmulatorOptions } from '../../lib/emulator/emulator';
-import type { Invoker } from '../../lib/emulator/invoke';
-import { createKafka } from '../../lib/kafka';
+import { Emulator, type EmulatorOptions } from '../../tools/emulator/emulator';
+import type { Invoker } from '../../tools/emulator/invoke';
+import { createKafka } from '../../tools/kafka';
 import { createLogger } from '../../lib/log';
 import { uniqueName } from './env';
 import { runCommand, TSX } from './run';
@@ -106,6 +106,33 @@ export async function until(what: string, check: () => boolean | Promise<boolean
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * The messages of `topic` from its beginning, in the order read, by a throwaway group: `n` of them,
+ * by default every message it holds now (up to its current ends); rejects after 30 s.
+ */
+export async function readTopic(
+  l: Lane,
+  topic: string,
+  n?: number,
+): Promise<{ partition: number; message: KafkaMessage }[]> {
+  const total = n ?? (await l.admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
+  const out: { partition: number; message: KafkaMessage }[] = [];
+  if (total === 0) return out;
+  const consumer = createKafka(l.sb.config, 'test-reader').consumer({
+    groupId: uniqueName('read'),
+    maxWaitTimeInMs: 200,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ partition, message }) => void out.push({ partition, message }) });
+    await until(`${total} messages of ${topic}`, () => out.length >= total, 30_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
 }
 
 /** The committed offset per partition (-1: none) of the lane's group, or of `groupId`. */

@@ -1,6 +1,6 @@
 /** In-memory stores implementing the sink's ports: processBatch tests with no database. */
 import { storedId } from '../../lib/event/coordinates';
-import type { StoreName } from '../../lib/errors';
+import type { StoreName } from '../../lib/sink/port';
 import type { DeadLetter, GoodRecord, Tombstone } from '../../lib/sink/model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, Stores, WriteCount } from '../../lib/sink/port';
 

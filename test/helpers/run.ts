@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../lib/config';
-import { spawnCapture } from '../../lib/proc/spawn';
+import { spawnCapture } from '../../tools/proc/spawn';
 
 export const SERVERLESS = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'serverless');
 export const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
@@ -27,6 +27,10 @@ export async function runCommand(
   });
   return { code, stdout, stderr };
 }
+
+/** `npm run stack -- <args>` to completion; `env` on top of this process's (a test's QUOTES_SINK_STACK_DIR). */
+export const stackCli = (args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> =>
+  runCommand(TSX, ['cli/stack.ts', ...args], env, timeoutMs);
 
 /** Starts a long-running command; resolves once `ready` matches its output. */
 export function startCommand(

@@ -3,8 +3,8 @@ import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import type { Config } from '../../lib/config';
 import { quoteType, type Quote } from '../../lib/records/quote';
-import { openStores, type OpenStores } from '../../lib/sink/stores';
-import { qualifiedTable } from '../../lib/sink/tables';
+import { openStores, type OpenStores } from '../../lib/stores';
+import { qualifiedTable } from '../../lib/postgres/names';
 import { stackConfig, uniqueName } from './env';
 
 export interface Sandbox extends OpenStores<Quote> {

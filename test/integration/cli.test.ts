@@ -1,5 +1,5 @@
 /**
- * The command lines (lib/cli): every one answers --help (exit 0, usage on stdout) and a bad flag
+ * The command lines (tools/cli): every one answers --help (exit 0, usage on stdout) and a bad flag
  * (exit 2, one line naming it, no stack trace); with Kafka or a store unreachable each exits
  * non-zero within 10 s naming what it could not reach. Then what topics, produce and dead-letters
  * do on the real stack. Every run is bounded in time.
@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
-import { createKafka } from '../../lib/kafka';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
+import { createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
 import { stackConfig, uniqueName } from '../helpers/env';
@@ -50,7 +50,7 @@ const COMMANDS: [string, string[]][] = [
   ['stack status', ['cli/stack.ts', 'status']],
   ['demo (npm start)', ['cli/demo.ts']],
   ['bench', ['bench/run.ts']],
-  ['soak', ['scripts/soak.ts']],
+  ['soak', ['bench/soak.ts']],
   ['offline', ['scripts/offline.ts']],
   ['local', ['cli/local.ts']],
   ['record', ['cli/record.ts']],
@@ -88,8 +88,8 @@ describe('bad values and conflicting flags: one line naming the flag, exit 2', {
     [['cli/dead-letters.ts', 'list', '--limit', 'abc'], /--limit takes a whole number .*"abc"/],
     [['cli/dead-letters.ts', 'list', '--limit'], /--limit needs a value/],
     [['cli/dead-letters.ts', 'replay'], /replay needs --id ID or --all/],
-    [['scripts/soak.ts', '--records', 'abc'], /--records takes a whole number/],
-    [['scripts/soak.ts', '--batch-size', '0'], /--batch-size takes a whole number from 1 to 10,000 \(got "0"\)/],
+    [['bench/soak.ts', '--records', 'abc'], /--records takes a whole number/],
+    [['bench/soak.ts', '--batch-size', '0'], /--batch-size takes a whole number from 1 to 10,000 \(got "0"\)/],
     [['bench/run.ts', '--records', 'abc'], /--records takes a whole number/],
     [
       ['cli/produce.ts', '--file', 'data/sample-quotes.json', '--synthetic', '5'],
@@ -169,7 +169,7 @@ describe('an unreachable service is named within 10 s', () => {
   test('demo: Postgres', () => assertNamesUnreachable(['cli/demo.ts'], given('postgres'), upNames('postgres')));
   test('bench: Kafka', () => assertNamesUnreachable(['bench/run.ts', '--quick'], given('kafka'), upNames('kafka')));
   test('soak: Mongo', () =>
-    assertNamesUnreachable(['scripts/soak.ts', '--records', '100'], given('mongo'), upNames('mongo')));
+    assertNamesUnreachable(['bench/soak.ts', '--records', '100'], given('mongo'), upNames('mongo')));
 });
 
 describe('store selection on the command line', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { uniqueName } from '../helpers/env';
-import { readEmulatorStatuses } from '../../lib/ui/status-file';
+import { readEmulatorStatuses } from '../../tools/ui/status-file';
 import { committedOffsets, lane, produce, runEmulator, type Lane } from '../helpers/lane';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'quotes-sink-template-'));

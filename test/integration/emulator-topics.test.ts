@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Partitioners, type Message } from 'kafkajs';
-import { createKafka } from '../../lib/kafka';
-import { sleep } from '../../lib/stack/proc';
+import { createKafka } from '../../tools/kafka';
+import { sleep } from '../../tools/stack/proc';
 import { ConfigResourceTypes } from 'kafkajs';
-import { uniqueName } from '../helpers/env';
 import {
   committedOffsets,
   lane,
+  readTopic,
   runEmulator,
   startEmulator,
   until,
@@ -120,19 +120,8 @@ const OUTAGE = { POSTGRES_URL: 'postgres://u:p@127.0.0.1:1/none', POSTGRES_CONNE
 const KAFKA_DEFAULT = '1048588';
 
 /** The values of the first `n` messages of `topic`, read from its beginning. */
-async function readValues(l: Lane, topic: string, n: number): Promise<string[]> {
-  const consumer = createKafka(l.sb.config, 'emulator-topics-test').consumer({ groupId: uniqueName('read') });
-  const values: string[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
-    await until(`${n} messages in ${topic}`, () => values.length >= n, 30_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return values;
-}
+const readValues = async (l: Lane, topic: string, n: number): Promise<string[]> =>
+  (await readTopic(l, topic, n)).map(({ message }) => String(message.value));
 
 async function maxMessageBytes(l: Lane, topic: string): Promise<string | undefined> {
   const { resources } = await l.admin.describeConfigs({

@@ -7,22 +7,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
-import { ferretdb } from '../../lib/stack/ferretdb';
-import { kafka } from '../../lib/stack/kafka';
-import { postgres } from '../../lib/stack/postgres';
-import { sleep } from '../../lib/stack/proc';
-import type { NativeService } from '../../lib/stack/service';
-import { currentMode, up } from '../../lib/stack/stack';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
+import { ferretdb } from '../../tools/stack/ferretdb';
+import { kafka } from '../../tools/stack/kafka';
+import { postgres } from '../../tools/stack/postgres';
+import { sleep } from '../../tools/stack/proc';
+import type { NativeService } from '../../tools/stack/service';
+import { currentMode, up } from '../../tools/stack/stack';
 import { inProcessEmulator, lane, produce, type Lane } from '../helpers/lane';
 import { exitOf, spawnCommand, TSX } from '../helpers/run';
 import { quotes } from '../helpers/sink';
 import { createSinkHandler } from '../../handlers/sink';
-import type { Invoker } from '../../lib/emulator/invoke';
+import type { Invoker } from '../../tools/emulator/invoke';
 import { createLogger } from '../../lib/log';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import type { Stores } from '../../lib/sink/port';
-import { openStores } from '../../lib/sink/stores';
+import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { dyingAfter } from '../helpers/faults';
 
@@ -176,8 +176,8 @@ describe('warm container (in process)', { skip: native ? false : 'restarts the n
     try {
       const written = async (offset: number) => {
         const r = await handler(event(offset));
-        assert.ok('postgres' in r, 'a summary, not a partial batch response');
-        return r.postgres.written;
+        assert.ok('stores' in r, 'a summary, not a partial batch response');
+        return r.stores.postgres.written;
       };
       assert.equal(await written(0), 50);
       await postgres.down();

@@ -6,15 +6,15 @@
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
 import { describe, test } from 'node:test';
-import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
+import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emulator/event';
 import { IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
-import { redriveMessage } from '../../lib/emulator/redrive';
-import { createKafka } from '../../lib/kafka';
+import { redriveMessage } from '../../tools/replay/redrive';
+import { createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';
-import { DeadLetters } from '../../lib/sink/dead-letters';
-import { openStores } from '../../lib/sink/stores';
+import { DeadLetters } from '../../tools/replay/dead-letters';
+import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { failWhile } from '../helpers/faults';
 import { quotes, sandbox, type Sandbox } from '../helpers/sink';
@@ -87,7 +87,7 @@ describe('finding 1: a store refusal removes only the copies its own write made'
         await col.createIndex({ quote: 1 }, { unique: true });
         await col.insertOne({ _id: 'someone-else' as never, quote: JSON.parse(q0).quote });
         const s = await processBatch(ev, quoteType, sb, opts);
-        assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 2 });
+        assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 2 });
         assert.deepEqual(s.deadLettered.byKind, { store: 1 });
       } finally {
         await client.close();
@@ -245,7 +245,7 @@ describe('finding 7: only a signed identity is carried', () => {
         sb,
         opts,
       );
-      assert.deepEqual(own.postgres, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(own.stores.postgres, { written: 1, alreadyPresent: 0 });
     }));
 
   test('a signed header copied onto other content is refused', () =>
@@ -287,7 +287,7 @@ describe('finding 7: only a signed identity is carried', () => {
         rec({ offset: 31, value: b, headers: { [IDENTITY_HEADER]: signedFor(b, at) } }),
       ];
       const s = await processBatch(event(records), quoteType, sb, opts);
-      assert.deepEqual(s.postgres, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(s.stores.postgres, { written: 1, alreadyPresent: 0 });
       assert.deepEqual(s.deadLettered.byKind, { collision: 1 }, 'never dropped');
       const [row] = await sb.query<{
         cluster: string;
@@ -313,9 +313,9 @@ describe('finding 8: the cluster is named by its id, not by how the brokers are 
       const d: BatchOptions = { ...opts, clusterId: 'MkU3OEVBNTcwNTJENDM2Qk' };
       await processBatch(event(records, 'localhost:9092'), quoteType, sb, d);
       const again = await processBatch(event(records, '127.0.0.1:9092,127.0.0.2:9092'), quoteType, sb, d);
-      assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 3 });
+      assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 3 });
       const msk = await processBatch(buildEvent('msk', 'b-1.msk:9098', records), quoteType, sb, d);
-      assert.deepEqual(msk.mongo, { written: 0, alreadyPresent: 3 });
+      assert.deepEqual(msk.stores.mongo, { written: 0, alreadyPresent: 3 });
       assert.deepEqual(await sb.counts(), { rows: 3, docs: 3, deadLetters: 0 });
     }));
 });
@@ -561,7 +561,7 @@ describe('lifecycle test findings', () => {
         await col.deleteOne({ _id: 'blocker' as never });
         // The original read again (a backfill, the mapping's retry): now both stores keep it.
         const again = await processBatch(ev, quoteType, sb, opts);
-        assert.deepEqual(again.postgres, { written: 1, alreadyPresent: 1 });
+        assert.deepEqual(again.stores.postgres, { written: 1, alreadyPresent: 1 });
         assert.equal(await col.countDocuments({ _id: { $ne: 'blocker' as never } }), 2);
       } finally {
         await client.close();
@@ -591,7 +591,7 @@ describe('lifecycle test findings', () => {
         const ev = event([rec({ offset: 4, value: q0 })]);
         assert.deepEqual((await processBatch(ev, quoteType, mongoOnly, opts)).deadLettered.byKind, { store: 1 });
         await col.deleteOne({ _id: 'blocker' as never });
-        assert.equal((await processBatch(ev, quoteType, mongoOnly, opts)).mongo.written, 1);
+        assert.equal((await processBatch(ev, quoteType, mongoOnly, opts)).stores.mongo.written, 1);
         const dls = client.db(sb.config.MONGO_DATABASE).collection(dlName);
         const [dl] = await dls.find().toArray();
         assert.ok(dl.storedAt instanceof Date, 'the record is stored: its dead letter is not pending');
@@ -665,7 +665,7 @@ describe('lifecycle test findings', () => {
       const copy = rec({ offset: 81, value: q3, timestamp: 9, headers: { [IDENTITY_HEADER]: signedFor(q3, copyAt) } });
       const again = await processBatch(event([copy]), quoteType, sb, d);
       assert.equal(again.superseded, 0);
-      assert.equal(again.postgres.written, 1);
+      assert.equal(again.stores.postgres.written, 1);
     }));
 
   test('D: the MongoDB dead-letter store remembers a replayed tombstone with its time too', () =>
@@ -707,7 +707,7 @@ describe('lifecycle test findings', () => {
           headers: { [IDENTITY_HEADER]: signedFor(q1, copyAt) },
         });
         const again = await processBatch(event([copy]), quoteType, mongoOnly, d);
-        assert.deepEqual([again.superseded, again.mongo.written], [0, 1]);
+        assert.deepEqual([again.superseded, again.stores.mongo.written], [0, 1]);
         await dls.drop();
         await client.db(sb.config.MONGO_DATABASE).collection(`${dlName}_tombstones`).drop();
       } finally {
@@ -762,7 +762,7 @@ describe('lifecycle test findings', () => {
       );
       assert.equal((await sb.counts()).docs, 0, 'the failed batch leaves no copy in MongoDB');
       const s = await processBatch(ev, quoteType, sb, opts);
-      assert.deepEqual([s.postgres.written, s.mongo.written], [300, 300]);
+      assert.deepEqual([s.stores.postgres.written, s.stores.mongo.written], [300, 300]);
     }));
 
   test('A: an original and its replay in one event, refused by a store: the replay re-arms the store dead letter', () =>
@@ -794,7 +794,7 @@ describe('lifecycle test findings', () => {
     withSandbox('tombfirst', async (sb) => {
       const [q] = quotes(1, 800);
       const first = await processBatch(event([rec({ offset: 1, value: q })]), quoteType, sb, opts);
-      assert.equal(first.postgres.written, 1);
+      assert.equal(first.stores.postgres.written, 1);
       const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.records}`))[0].cluster;
       await sb.query(`delete from ${sb.tables.records}`);
       const [q2] = quotes(1, 801);
@@ -803,7 +803,7 @@ describe('lifecycle test findings', () => {
       const copy = rec({ offset: 91, value: q2, timestamp: 9, headers: { [IDENTITY_HEADER]: signedFor(q2, at) } });
       const s = await processBatch(event([rec({ offset: 0, key: 'other', value: null }), copy]), quoteType, sb, opts);
       assert.deepEqual(s.deadLettered.byKind, {});
-      assert.deepEqual([s.postgres.written, s.mongo.written], [1, 1]);
+      assert.deepEqual([s.stores.postgres.written, s.stores.mongo.written], [1, 1]);
     }));
 
   test('E: a dead letter and a record at one identity in one event: the record is not a collision', () =>
@@ -816,7 +816,7 @@ describe('lifecycle test findings', () => {
         { ...sb },
         { ...opts, clusterId: undefined },
       );
-      assert.equal(stored.postgres.written, 1);
+      assert.equal(stored.stores.postgres.written, 1);
       const cluster = (await sb.query<{ cluster: string }>(`select cluster from ${sb.tables.records}`))[0].cluster;
       const bad = rec({
         offset: 70,
@@ -825,7 +825,7 @@ describe('lifecycle test findings', () => {
         headers: { [IDENTITY_HEADER]: signedFor('{"bad"', { ...at, cluster }) },
       });
       const s = await processBatch(event([bad, rec({ offset: 8, value: q })]), quoteType, sb, opts);
-      assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 1 });
+      assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 1 });
       assert.deepEqual(s.deadLettered.byKind, { json: 1 });
     }));
 });

@@ -17,7 +17,7 @@
  * `LIFECYCLE_STEPS=<n>` sets the steps per seed. The bugs it found (A to G, and two more at seeds
  * 17 and 19 of 24) each have a test of their own in identity.test.ts.
  */
-import { prng } from '../../lib/producer/synthetic';
+import { prng } from '../../tools/producer/synthetic';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,9 +25,9 @@ import { describe, test } from 'node:test';
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { MongoClient, type Collection, type Document } from 'mongodb';
 import { PROJECT_ROOT } from '../../lib/config';
-import { kafkaFailureRecord } from '../../lib/emulator/destination';
-import { redriveTopic } from '../../lib/emulator/redrive';
-import { buildEvent, fromKafkaMessage, type EventShape } from '../../lib/event/build';
+import { kafkaFailureRecord } from '../../tools/emulator/destination';
+import { redriveTopic } from '../../tools/replay/redrive';
+import { buildEvent, fromKafkaMessage, type EventShape } from '../../tools/emulator/event';
 import {
   eventClusterKey,
   formatCoordinates,
@@ -39,12 +39,12 @@ import {
 import { decodeHeaders, type StoredHeader } from '../../lib/event/decode';
 import { fingerprint, isResendHeader, signIdentity, verifyIdentity } from '../../lib/event/identity';
 import type { KafkaEventRecord } from '../../lib/event/types';
-import { clusterIdOf, createKafka } from '../../lib/kafka';
+import { clusterIdOf, createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { typeFields } from '../../lib/records/record-type';
-import { BatchWriteError, StoreWriteError } from '../../lib/errors';
+import { BatchWriteError, StoreWriteError } from '../../lib/sink/errors';
 import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';
-import { DeadLetters } from '../../lib/sink/dead-letters';
+import { DeadLetters } from '../../tools/replay/dead-letters';
 import { expandHeaders, keyBase64Of, rebuildText } from '../../lib/sink/value-parts';
 import { uniqueName } from '../helpers/env';
 import { failWhile } from '../helpers/faults';

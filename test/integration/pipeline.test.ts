@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Partitioners, type Message } from 'kafkajs';
-import { createKafka } from '../../lib/kafka';
-import { freePort, sleep } from '../../lib/stack/proc';
+import { createKafka } from '../../tools/kafka';
+import { freePort, sleep } from '../../tools/stack/proc';
 import { uniqueName } from '../helpers/env';
 import { committedOffsets, emulate, jsonLines, lane, produce, startEmulator, until, type Lane } from '../helpers/lane';
 import { runCommand, SERVERLESS, spawnCommand, startCommand, stopCommand, TSX } from '../helpers/run';
+import { fixture as loadFixture, quote } from '../helpers/factories';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'quotes-sink-pipeline-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -127,7 +128,7 @@ describe('event shape', () => {
       const r = await runCommand(TSX, ['cli/record.ts', '--out', out, '--source', source, '--batch-size', '3'], l.env);
       assert.equal(r.code, 0, r.stderr);
       const recorded = JSON.parse(readFileSync(out, 'utf8'));
-      const fixture = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', fixtureName), 'utf8'));
+      const fixture = loadFixture(fixtureName);
       assert.deepEqual(Object.keys(recorded).sort(), Object.keys(fixture).sort(), `${source}: top-level fields`);
       for (const k of Object.keys(fixture))
         assert.equal(typeof recorded[k], typeof fixture[k], `${source}: type of ${k}`);
@@ -172,7 +173,6 @@ async function send(l: Lane, messages: Message[]): Promise<void> {
   }
 }
 
-const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: 'Homer Simpson' });
 const toPartition = (partition: number, from: number, n: number): Message[] =>
   Array.from({ length: n }, (_, i) => ({ partition, key: null, value: quote(from + i) }));
 

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { eventOf } from '../helpers/factories';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
-import { createPostgresPool, postgresStores } from '../../lib/sink/postgres';
-import { qualifiedTable, tablesFrom } from '../../lib/sink/tables';
+import { createPostgresPool, postgresStores } from '../../lib/postgres/store';
+import { qualifiedTable, tablesFrom } from '../../lib/postgres/names';
 import { stackConfig, uniqueName } from '../helpers/env';
 import { quotes } from '../helpers/sink';
 
@@ -74,23 +74,11 @@ const ODD_VALUES = [
   JSON.stringify({ quote: '\\', character: '\\\\', extra: [null, true, 1.5] }),
 ];
 
-/** An event of `values` in one partition from `first`, with a text key, a binary key and headers. */
-const eventOf = (values: readonly string[], first: number) =>
-  buildEvent(
-    'self-managed',
-    '127.0.0.1:9092',
-    values.map((value, i) =>
-      toEventRecord({
-        topic: 'quotes',
-        partition: 0,
-        offset: first + i,
-        timestamp: 1700000000000 + i,
-        key: i % 2 === 0 ? `k\t${i}\\` : Buffer.from([0xff, i % 256]),
-        value,
-        headers: { trace: `t\n${i}`, bin: Buffer.from([0xc3, 0x28]), é: 'ü' },
-      }),
-    ),
-  );
+/** Record `i`'s text or binary key and its headers, for events in one partition (`eventOf(values, 1, first, …)`). */
+const keysAndHeaders = (i: number) => ({
+  key: i % 2 === 0 ? `k\t${i}\\` : Buffer.from([0xff, i % 256]),
+  headers: { trace: `t\n${i}`, bin: Buffer.from([0xc3, 0x28]), é: 'ü' },
+});
 
 describe('Postgres: a slice goes as one COPY', () => {
   let withCopy: ReturnType<typeof lane>;
@@ -105,11 +93,11 @@ describe('Postgres: a slice goes as one COPY', () => {
   });
 
   test('COPY stores every row as the insert does: escaped characters, unicode, extra fields, kept raw text, keys and headers', async () => {
-    const ev = eventOf([...ODD_VALUES, ...quotes(995, 100)], 0);
+    const ev = eventOf([...ODD_VALUES, ...quotes(995, 100)], 1, 0, keysAndHeaders);
     const a = await processBatch(ev, quoteType, withCopy.stores, opts);
     const b = await processBatch(ev, quoteType, withInsert.stores, opts);
-    assert.deepEqual(a.postgres, { written: 1000, alreadyPresent: 0 });
-    assert.deepEqual(b.postgres, a.postgres);
+    assert.deepEqual(a.stores.postgres, { written: 1000, alreadyPresent: 0 });
+    assert.deepEqual(b.stores.postgres, a.stores.postgres);
     assert.deepEqual(withCopy.sent, { copy: 2, insert: 0 }, 'two chunks of 500, one COPY each');
     assert.equal(withInsert.sent.copy, 0);
     const [copied, inserted] = [await withCopy.rows(), await withInsert.rows()];
@@ -123,8 +111,8 @@ describe('Postgres: a slice goes as one COPY', () => {
   test('a replay: COPY finds the rows there, the insert settles them (present, one collision); once an insert writes a whole slice, COPY again', async () => {
     const values = [...ODD_VALUES, ...quotes(995, 100)];
     values[700] = quotes(1, 9000)[0];
-    const again = await processBatch(eventOf(values, 0), quoteType, withCopy.stores, opts);
-    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 999 });
+    const again = await processBatch(eventOf(values, 1, 0, keysAndHeaders), quoteType, withCopy.stores, opts);
+    assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 999 });
     assert.deepEqual(again.deadLettered.byKind, { collision: 1 });
     assert.deepEqual(
       (await withCopy.deadLetters()).map((d) => [d.offset, d.error_kind]),
@@ -136,10 +124,20 @@ describe('Postgres: a slice goes as one COPY', () => {
     // the one after goes by COPY again.
     const before = { ...withCopy.sent };
     const next = quotes(1000, 5000);
-    const first = await processBatch(eventOf(next.slice(0, 500), 1000), quoteType, withCopy.stores, opts);
-    const second = await processBatch(eventOf(next.slice(500), 1500), quoteType, withCopy.stores, opts);
+    const first = await processBatch(
+      eventOf(next.slice(0, 500), 1, 1000, keysAndHeaders),
+      quoteType,
+      withCopy.stores,
+      opts,
+    );
+    const second = await processBatch(
+      eventOf(next.slice(500), 1, 1500, keysAndHeaders),
+      quoteType,
+      withCopy.stores,
+      opts,
+    );
     assert.deepEqual(
-      [first.postgres, second.postgres],
+      [first.stores.postgres, second.stores.postgres],
       [
         { written: 500, alreadyPresent: 0 },
         { written: 500, alreadyPresent: 0 },
@@ -159,9 +157,9 @@ describe('Postgres: a slice goes as one COPY', () => {
     // Random text does not compress: too large for the btree index on character.
     values[250] = JSON.stringify({ quote: 'q', character: randomBytes(6000).toString('base64') });
     const copies = withCopy.sent.copy;
-    const s = await processBatch(eventOf(values, 5000), quoteType, withCopy.stores, opts);
+    const s = await processBatch(eventOf(values, 1, 5000, keysAndHeaders), quoteType, withCopy.stores, opts);
     assert.equal(withCopy.sent.copy - copies, 1, 'COPY was tried first');
-    assert.deepEqual(s.postgres, { written: 499, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 499, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered.byKind, { store: 1 });
     const dead = (await withCopy.deadLetters()).filter((d) => d.offset === '5250');
     assert.equal(dead.length, 1);
@@ -173,10 +171,20 @@ describe('Postgres: a slice goes as one COPY', () => {
   test('a server that refuses COPY itself: the insert writes the slice, and COPY is not tried again', async () => {
     const refusing = lane('nocopy', true, true);
     try {
-      const first = await processBatch(eventOf(quotes(500, 8000), 0), quoteType, refusing.stores, opts);
-      const second = await processBatch(eventOf(quotes(500, 8500), 500), quoteType, refusing.stores, opts);
+      const first = await processBatch(
+        eventOf(quotes(500, 8000), 1, 0, keysAndHeaders),
+        quoteType,
+        refusing.stores,
+        opts,
+      );
+      const second = await processBatch(
+        eventOf(quotes(500, 8500), 1, 500, keysAndHeaders),
+        quoteType,
+        refusing.stores,
+        opts,
+      );
       assert.deepEqual(
-        [first.postgres, second.postgres],
+        [first.stores.postgres, second.stores.postgres],
         [
           { written: 500, alreadyPresent: 0 },
           { written: 500, alreadyPresent: 0 },

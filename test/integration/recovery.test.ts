@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
-import { redriveMessages } from '../../lib/emulator/redrive';
-import { createKafka } from '../../lib/kafka';
+import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emulator/event';
+import { redriveMessages } from '../../tools/replay/redrive';
+import { createKafka } from '../../tools/kafka';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { uniqueName } from '../helpers/env';
-import { emulate, lane, runEmulator, type Lane } from '../helpers/lane';
+import { emulate, lane, readTopic, runEmulator, type Lane } from '../helpers/lane';
 import { runCommand, TSX } from '../helpers/run';
 import { quotes } from '../helpers/sink';
 
@@ -22,34 +22,12 @@ async function cli(l: Lane, script: string, ...args: string[]): Promise<string> 
   return r.stdout;
 }
 
-/** Every message of `topic` from the start, up to its current end. */
-async function readAll(l: Lane, topic: string): Promise<{ headers: Record<string, string>; value: string | null }[]> {
-  const ends = await l.admin.fetchTopicOffsets(topic);
-  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const out: { headers: Record<string, string>; value: string | null }[] = [];
-  if (total === 0) return out;
-  const consumer = createKafka(l.sb.config, 'recovery-test').consumer({ groupId: uniqueName('read') });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${total}`)), 30_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
-          out.push({ headers, value: message.value?.toString() ?? null });
-          if (out.length >= total) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
+/** Every message of `topic` from the start, up to its current end: its headers as text, and its value. */
+const readAll = async (l: Lane, topic: string) =>
+  (await readTopic(l, topic)).map(({ message }) => ({
+    headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+    value: message.value?.toString() ?? null,
+  }));
 
 const endOf = async (l: Lane, topic = l.topic) =>
   (await l.admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);

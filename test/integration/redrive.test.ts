@@ -12,11 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Message } from 'kafkajs';
 import { PROJECT_ROOT } from '../../lib/config';
 import { IDENTITY_HEADER } from '../../lib/event/coordinates';
-import { kafkaFailureRecord, s3InvocationRecord } from '../../lib/emulator/destination';
+import { kafkaFailureRecord, s3InvocationRecord } from '../../tools/emulator/destination';
 import type { KafkaEventRecord } from '../../lib/event/types';
-import { createKafka } from '../../lib/kafka';
+import { createKafka } from '../../tools/kafka';
 import { uniqueName } from '../helpers/env';
-import { committedOffsets, lane, produce, runEmulator, until, type Lane } from '../helpers/lane';
+import { committedOffsets, lane, produce, readTopic, runEmulator, until, type Lane } from '../helpers/lane';
 import { runCommand, TSX } from '../helpers/run';
 import { quotes } from '../helpers/sink';
 
@@ -139,31 +139,12 @@ const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())]);
 
 /** Every message of `topic` (up to its current ends), read by a throwaway group. */
-async function readAll(
-  l: Lane,
-  topic: string,
-): Promise<{ partition: number; offset: string; headers: Message['headers'] }[]> {
-  const ends = await l.admin.fetchTopicOffsets(topic);
-  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const out: { partition: number; offset: string; headers: Message['headers'] }[] = [];
-  if (total === 0) return out;
-  const consumer = createKafka(l.sb.config, 'redrive-test-reader').consumer({
-    groupId: uniqueName('reader'),
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) =>
-        void out.push({ partition, offset: message.offset, headers: message.headers }),
-    });
-    await until(`all ${total} messages of ${topic}`, () => out.length >= total, 30_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
+const readAll = async (l: Lane, topic: string) =>
+  (await readTopic(l, topic)).map(({ partition, message }) => ({
+    partition,
+    offset: message.offset,
+    headers: message.headers,
+  }));
 
 /** A failed record of the lane's topic (the i-th, over 3 partitions). */
 function failedRecord(l: Lane, i: number, value: string): KafkaEventRecord {

@@ -10,16 +10,17 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { availableParallelism } from 'node:os';
-import { findCfnLint, runCfnLint } from '../../lib/deploy/cfn-lint';
-import { checkTemplate, eventSourceMappings, type CfnTemplate } from '../../lib/deploy/template';
+import { findCfnLint, runCfnLint } from '../../tools/deploy/cfn-lint';
+import { checkTemplate, eventSourceMappings, type CfnTemplate } from '../../tools/deploy/template';
 import {
   deployVariants,
   packageVariant,
   packageVariants,
   type PackageResult,
   type Variant,
-} from '../../lib/deploy/variants';
-import { freePort } from '../../lib/stack/proc';
+} from '../../tools/deploy/variants';
+import type { BatchSummary } from '../../lib/sink/batch';
+import { freePort } from '../../tools/stack/proc';
 import { runCommand, SERVERLESS, startCommand, stopCommand, TSX } from '../helpers/run';
 import { sandbox, type Sandbox } from '../helpers/sink';
 
@@ -284,7 +285,7 @@ describe('every deploy variant (trigger × scaling × destination)', () => {
 });
 
 /** The summary `serverless invoke local` prints (the last JSON object on stdout). */
-function summaryFrom(stdout: string): Record<string, unknown> {
+function summaryFrom(stdout: string): BatchSummary {
   const start = stdout.lastIndexOf('\n{\n');
   return JSON.parse(stdout.slice(start >= 0 ? start + 1 : stdout.indexOf('{')));
 }
@@ -311,9 +312,9 @@ describe('serverless invoke local', () => {
 
   test('each fixture three times: rows, documents and dead letters written once', async () => {
     const first = await invoke('msk-event.json');
-    assert.deepEqual(first.postgres, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(first.stores.postgres, { written: 4, alreadyPresent: 0 });
     for (let i = 0; i < 2; i++)
-      assert.deepEqual((await invoke('msk-event.json')).mongo, { written: 0, alreadyPresent: 4 });
+      assert.deepEqual((await invoke('msk-event.json')).stores.mongo, { written: 0, alreadyPresent: 4 });
     assert.deepEqual(await sb.counts(), { rows: 4, docs: 4, deadLetters: 2 });
 
     const sm = await invoke('self-managed-event.json');
@@ -347,7 +348,7 @@ describe('serverless offline', () => {
       const res = await client.send(new InvokeCommand({ FunctionName: 'quotes-sink-local-sink', Payload: payload }));
       assert.equal(res.FunctionError, undefined, Buffer.from(res.Payload ?? []).toString());
       const summary = JSON.parse(Buffer.from(res.Payload ?? []).toString());
-      assert.deepEqual(summary.postgres, { written: 4, alreadyPresent: 0 });
+      assert.deepEqual(summary.stores.postgres, { written: 4, alreadyPresent: 0 });
       const bad = await client.send(
         new InvokeCommand({ FunctionName: 'quotes-sink-local-sink', Payload: Buffer.from('{"records": {}}') }),
       );

@@ -1,37 +1,21 @@
 /** The sink against real PostgreSQL and MongoDB (FerretDB natively): what lands in the stores. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { after, before, describe, test } from 'node:test';
-import { InvalidEventError, StoreWriteError } from '../../lib/errors';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { InvalidEventError } from '../../lib/event/errors';
+import { StoreWriteError } from '../../lib/sink/errors';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { IDENTITY_HEADER, clusterKey, clusterName } from '../../lib/event/coordinates';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
 import { quoteType, type Quote } from '../../lib/records/quote';
 import { processBatch, type Stores } from '../../lib/sink/batch';
-import { openStores } from '../../lib/sink/stores';
+import { openStores } from '../../lib/stores';
 import { stackConfig } from '../helpers/env';
 import { dyingAfter, failingWrites } from '../helpers/faults';
 import { quotes, sandbox, type Sandbox } from '../helpers/sink';
+import { eventOf, fixture } from '../helpers/factories';
 
-const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8'));
 const opts = { tombstones: 'skip' as const };
-const eventOf = (values: (string | null)[], partitions = 3, firstOffset = 0) =>
-  buildEvent(
-    'self-managed',
-    '127.0.0.1:9092',
-    values.map((value, i) =>
-      toEventRecord({
-        topic: 'quotes',
-        partition: i % partitions,
-        offset: firstOffset + Math.floor(i / partitions),
-        timestamp: 1700000000000 + i,
-        key: `k${i}`,
-        value,
-      }),
-    ),
-  );
 
 describe('fixture batches', () => {
   let sb: Sandbox;
@@ -41,8 +25,8 @@ describe('fixture batches', () => {
   test('the MSK fixture writes the expected rows, documents and dead letters', async () => {
     const s = await processBatch(fixture('msk-event.json'), quoteType, sb, opts);
     assert.equal(s.received, 7);
-    assert.deepEqual(s.postgres, { written: 4, alreadyPresent: 0 });
-    assert.deepEqual(s.mongo, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 4, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered, { written: 2, alreadyPresent: 0, byKind: { json: 1, schema: 1 } });
     assert.deepEqual(s.tombstones, { received: 1, deleted: 0 });
     assert.deepEqual(s.partitions['quotes-0'], { first: 100, last: 102, count: 3 });
@@ -109,8 +93,8 @@ describe('fixture batches', () => {
   test('the same event three more times changes nothing', async () => {
     for (let i = 0; i < 3; i++) {
       const s = await processBatch(fixture('msk-event.json'), quoteType, sb, opts);
-      assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 4 });
-      assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 4 });
+      assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 4 });
+      assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 4 });
       assert.equal(s.deadLettered.alreadyPresent, 2);
     }
     assert.deepEqual(await sb.counts(), { rows: 4, docs: 4, deadLetters: 2 });
@@ -119,7 +103,7 @@ describe('fixture batches', () => {
   test('the self-managed fixture adds its own records', async () => {
     const s = await processBatch(fixture('self-managed-event.json'), quoteType, sb, opts);
     assert.equal(s.eventSource, 'SelfManagedKafka');
-    assert.equal(s.postgres.written, 4);
+    assert.equal(s.stores.postgres.written, 4);
     assert.deepEqual(await sb.counts(), { rows: 8, docs: 8, deadLetters: 4 });
   });
 });
@@ -222,8 +206,8 @@ describe('large batches', () => {
 
   test('10,000 records in one event: written in chunks, all of them', async () => {
     const s = await processBatch(eventOf(quotes(10_000)), quoteType, sb, opts);
-    assert.equal(s.postgres.written, 10_000);
-    assert.equal(s.mongo.written, 10_000);
+    assert.equal(s.stores.postgres.written, 10_000);
+    assert.equal(s.stores.mongo.written, 10_000);
     assert.deepEqual(await sb.counts(), { rows: 10_000, docs: 10_000, deadLetters: 0 });
   });
 });
@@ -248,8 +232,8 @@ describe('chunked writes inside a batch', () => {
     assert.equal(s.received, 51);
     assert.equal(s.duplicateInEvent, 1);
     assert.equal(s.valid, 50 - invalid);
-    assert.deepEqual(s.postgres, { written: 50 - invalid, alreadyPresent: 0 });
-    assert.deepEqual(s.mongo, { written: 50 - invalid, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 50 - invalid, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 50 - invalid, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered, { written: invalid, alreadyPresent: 0, byKind: { schema: invalid } });
     assert.deepEqual(s.partitions['quotes-0'], { first: 4000, last: 4024, count: 26 });
     assert.deepEqual(await sb.counts(), { rows: 50 - invalid, docs: 50 - invalid, deadLetters: invalid });
@@ -300,8 +284,8 @@ describe('chunked writes inside a batch', () => {
       assert.equal(partial.rows, partial.docs);
 
       const s = await processBatch(event(), quoteType, own, { ...opts, writeChunk: 10 });
-      assert.deepEqual(s.mongo, { written: 50 - invalid - partial.docs, alreadyPresent: partial.docs });
-      assert.deepEqual(s.postgres, { written: 50 - invalid - partial.rows, alreadyPresent: partial.rows });
+      assert.deepEqual(s.stores.mongo, { written: 50 - invalid - partial.docs, alreadyPresent: partial.docs });
+      assert.deepEqual(s.stores.postgres, { written: 50 - invalid - partial.rows, alreadyPresent: partial.rows });
       assert.deepEqual(await own.counts(), { rows: 50 - invalid, docs: 50 - invalid, deadLetters: invalid });
     } finally {
       await own.close();
@@ -341,8 +325,8 @@ describe('store failures and retries', () => {
     assert.deepEqual(await sb.counts(), { rows: 0, docs: 0, deadLetters: 0 });
 
     const s = await processBatch(ev, quoteType, sb, opts);
-    assert.deepEqual(s.postgres, { written: 300, alreadyPresent: 0 });
-    assert.deepEqual(s.mongo, { written: 300, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 300, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 300, alreadyPresent: 0 });
     assert.deepEqual(await sb.counts(), { rows: 300, docs: 300, deadLetters: 0 });
   });
 
@@ -354,8 +338,8 @@ describe('store failures and retries', () => {
     );
     assert.deepEqual(await sb.counts(), { rows: 390, docs: 300, deadLetters: 0 });
     const s = await processBatch(ev, quoteType, sb, opts);
-    assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 90 });
-    assert.deepEqual(s.mongo, { written: 90, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 90 });
+    assert.deepEqual(s.stores.mongo, { written: 90, alreadyPresent: 0 });
     assert.deepEqual(await sb.counts(), { rows: 390, docs: 390, deadLetters: 0 });
   });
 
@@ -364,8 +348,8 @@ describe('store failures and retries', () => {
     ev.records['quotes-0'].push({ ...ev.records['quotes-0'][1] });
     const s = await processBatch(ev, quoteType, sb, opts);
     assert.equal(s.duplicateInEvent, 1);
-    assert.equal(s.postgres.written, 3);
-    assert.equal(s.mongo.written, 3);
+    assert.equal(s.stores.postgres.written, 3);
+    assert.equal(s.stores.mongo.written, 3);
   });
 
   test('tombstones in delete mode remove earlier records with that key', async () => {
@@ -418,8 +402,8 @@ describe('no record content fails its batch (real stores)', () => {
       next[1000] = JSON.stringify({ quote: 'a'.repeat(2_200_000), character: 'Lisa Simpson' });
       const s = await processBatch(eventOf(next, 1, 2000), quoteType, own, chunk);
       assert.deepEqual(s.deadLettered.byKind, { collision: 1, store: 1 });
-      assert.deepEqual(s.mongo, { written: 899, alreadyPresent: 299 });
-      assert.equal(s.postgres.alreadyPresent, 299);
+      assert.deepEqual(s.stores.mongo, { written: 899, alreadyPresent: 299 });
+      assert.equal(s.stores.postgres.alreadyPresent, 299);
       const dead = await own.query<{ offset: string; error_kind: string }>(
         `select "offset", error_kind from ${own.tables.deadLetters} order by "offset"`,
       );
@@ -449,7 +433,7 @@ describe('no record content fails its batch (real stores)', () => {
       await client.close();
       const same = JSON.stringify({ quote: 'the same quote', character: 'Homer' });
       const s = await processBatch(eventOf([same, same], 2, 0), quoteType, own, opts);
-      assert.deepEqual(s.mongo, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(s.stores.mongo, { written: 1, alreadyPresent: 0 });
       assert.deepEqual(s.deadLettered.byKind, { store: 1 });
       assert.deepEqual(await own.counts(), { rows: 1, docs: 1, deadLetters: 1 });
     } finally {
@@ -463,8 +447,8 @@ describe('no record content fails its batch (real stores)', () => {
     );
     const s = await processBatch(buildEvent('self-managed', 'x:1', records), quoteType, sb, opts);
     assert.deepEqual(s.deadLettered.byKind, { unstorable: 2 });
-    assert.equal(s.postgres.written, 1);
-    assert.equal(s.mongo.written, 1);
+    assert.equal(s.stores.postgres.written, 1);
+    assert.equal(s.stores.mongo.written, 1);
   });
 
   test('deep nesting, 1e400 and JSON that grows past 16 MB as BSON are dead-lettered, the rest written', async () => {
@@ -472,7 +456,7 @@ describe('no record content fails its batch (real stores)', () => {
     const values = [q(`"x":${'['.repeat(3000)}${']'.repeat(3000)}`), q('"n":1e400'), huge, quotes(1, 9)[0]];
     const s = await processBatch(eventOf(values, 1, 700), quoteType, sb, opts);
     assert.deepEqual(s.deadLettered.byKind, { unstorable: 3 });
-    assert.equal(s.mongo.written, 1);
+    assert.equal(s.stores.mongo.written, 1);
   });
 
   test('TOMBSTONES=delete deletes within the tombstone partition only', async () => {
@@ -522,7 +506,7 @@ describe('least privilege', () => {
           { ...sb, records: [limited.records[0], sb.records[1]], deadLetters: limited.deadLetters },
           opts,
         );
-        assert.equal(s.postgres.written, 3);
+        assert.equal(s.stores.postgres.written, 3);
         assert.equal(s.deadLettered.written, 1);
       } finally {
         await limited.close();
@@ -550,8 +534,8 @@ describe('identity: only the same record counts as present', () => {
     const second = eventOf(quotes(3, 100), 1, 42);
     for (const r of second.records['quotes-0']) r.timestamp += 1_000_000;
     const s = await processBatch(second, quoteType, sb, opts);
-    assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 0 });
-    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered, { written: 3, alreadyPresent: 0, byKind: { collision: 3 } });
     const rows = await sb.query<{ quote: string }>(`select quote from ${sb.tables.records} order by "offset"`);
     assert.deepEqual(
@@ -582,7 +566,7 @@ describe('identity: only the same record counts as present', () => {
       try {
         const withExtra = quotes(2).map((q) => JSON.stringify({ ...JSON.parse(q), season: 4 }));
         const s = await processBatch(eventOf(withExtra, 1, 0), quoteType, fresh, opts);
-        assert.equal(s.postgres.written, 2);
+        assert.equal(s.stores.postgres.written, 2);
       } finally {
         await fresh.close();
       }
@@ -647,8 +631,8 @@ describe('identity: only the same record counts as present', () => {
       const fresh = openStores(own.config, quoteType);
       try {
         const s = await processBatch(ev, quoteType, fresh, opts);
-        assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 1 });
-        assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 1 });
+        assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 1 });
+        assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 1 });
         assert.deepEqual(s.deadLettered.byKind, { collision: 1 });
         // New records go into the migrated table without a payload.
         const next = await processBatch(
@@ -657,7 +641,7 @@ describe('identity: only the same record counts as present', () => {
           fresh,
           opts,
         );
-        assert.deepEqual(next.postgres, { written: 1, alreadyPresent: 0 });
+        assert.deepEqual(next.stores.postgres, { written: 1, alreadyPresent: 0 });
       } finally {
         await fresh.close();
       }
@@ -680,12 +664,12 @@ describe('identity: only the same record counts as present', () => {
       const selfManaged = buildEvent('self-managed', '10.0.0.1:9092', records);
       const a = await processBatch(msk, quoteType, own, opts);
       const b = await processBatch(selfManaged, quoteType, own, opts);
-      assert.equal(a.postgres.written, 2);
-      assert.deepEqual(b.postgres, { written: 2, alreadyPresent: 0 });
-      assert.deepEqual(b.mongo, { written: 2, alreadyPresent: 0 });
+      assert.equal(a.stores.postgres.written, 2);
+      assert.deepEqual(b.stores.postgres, { written: 2, alreadyPresent: 0 });
+      assert.deepEqual(b.stores.mongo, { written: 2, alreadyPresent: 0 });
       assert.deepEqual(await own.counts(), { rows: 4, docs: 4, deadLetters: 0 });
       const again = await processBatch(msk, quoteType, own, opts);
-      assert.deepEqual(again.mongo, { written: 0, alreadyPresent: 2 });
+      assert.deepEqual(again.stores.mongo, { written: 0, alreadyPresent: 2 });
     } finally {
       await own.close();
     }
@@ -713,8 +697,8 @@ describe('identity: only the same record counts as present', () => {
       const fresh = openStores(own.config, quoteType);
       try {
         const s = await processBatch(ev, quoteType, fresh, opts);
-        assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 3 });
-        assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 3 });
+        assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 3 });
+        assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 3 });
       } finally {
         await fresh.close();
       }
@@ -762,7 +746,7 @@ describe('re-sent records (dead-letter replays, redrives)', () => {
         identityKey: key,
       });
       assert.equal(s.duplicateInEvent, 2);
-      assert.deepEqual(s.postgres, { written: 1, alreadyPresent: 0 });
+      assert.deepEqual(s.stores.postgres, { written: 1, alreadyPresent: 0 });
       assert.deepEqual(s.deadLettered, { written: 1, alreadyPresent: 0, byKind: { json: 1 } });
       const [row] = await own.query<{ cluster: string; partition: number; offset: string }>(
         `select cluster, partition, "offset" from ${own.tables.records}`,

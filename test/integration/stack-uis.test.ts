@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import type { ServiceState } from '../../lib/stack/stack';
+import type { ServiceState } from '../../tools/stack/stack';
 import { stackConfig, uniqueName } from '../helpers/env';
-import { TSX, runCommand } from '../helpers/run';
+import { stackCli } from '../helpers/run';
 
 const cfg = stackConfig();
 const UI_NAMES = ['pgadmin', 'mongo-express'];
@@ -17,8 +17,6 @@ const INSTALL_MS = 10 * 60_000;
 let mongo: MongoClient;
 const collection = uniqueName('uis');
 let runningBefore = false;
-
-const stackCli = (args: string[], timeoutMs = 60_000) => runCommand(TSX, ['cli/stack.ts', ...args], {}, timeoutMs);
 
 async function uiStates(): Promise<ServiceState[]> {
   const r = await stackCli(['status', '--json']);
@@ -53,7 +51,7 @@ test(
   'stack up --uis: installs (first time) and starts pgAdmin and mongo-express, and status lists them',
   { timeout: INSTALL_MS + 60_000 },
   async () => {
-    const r = await stackCli(['up', '--uis'], INSTALL_MS);
+    const r = await stackCli(['up', '--uis'], {}, INSTALL_MS);
     assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /pgadmin: http:\/\/127\.0\.0\.1:\d+\/ \(pgAdmin 4/);
     assert.match(r.stderr, /mongo-express: http:\/\/127\.0\.0\.1:\d+\/ \(mongo-express/);

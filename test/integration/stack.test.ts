@@ -9,10 +9,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { brokerList, parseEnvFile } from '../../lib/config';
-import { freePort } from '../../lib/stack/proc';
-import { currentMode, status, type ServiceState } from '../../lib/stack/stack';
+import { freePort } from '../../tools/stack/proc';
+import { currentMode, status, type ServiceState } from '../../tools/stack/stack';
 import { stackConfig, uniqueName } from '../helpers/env';
-import { TSX, runCommand } from '../helpers/run';
+import { stackCli } from '../helpers/run';
 
 const cfg = stackConfig();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -84,16 +84,12 @@ test('mongo: a document inserted is read back', async () => {
   assert.equal(doc?.character, 'Homer Simpson');
 });
 
-/** `stack <args>` in a child process whose stack folder is `dir`; `env` on top of this process's. */
-const stackCli = (dir: string, args: string[], env: Record<string, string> = {}) =>
-  runCommand(TSX, ['cli/stack.ts', ...args], { QUOTES_SINK_STACK_DIR: dir, ...env }, 60_000);
-
 /** What `stack status --json` reports in stack folder `dir`. */
 async function statusIn(
   dir: string,
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; states: ServiceState[] }> {
-  const r = await stackCli(dir, ['status', '--json'], env);
+  const r = await stackCli(['status', '--json'], { QUOTES_SINK_STACK_DIR: dir, ...env });
   return { code: r.code, states: JSON.parse(r.stdout) as ServiceState[] };
 }
 
@@ -111,7 +107,7 @@ test('external mode: reachable KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are used as 
   // This run's services, handed over as if they were the user's own.
   const env = { KAFKA_BROKERS: cfg.KAFKA_BROKERS, POSTGRES_URL: cfg.POSTGRES_URL, MONGO_URL: cfg.MONGO_URL };
 
-  const up = await stackCli(dir, ['up'], env);
+  const up = await stackCli(['up'], { QUOTES_SINK_STACK_DIR: dir, ...env });
   assert.equal(up.code, 0, up.stderr);
   assert.equal(readFileSync(path.join(dir, 'mode'), 'utf8'), 'external');
   const written = parseEnvFile(readFileSync(path.join(dir, 'env'), 'utf8'));
@@ -122,7 +118,7 @@ test('external mode: reachable KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are used as 
   assert.deepEqual(readdirSync(dir).sort(), ['env', 'mode'], 'no data, logs or pid files: nothing was started');
 
   // The next up, with nothing set in its shell, keeps these services.
-  const again = await stackCli(dir, ['up'], NOTHING_SET);
+  const again = await stackCli(['up'], { QUOTES_SINK_STACK_DIR: dir, ...NOTHING_SET });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(parseEnvFile(readFileSync(path.join(dir, 'env'), 'utf8')).POSTGRES_URL, cfg.POSTGRES_URL);
   assert.deepEqual(readdirSync(dir).sort(), ['env', 'mode'], 'still nothing started');
@@ -138,7 +134,7 @@ test('external mode: reachable KAFKA_BROKERS/POSTGRES_URL/MONGO_URL are used as 
     ],
   );
 
-  const down = await stackCli(dir, ['down'], env);
+  const down = await stackCli(['down'], { QUOTES_SINK_STACK_DIR: dir, ...env });
   assert.equal(down.code, 0, down.stderr);
   assert.doesNotMatch(down.stderr, /stopped/);
   // The services it was given still serve.
@@ -152,7 +148,7 @@ test('external mode: a kept .stack/env whose services do not answer fails in one
   writeFileSync(path.join(dir, 'env'), kept);
   writeFileSync(path.join(dir, 'mode'), 'external');
 
-  const up = await stackCli(dir, ['up'], NOTHING_SET);
+  const up = await stackCli(['up'], { QUOTES_SINK_STACK_DIR: dir, ...NOTHING_SET });
   assert.equal(up.code, 1, up.stderr);
   const lines = up.stderr.trim().split('\n');
   assert.equal(lines.length, 1, up.stderr);

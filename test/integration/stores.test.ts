@@ -1,23 +1,21 @@
 /** Store selection (SINK_STORES) against the real stack: one store only, and where dead letters go then. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
-import { toSignedBytes } from '../../lib/event/build';
+import { toSignedBytes } from '../../tools/emulator/event';
 import { eventClusterKey, IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { decodeHeaders } from '../../lib/event/decode';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/event/types';
 import { quoteType } from '../../lib/records/quote';
 import { processBatch } from '../../lib/sink/batch';
-import { openStores, type OpenStores } from '../../lib/sink/stores';
-import { qualifiedTable } from '../../lib/sink/tables';
+import { openStores, type OpenStores } from '../../lib/stores';
+import { qualifiedTable } from '../../lib/postgres/names';
 import type { Quote } from '../../lib/records/quote';
 import { stackConfig, uniqueName } from '../helpers/env';
+import { fixture } from '../helpers/factories';
 
-const fixture = () => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'msk-event.json'), 'utf8'));
 const opts = { tombstones: 'skip' as const };
 
 /** The event of one record's replay, as `dead-letters replay` sends it: a new offset and time, its identity signed. */
@@ -103,9 +101,9 @@ describe('SINK_STORES=mongo: MongoDB only, dead letters in a MongoDB collection'
   });
 
   test('the fixture: documents and dead letters in MongoDB, nothing in Postgres', async () => {
-    const s = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(s.mongo, { written: 4, alreadyPresent: 0 });
-    assert.deepEqual(s.postgres, { written: 0, alreadyPresent: 0 });
+    const s = await processBatch(fixture('msk-event.json'), quoteType, stores, opts);
+    assert.deepEqual(s.stores.mongo, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 0 });
     assert.deepEqual(s.deadLettered, { written: 2, alreadyPresent: 0, byKind: { json: 1, schema: 1 } });
     assert.deepEqual(await l.counts(), { rows: null, pgDeadLetters: null, docs: 4, mongoDeadLetters: 2 });
     const dl = await l.db.collection(l.config.MONGO_DEAD_LETTER_COLLECTION).find().sort({ offset: 1 }).toArray();
@@ -120,17 +118,17 @@ describe('SINK_STORES=mongo: MongoDB only, dead letters in a MongoDB collection'
   });
 
   test('again: everything present, dead letters included; a replayed dead letter that fails again is pending again', async () => {
-    const s = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 4 });
+    const s = await processBatch(fixture('msk-event.json'), quoteType, stores, opts);
+    assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 4 });
     assert.deepEqual(s.deadLettered, { written: 0, alreadyPresent: 2, byKind: { json: 1, schema: 1 } });
     const dls = l.db.collection(l.config.MONGO_DEAD_LETTER_COLLECTION);
     await dls.updateOne({ offset: 101 }, { $set: { replayedAt: new Date() } });
     // The original read again (a backfill) leaves the replayed dead letter as it is…
-    const backfill = await processBatch(fixture(), quoteType, stores, opts);
+    const backfill = await processBatch(fixture('msk-event.json'), quoteType, stores, opts);
     assert.deepEqual(backfill.deadLettered, { written: 0, alreadyPresent: 2, byKind: { json: 1, schema: 1 } });
     assert.notEqual((await dls.findOne({ offset: 101 }))?.replayedAt, null);
     // …its replay (a re-sent copy with its signed identity) failing again makes it pending again.
-    const again = await processBatch(replayOf(fixture(), 'quotes-1', 101), quoteType, stores, {
+    const again = await processBatch(replayOf(fixture('msk-event.json'), 'quotes-1', 101), quoteType, stores, {
       ...opts,
       identityKey: l.config.SINK_IDENTITY_KEY,
     });
@@ -152,11 +150,11 @@ describe('SINK_STORES=postgres: Postgres only', () => {
   });
 
   test('the fixture: rows and dead letters in Postgres, nothing in MongoDB', async () => {
-    const s = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(s.postgres, { written: 4, alreadyPresent: 0 });
-    assert.deepEqual(s.mongo, { written: 0, alreadyPresent: 0 });
+    const s = await processBatch(fixture('msk-event.json'), quoteType, stores, opts);
+    assert.deepEqual(s.stores.postgres, { written: 4, alreadyPresent: 0 });
+    assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 0 });
     assert.deepEqual(await l.counts(), { rows: 4, pgDeadLetters: 2, docs: 0, mongoDeadLetters: 0 });
-    const again = await processBatch(fixture(), quoteType, stores, opts);
-    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 4 });
+    const again = await processBatch(fixture('msk-event.json'), quoteType, stores, opts);
+    assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 4 });
   });
 });

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { Partitioners, type Producer } from 'kafkajs';
-import { createKafka } from '../../lib/kafka';
-import { BROWSE_GROUP_PREFIX } from '../../lib/ui/kafka-view';
+import { createKafka } from '../../tools/kafka';
+import { BROWSE_GROUP_PREFIX } from '../../tools/ui/kafka-view';
 import { lane, type Lane } from '../helpers/lane';
 import { startCommand, stopCommand, TSX } from '../helpers/run';
 

@@ -14,9 +14,9 @@ import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../lib/config';
-import { createKafka } from '../../lib/kafka';
-import { findChromium } from '../../lib/stack/test-tools';
-import { EmulatorStatusWriter } from '../../lib/ui/status-file';
+import { createKafka } from '../../tools/kafka';
+import { findChromium } from '../../tools/stack/test-tools';
+import { EmulatorStatusWriter } from '../../tools/ui/status-file';
 import { emulate, lane, type Lane } from '../helpers/lane';
 import { startCommand, stopCommand, TSX } from '../helpers/run';
 

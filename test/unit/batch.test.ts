@@ -1,8 +1,9 @@
 /** processBatch and its steps, with in-memory stores: no database, no Kafka. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BatchWriteError, InvalidEventError, StoreWriteError } from '../../lib/errors';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { BatchWriteError, StoreWriteError } from '../../lib/sink/errors';
+import { InvalidEventError } from '../../lib/event/errors';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
 import type { KafkaEventRecord } from '../../lib/event/types';
 import { quoteType, type Quote } from '../../lib/records/quote';
@@ -11,8 +12,9 @@ import { BatchAccumulator, chunkBounds, prepareChunk } from '../../lib/sink/prep
 import { writeChunk } from '../../lib/sink/write';
 import { failingWrites } from '../helpers/faults';
 import { MemoryRecordStore, memoryStores } from '../helpers/memory-stores';
+import { quote as quoteValue } from '../helpers/factories';
 
-const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: `C${i % 5}` });
+const quote = (i: number) => quoteValue(i, { character: `C${i % 5}` });
 const rec = (
   partition: number,
   offset: number,
@@ -111,8 +113,8 @@ describe('processBatch with in-memory stores', () => {
     const summary = await processBatch(event(valid(25, 2)), quoteType, s, { ...opts, writeChunk: 10 });
     assert.deepEqual(s.postgres.chunkSizes, [10, 10, 5]);
     assert.deepEqual(s.mongo.chunkSizes, [10, 10, 5]);
-    assert.deepEqual(summary.postgres, { written: 25, alreadyPresent: 0 });
-    assert.deepEqual(summary.mongo, { written: 25, alreadyPresent: 0 });
+    assert.deepEqual(summary.stores.postgres, { written: 25, alreadyPresent: 0 });
+    assert.deepEqual(summary.stores.mongo, { written: 25, alreadyPresent: 0 });
     assert.deepEqual(summary.partitions, {
       'quotes-0': { first: 0, last: 12, count: 13 },
       'quotes-1': { first: 0, last: 11, count: 12 },
@@ -124,8 +126,8 @@ describe('processBatch with in-memory stores', () => {
     const ev = event(valid(7));
     await processBatch(ev, quoteType, s, opts);
     const again = await processBatch(ev, quoteType, s, opts);
-    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 7 });
-    assert.deepEqual(again.mongo, { written: 0, alreadyPresent: 7 });
+    assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 7 });
+    assert.deepEqual(again.stores.mongo, { written: 0, alreadyPresent: 7 });
   });
 
   test('in-event duplicates are written once', async () => {
@@ -156,8 +158,8 @@ describe('processBatch with in-memory stores', () => {
     assert.equal(s.mongo.byId.size, 30, 'chunks 1, 2 and 4');
     assert.equal(s.postgres.byId.size, 40, 'chunk 3 reached the other store, which ran concurrently');
     const retry = await processBatch(event(valid(50)), quoteType, s, { ...opts, writeChunk: 10 });
-    assert.deepEqual(retry.mongo, { written: 20, alreadyPresent: 30 });
-    assert.deepEqual(retry.postgres, { written: 10, alreadyPresent: 40 });
+    assert.deepEqual(retry.stores.mongo, { written: 20, alreadyPresent: 30 });
+    assert.deepEqual(retry.stores.postgres, { written: 10, alreadyPresent: 40 });
   });
 
   test("a chunk's writes leave before the next chunk is prepared (they overlap its decoding)", async () => {
@@ -237,8 +239,8 @@ describe('records a store refuses for their content', () => {
     assert.equal(s.postgres.byId.size, 5);
     assert.equal(picky.byId.size, 5);
     assert.equal(summary.valid, 5);
-    assert.deepEqual(summary.postgres, { written: 5, alreadyPresent: 0 });
-    assert.deepEqual(summary.mongo, { written: 5, alreadyPresent: 0 });
+    assert.deepEqual(summary.stores.postgres, { written: 5, alreadyPresent: 0 });
+    assert.deepEqual(summary.stores.mongo, { written: 5, alreadyPresent: 0 });
     assert.deepEqual(summary.deadLettered, { written: 1, alreadyPresent: 0, byKind: { store: 1 } });
   });
 
@@ -247,7 +249,7 @@ describe('records a store refuses for their content', () => {
     const stores = { records: [s.postgres, new MemoryRecordStore<Quote>('mongo', refuseOffset3)], deadLetters: s.dead };
     await processBatch(event(valid(6)), quoteType, stores, opts);
     const again = await processBatch(event(valid(6)), quoteType, stores, opts);
-    assert.deepEqual(again.postgres, { written: 0, alreadyPresent: 5 });
+    assert.deepEqual(again.stores.postgres, { written: 0, alreadyPresent: 5 });
     assert.deepEqual(again.deadLettered, { written: 0, alreadyPresent: 1, byKind: { store: 1 } });
     assert.equal(s.postgres.byId.size, 5);
   });

@@ -1,4 +1,4 @@
-/** The shared command-line parser (lib/cli/args.ts) and how runMain reports outcomes (lib/cli/main.ts). */
+/** The shared command-line parser (tools/cli/args.ts) and how runMain reports outcomes (tools/cli/main.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
@@ -14,9 +14,9 @@ import {
   parseCommand,
   parseSubcommand,
   requires,
-} from '../../lib/cli/args';
-import { UnreachableError, causeText } from '../../lib/cli/errors';
-import { describeFailure } from '../../lib/cli/main';
+} from '../../tools/cli/args';
+import { UnreachableError, causeText } from '../../tools/cli/errors';
+import { describeFailure } from '../../tools/cli/main';
 import { ConfigError } from '../../lib/config';
 
 const SPEC = defineCommand({

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../lib/config';
-import { kafkaOptions } from '../../lib/kafka';
-import { mongoOptions } from '../../lib/sink/mongo';
+import { kafkaOptions } from '../../tools/kafka';
+import { mongoOptions } from '../../lib/mongo/store';
 import { sliceBounds } from '../../lib/sink/slices';
-import { poolConfig, postgresSsl } from '../../lib/sink/postgres';
+import { poolConfig, postgresSsl } from '../../lib/postgres/store';
 
 const ca = path.join(mkdtempSync(path.join(tmpdir(), 'ca-')), 'ca.pem');
 writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n');

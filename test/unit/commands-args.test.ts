@@ -1,14 +1,14 @@
 /**
  * The commands that parsed their own flags (doctor, ui, the bench scripts) on the shared parser
- * (lib/cli/args.ts): values and defaults in process, and as run, `--help` exits 0 and a bad flag
+ * (tools/cli/args.ts): values and defaults in process, and as run, `--help` exits 0 and a bad flag
  * is one line on stderr with exit 2 and no stack trace. Only argument handling: nothing here
  * packages serverless variants or touches a store.
  */
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
-import { parseCommand, type CommandSpec } from '../../lib/cli/args';
-import { HelpRequested, UsageError } from '../../lib/cli/errors';
+import { parseCommand, type CommandSpec } from '../../tools/cli/args';
+import { HelpRequested, UsageError } from '../../tools/cli/errors';
 import { parseDoctorOptions } from '../../cli/doctor';
 import { UI } from '../../cli/ui';
 import { MEMORY } from '../../bench/memory';

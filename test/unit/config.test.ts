@@ -10,7 +10,7 @@ import {
   storesInUse,
 } from '../../lib/config';
 import { quoteType } from '../../lib/records/quote';
-import { openStores } from '../../lib/sink/stores';
+import { openStores } from '../../lib/stores';
 
 test('defaults equal the compose stack and need no environment', () => {
   const c = loadConfig({});

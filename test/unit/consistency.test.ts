@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Coordinates } from '../../lib/event/coordinates';
 import type { Quote } from '../../lib/records/quote';
-import type { StoreName } from '../../lib/errors';
+import type { StoreName } from '../../lib/sink/port';
 import {
   identityKey,
   type OffsetRange,
@@ -13,7 +13,7 @@ import {
 } from '../../lib/sink/inspect';
 import type { GoodRecord } from '../../lib/sink/model';
 import type { RecordStore } from '../../lib/sink/port';
-import { compareStores, repairStores } from '../../lib/ui/consistency';
+import { compareStores, repairStores } from '../../tools/ui/consistency';
 
 const at = (offset: number): Coordinates => ({ topic: 't', partition: 0, offset });
 const id = (cluster: string, offset: number): StoredIdentity => ({ cluster, coordinates: at(offset) });

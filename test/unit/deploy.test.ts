@@ -1,9 +1,9 @@
-/** The deploy side of serverless.yml (lib/deploy/): params, the template patch, IAM per variant, the variant list. */
+/** The deploy side of serverless.yml (tools/deploy/): params, the template patch, IAM per variant, the variant list. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CfnLintMissingError, findCfnLint } from '../../lib/deploy/cfn-lint';
-import { MappingSettingsPlugin } from '../../lib/deploy/esm-plugin';
-import { DeployParamsError, destinationUri, parseDeployParams, type DeployParams } from '../../lib/deploy/params';
+import { CfnLintMissingError, findCfnLint } from '../../tools/deploy/cfn-lint';
+import { MappingSettingsPlugin } from '../../tools/deploy/esm-plugin';
+import { DeployParamsError, destinationUri, parseDeployParams, type DeployParams } from '../../tools/deploy/params';
 import {
   applyMappingParams,
   checkTemplate,
@@ -11,8 +11,8 @@ import {
   mskTopicArn,
   roleStatements,
   type CfnTemplate,
-} from '../../lib/deploy/template';
-import { deployVariants, mapLimit } from '../../lib/deploy/variants';
+} from '../../tools/deploy/template';
+import { deployVariants, mapLimit } from '../../tools/deploy/variants';
 import { QuotesSinkError } from '../../lib/errors';
 
 const CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/quotes-cluster/5c6a0f1e-2';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLocalOptions } from '../../cli/local';
-import { HelpRequested, UsageError } from '../../lib/cli/errors';
+import { HelpRequested, UsageError } from '../../tools/cli/errors';
 
 test('no flags: the documented defaults (settings a template may give stay unset)', () => {
   const o = parseLocalOptions([]);

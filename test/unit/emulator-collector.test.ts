@@ -1,8 +1,8 @@
 /** EventCollector with a fake dispatch and mocked timers: when an event closes, and what it holds. */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { EventCollector, recordBytes, type Dispatch } from '../../lib/emulator/collector';
-import { toEventRecord } from '../../lib/event/build';
+import { EventCollector, recordBytes, type Dispatch } from '../../tools/emulator/collector';
+import { toEventRecord } from '../../tools/emulator/event';
 import type { KafkaEventRecord } from '../../lib/event/types';
 
 const rec = (partition: number, offset: number, value = 'v'): KafkaEventRecord =>

@@ -8,8 +8,9 @@ import {
   RetriesExhaustedError,
   withRetry,
   type RetryOptions,
-} from '../../lib/emulator/retry';
-import { InvalidEventError, StoreWriteError } from '../../lib/errors';
+} from '../../tools/emulator/retry';
+import { InvalidEventError } from '../../lib/event/errors';
+import { StoreWriteError } from '../../lib/sink/errors';
 
 const fast: RetryOptions = { attempts: 'forever', baseMs: 1, capMs: 2 };
 const storeDown = () =>

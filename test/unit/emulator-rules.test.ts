@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseLocalOptions, templateFile } from '../../cli/local';
 import { loadConfig } from '../../lib/config';
-import { retryFrom } from '../../lib/emulator/delivery';
+import { retryFrom } from '../../tools/emulator/delivery';
 import {
   DestinationTooSmallError,
   destinationMaxMessageBytes,
@@ -17,10 +17,10 @@ import {
   kafkaDestination,
   kafkaFailureRecord,
   s3InvocationRecord,
-} from '../../lib/emulator/destination';
-import { matchesPattern, parseFilters, passesFilters } from '../../lib/emulator/filter';
-import { MappingRejectedError } from '../../lib/emulator/mapping';
-import { resolveSettings } from '../../lib/emulator/settings';
+} from '../../tools/emulator/destination';
+import { matchesPattern, parseFilters, passesFilters } from '../../tools/emulator/filter';
+import { MappingRejectedError } from '../../tools/emulator/mapping';
+import { resolveSettings } from '../../tools/emulator/settings';
 import type { KafkaEventRecord } from '../../lib/event/types';
 
 const record = (offset: number, value: unknown, key: string | null = null, partition = 0): KafkaEventRecord => ({

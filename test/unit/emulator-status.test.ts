@@ -1,14 +1,13 @@
 /** The emulator's status accounting and position tracking, apart from any consumption. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Positions } from '../../lib/emulator/positions';
-import { doneLine, statusLine } from '../../lib/emulator/report';
-import { lagOf, StatusAccumulator, type EventReport } from '../../lib/emulator/status';
+import { Positions } from '../../tools/emulator/positions';
+import { doneLine, statusLine } from '../../tools/emulator/report';
+import { lagOf, StatusAccumulator, type EventReport } from '../../tools/emulator/status';
 
 const report = (over: Partial<EventReport> = {}): EventReport => ({
   received: 10,
-  postgres: { written: 8, alreadyPresent: 1 },
-  mongo: { written: 7, alreadyPresent: 2 },
+  stores: { postgres: { written: 8, alreadyPresent: 1 }, mongo: { written: 7, alreadyPresent: 2 } },
   deadLettered: { written: 1, alreadyPresent: 0, byKind: { json: 1 } },
   tombstones: { received: 0, deleted: 0 },
   ...over,
@@ -123,8 +122,7 @@ test('done: totals add up (already-present dead letters included) with the run a
   const acc = new StatusAccumulator(() => now);
   acc.eventDone({
     received: 10,
-    postgres: { written: 5, alreadyPresent: 2 },
-    mongo: { written: 5, alreadyPresent: 2 },
+    stores: { postgres: { written: 5, alreadyPresent: 2 }, mongo: { written: 5, alreadyPresent: 2 } },
     deadLettered: { written: 1, alreadyPresent: 2, byKind: { json: 3 } },
     tombstones: { received: 0, deleted: 0 },
   });
@@ -146,8 +144,10 @@ test('one store only (SINK_STORES): the totals count the store that was written'
   const none = { written: 0, alreadyPresent: 0 };
   const report = (store: 'postgres' | 'mongo', written: number, alreadyPresent: number): EventReport => ({
     received: written + alreadyPresent,
-    postgres: store === 'postgres' ? { written, alreadyPresent } : none,
-    mongo: store === 'mongo' ? { written, alreadyPresent } : none,
+    stores: {
+      postgres: store === 'postgres' ? { written, alreadyPresent } : none,
+      mongo: store === 'mongo' ? { written, alreadyPresent } : none,
+    },
     deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
     tombstones: { received: 0, deleted: 0 },
   });

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { Emulator, EventTooLargeError, type EmulatorOptions } from '../../lib/emulator/emulator';
-import type { Invoker } from '../../lib/emulator/invoke';
-import { InvalidEventError } from '../../lib/errors';
+import { Emulator, EventTooLargeError, type EmulatorOptions } from '../../tools/emulator/emulator';
+import type { Invoker } from '../../tools/emulator/invoke';
+import { InvalidEventError } from '../../lib/event/errors';
 import type { KafkaEvent } from '../../lib/event/types';
 import type { BatchSummary } from '../../lib/sink/batch';
 import { METRIC_NAMES } from '../../lib/sink/metrics';
-import type { FailedBatch, FailureDestination } from '../../lib/emulator/destination';
-import { parseFilters } from '../../lib/emulator/filter';
+import type { FailedBatch, FailureDestination } from '../../tools/emulator/destination';
+import { parseFilters } from '../../tools/emulator/filter';
 
 const TOPIC = 'quotes';
 
@@ -68,13 +68,12 @@ const summary = (event: KafkaEvent): BatchSummary => {
     received: n,
     duplicateInEvent: 0,
     valid: n,
-    postgres: { written: n, alreadyPresent: 0 },
-    mongo: { written: n, alreadyPresent: 0 },
+    stores: { postgres: { written: n, alreadyPresent: 0 }, mongo: { written: n, alreadyPresent: 0 } },
     deadLettered: { written: 0, alreadyPresent: 0, byKind: {} },
     tombstones: { received: 0, deleted: 0 },
     superseded: 0,
     partitions: {},
-    durationMs: { decode: 0, postgres: 0, mongo: 0, total: 0 },
+    durationMs: { decode: 0, stores: { postgres: 0, mongo: 0 }, total: 0 },
   };
 };
 

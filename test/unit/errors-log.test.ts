@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { BatchWriteError, InvalidEventError, QuotesSinkError, StoreWriteError } from '../../lib/errors';
+import { BatchWriteError, StoreWriteError } from '../../lib/sink/errors';
+import { InvalidEventError } from '../../lib/event/errors';
+import { QuotesSinkError } from '../../lib/errors';
 import { redactUrl } from '../../lib/config';
 import { createLogger, scrub, serializeError } from '../../lib/log';
-import { preview, printable } from '../../lib/sink/dead-letters';
+import { preview, printable } from '../../tools/replay/dead-letters';
 
 const context = {
   store: 'postgres' as const,

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import { InvalidEventError } from '../../lib/errors';
-import { buildEvent, toEventRecord, toSignedBytes } from '../../lib/event/build';
+import { InvalidEventError } from '../../lib/event/errors';
+import { buildEvent, toEventRecord, toSignedBytes } from '../../tools/emulator/event';
 import { decodeHeaders, decodeRecord, signedBytesToBuffer } from '../../lib/event/decode';
 import { eventRecords, isBase64, parseEvent } from '../../lib/event/parse';
+import { fixture } from '../helpers/factories';
 
-const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8'));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const rec = (over: Record<string, unknown> = {}) => ({
   topic: 'quotes',

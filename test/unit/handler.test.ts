@@ -4,15 +4,16 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createSinkHandler } from '../../handlers/sink';
 import { loadConfig } from '../../lib/config';
-import { buildEvent, toEventRecord } from '../../lib/event/build';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { createLogger } from '../../lib/log';
 import type { Quote } from '../../lib/records/quote';
 import { firstUnwritten } from '../../lib/sink/batch';
 import { METRIC_NAMES } from '../../lib/sink/metrics';
 import { failingWrites } from '../helpers/faults';
 import { memoryStores } from '../helpers/memory-stores';
+import { quote as quoteValue } from '../helpers/factories';
 
-const quote = (i: number) => JSON.stringify({ quote: `Quote ${i}`, character: 'Moe' });
+const quote = (i: number) => quoteValue(i, { character: 'Moe' });
 /** 30 records: partition 0 offsets 0..14, then partition 1 offsets 0..14. */
 const event = () =>
   buildEvent(

@@ -1,4 +1,4 @@
-/** AWS's rules for Kafka event source mappings (lib/deploy/mapping-rules.ts): one test per rule, then defaults. */
+/** AWS's rules for Kafka event source mappings (tools/deploy/mapping-rules.ts): one test per rule, then defaults. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
@@ -11,7 +11,7 @@ import {
   RULES,
   settingsFromCloudFormation,
   type MappingSettings,
-} from '../../lib/deploy/mapping-rules';
+} from '../../tools/deploy/mapping-rules';
 
 /** A mapping AWS accepts: provisioned, every error control set, a Kafka-topic destination. */
 const good: MappingSettings = {

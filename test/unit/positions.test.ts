@@ -1,7 +1,7 @@
 /** The emulator's positions: when a committed offset being gone means a re-created topic. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Positions } from '../../lib/emulator/positions';
+import { Positions } from '../../tools/emulator/positions';
 
 const marks = [{ partition: 0, low: 0, high: 10 }];
 

@@ -1,7 +1,7 @@
-/** The producer's --every schedule (lib/producer/rounds.ts): rounds, stopping, and failures. */
+/** The producer's --every schedule (tools/producer/rounds.ts): rounds, stopping, and failures. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { perSecond, runRounds } from '../../lib/producer/rounds';
+import { perSecond, runRounds } from '../../tools/producer/rounds';
 
 const ok = async () => ({ sent: 1, ms: 1 });
 

@@ -14,11 +14,11 @@ import {
   splitValue,
   storedKey,
 } from '../../lib/sink/value-parts';
-import { mongoIndexes } from '../../lib/sink/mongo';
-import { schemaSql } from '../../lib/sink/postgres';
-import { isoTime, recordsTable } from '../../lib/sink/postgres-tables';
-import { insertSql, toRow } from '../../lib/sink/table-spec';
-import { ident, qualified } from '../../lib/sink/tables';
+import { mongoIndexes } from '../../lib/mongo/store';
+import { schemaSql } from '../../lib/postgres/store';
+import { isoTime, recordsTable } from '../../lib/postgres/tables';
+import { insertSql, toRow } from '../../lib/postgres/table-spec';
+import { ident, qualified } from '../../lib/postgres/names';
 
 const coords = { topic: 'quotes', partition: 2, offset: 42 };
 const meta: RecordMeta = {

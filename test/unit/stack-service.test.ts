@@ -1,5 +1,5 @@
 /**
- * The native services' shared lifecycle (lib/stack/service.ts) and the spawn helper, with tiny
+ * The native services' shared lifecycle (tools/stack/service.ts) and the spawn helper, with tiny
  * Node servers for services: no Kafka, Postgres or FerretDB needed. The stack folder is a temp dir.
  */
 import assert from 'node:assert/strict';
@@ -13,10 +13,10 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'quotes-sink-stack-unit-'));
 // Before lib/config is loaded: every pid, port and log file goes to the temp dir.
 process.env.QUOTES_SINK_STACK_DIR = dir;
 
-type Service = typeof import('../../lib/stack/service');
-type Proc = typeof import('../../lib/stack/proc');
-type Spawn = typeof import('../../lib/proc/spawn');
-type Errors = typeof import('../../lib/stack/errors');
+type Service = typeof import('../../tools/stack/service');
+type Proc = typeof import('../../tools/stack/proc');
+type Spawn = typeof import('../../tools/proc/spawn');
+type Errors = typeof import('../../tools/stack/errors');
 let service: Service;
 let proc: Proc;
 let spawn: Spawn;
@@ -24,10 +24,10 @@ let errors: Errors;
 const started: number[] = [];
 
 before(async () => {
-  service = await import('../../lib/stack/service');
-  proc = await import('../../lib/stack/proc');
-  spawn = await import('../../lib/proc/spawn');
-  errors = await import('../../lib/stack/errors');
+  service = await import('../../tools/stack/service');
+  proc = await import('../../tools/stack/proc');
+  spawn = await import('../../tools/proc/spawn');
+  errors = await import('../../tools/stack/errors');
 });
 
 after(async () => {
@@ -40,7 +40,7 @@ const SERVER = "require('net').createServer((s) => s.end()).listen(Number(proces
 /** A spec whose process is a TCP server; `script` replaces it (a process that dies). */
 function fakeSpec(name: 'kafka' | 'postgres', defaultPort: number, script = SERVER) {
   let launches = 0;
-  const spec: import('../../lib/stack/service').NativeServiceSpec = {
+  const spec: import('../../tools/stack/service').NativeServiceSpec = {
     name,
     marker: 'fake-svc',
     defaultPort,

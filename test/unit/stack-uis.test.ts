@@ -1,5 +1,5 @@
 /**
- * The native UIs of `stack up --uis` (lib/stack/pgadmin.ts, mongo-express.ts, uis.ts) without
+ * The native UIs of `stack up --uis` (tools/stack/pgadmin.ts, mongo-express.ts, uis.ts) without
  * installing them: pgAdmin's generated settings and server entry, mongo-express's environment,
  * the HTTP probe, the one-line install failure, and what `status` lists. The stack folder is a temp dir.
  */
@@ -15,19 +15,19 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'quotes-sink-uis-unit-'));
 // Before lib/config is loaded: the UIs' pid, port, marker and log files go to the temp dir.
 process.env.QUOTES_SINK_STACK_DIR = dir;
 
-let pgadmin: typeof import('../../lib/stack/pgadmin');
-let me: typeof import('../../lib/stack/mongo-express');
-let uis: typeof import('../../lib/stack/uis');
-let proc: typeof import('../../lib/stack/proc');
-let probes: typeof import('../../lib/stack/probes');
+let pgadmin: typeof import('../../tools/stack/pgadmin');
+let me: typeof import('../../tools/stack/mongo-express');
+let uis: typeof import('../../tools/stack/uis');
+let proc: typeof import('../../tools/stack/proc');
+let probes: typeof import('../../tools/stack/probes');
 let config: typeof import('../../lib/config');
 
 before(async () => {
-  pgadmin = await import('../../lib/stack/pgadmin');
-  me = await import('../../lib/stack/mongo-express');
-  uis = await import('../../lib/stack/uis');
-  proc = await import('../../lib/stack/proc');
-  probes = await import('../../lib/stack/probes');
+  pgadmin = await import('../../tools/stack/pgadmin');
+  me = await import('../../tools/stack/mongo-express');
+  uis = await import('../../tools/stack/uis');
+  proc = await import('../../tools/stack/proc');
+  probes = await import('../../tools/stack/probes');
   config = await import('../../lib/config');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,7 +72,7 @@ test('pgadmin: the pgpass line escapes `:` and `\\`, for any database', () => {
 test("pgadmin: the server entry is compose's docker/pgadmin/servers.json, pointed at the stack's Postgres", () => {
   const template = JSON.parse(
     readFileSync(path.join(config.PROJECT_ROOT, 'docker', 'pgadmin', 'servers.json'), 'utf8'),
-  ) as import('../../lib/stack/pgadmin').ServersFile;
+  ) as import('../../tools/stack/pgadmin').ServersFile;
   const s = pgadmin.pgadminServer(template, PG_URL, '/x/pgpass');
   assert.equal(s.Name, template.Servers['1'].Name);
   assert.equal(s.Group, template.Servers['1'].Group);

@@ -5,9 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { DEFAULT_KAFKA_BROKERS, DEFAULT_MONGO_URL, DEFAULT_POSTGRES_URL } from '../../lib/config';
-import { newClusterId } from '../../lib/stack/kafka';
-import { chooseMode, type GivenSettings, type ModeChoice, type ModeInputs, type StackEnv } from '../../lib/stack/mode';
-import { givenSettings } from '../../lib/stack/stack';
+import { newClusterId } from '../../tools/stack/kafka';
+import {
+  chooseMode,
+  type GivenSettings,
+  type ModeChoice,
+  type ModeInputs,
+  type StackEnv,
+} from '../../tools/stack/mode';
+import { givenSettings } from '../../tools/stack/stack';
 
 test('KRaft cluster ids are 16 random bytes in base64url, and none starts with "-" (StorageTool would take it for an option)', () => {
   const ids = new Set<string>();

@@ -1,15 +1,15 @@
 /** `npm test`'s first step (scripts/test-setup.ts): what it installs when a tool is missing, nothing when all are there. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CFN_LINT_VERSION } from '../../lib/deploy/cfn-lint';
-import { aptInstall, resetAptUpdate } from '../../lib/stack/apt';
+import { CFN_LINT_VERSION } from '../../tools/deploy/cfn-lint';
+import { aptInstall, resetAptUpdate } from '../../tools/stack/apt';
 import {
   findChromium,
   planTestTools,
   setUpTestTools,
   type TestToolsFound,
   type TestToolsInstallers,
-} from '../../lib/stack/test-tools';
+} from '../../tools/stack/test-tools';
 
 const ALL: TestToolsFound = {
   chromium: '/usr/bin/chromium',

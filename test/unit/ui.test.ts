@@ -14,12 +14,12 @@ import {
   toGoodRecord,
   type StoredRecord,
 } from '../../lib/sink/inspect';
-import { fateOf, offsetRanges, show } from '../../lib/ui/fate';
-import { escapeHtml, html, raw, visible } from '../../lib/ui/html';
-import { lagOf } from '../../lib/ui/kafka-view';
-import { intParam, UiInputError } from '../../lib/ui/route';
-import { crossSiteRefusal } from '../../lib/ui/server';
-import { EmulatorStatusWriter, readEmulatorStatuses, type EmulatorTotals } from '../../lib/ui/status-file';
+import { fateOf, offsetRanges, show } from '../../tools/ui/fate';
+import { escapeHtml, html, raw, visible } from '../../tools/ui/html';
+import { lagOf } from '../../tools/ui/kafka-view';
+import { intParam, UiInputError } from '../../tools/ui/route';
+import { crossSiteRefusal } from '../../tools/ui/server';
+import { EmulatorStatusWriter, readEmulatorStatuses, type EmulatorTotals } from '../../tools/ui/status-file';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ui-status-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

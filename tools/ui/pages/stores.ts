@@ -1,0 +1,213 @@
+/** Stores: row and document counts; a consistency check over an offset range, with repair. */
+import { formatCoordinates, LEGACY_CLUSTER } from '../../../lib/event/coordinates';
+import { identityKey, MAX_RANGE_OFFSETS, type OffsetRange, type StoredIdentity } from '../../../lib/sink/inspect';
+import { compareStores, repairStores, type RangeDiff, type RepairResult } from '../consistency';
+import type { UiContext } from '../context';
+import { offsetRanges } from '../fate';
+import { html, layout, query, type Html } from '../html';
+import {
+  contextLine,
+  dataTable,
+  intParam,
+  notice,
+  page,
+  topicParam,
+  topicPartitionFields,
+  type UiRequest,
+  type UiResponse,
+} from '../route';
+
+/** Coordinates listed one by one up to this many per direction; the rest as ranges. */
+const LISTED = 200;
+
+async function countsTable(ctx: UiContext, topic: string): Promise<Html> {
+  const [pgTopic, pgAll, mTopic, mAll, dlTopic, dlAll] = await Promise.all([
+    ctx.postgres.count(topic),
+    ctx.postgres.count(),
+    ctx.mongo.count(topic),
+    ctx.mongo.count(),
+    ctx.deadLetters.countByKind(topic),
+    ctx.deadLetters.countByKind(),
+  ]);
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  const byKind = Object.entries(dlTopic).map(([k, n]) => html`<span class="tag kind">${k}</span> ${n} `);
+  const c = ctx.config;
+  return html`<table class="counts">
+    <thead>
+      <tr>
+        <th>store</th>
+        <th>of topic ${topic}</th>
+        <th>all topics</th>
+      </tr>
+    </thead>
+    <tbody>
+      <tr data-store="postgres">
+        <td>Postgres rows <code>${c.POSTGRES_SCHEMA}.${c.POSTGRES_QUOTES_TABLE}</code></td>
+        <td class="num topic-count">${pgTopic}</td>
+        <td class="num">${pgAll}</td>
+      </tr>
+      <tr data-store="mongo">
+        <td>Mongo documents <code>${c.MONGO_DATABASE}.${c.MONGO_COLLECTION}</code></td>
+        <td class="num topic-count">${mTopic}</td>
+        <td class="num">${mAll}</td>
+      </tr>
+      <tr data-store="dead-letters">
+        <td>dead letters <code>${c.POSTGRES_SCHEMA}.${c.POSTGRES_DEAD_LETTER_TABLE}</code> ${byKind}</td>
+        <td class="num topic-count">${sum(dlTopic)}</td>
+        <td class="num">${sum(dlAll)}</td>
+      </tr>
+    </tbody>
+  </table>`;
+}
+
+interface Check {
+  topic: string;
+  partition?: number;
+  from?: number;
+  to?: number;
+}
+
+/** The ranges to compare: the chosen partitions, over [from, to] or their whole offsets (capped). */
+async function rangesOf(ctx: UiContext, c: Check): Promise<OffsetRange[]> {
+  const parts = (await ctx.kafka.offsets(c.topic)).filter(
+    (p) => c.partition === undefined || p.partition === c.partition,
+  );
+  return parts.map((p) => {
+    const from = c.from ?? p.low;
+    const to = c.to ?? Math.max(from, Math.min(p.high - 1, from + MAX_RANGE_OFFSETS - 1));
+    return { topic: c.topic, partition: p.partition, from, to };
+  });
+}
+
+/** The cluster key a record's identity holds, as a tag: what tells two clusters' records at one offset apart. */
+const clusterTag = (cluster: string): Html =>
+  cluster === LEGACY_CLUSTER
+    ? html`<span class="tag cluster" title="stored before identities had a cluster">no cluster</span>`
+    : html`<span class="tag cluster" title="cluster key">${cluster}</span>`;
+
+function missingList(d: RangeDiff, missing: StoredIdentity[], where: string): Html | string {
+  if (missing.length === 0) return '';
+  const listed = missing.slice(0, LISTED).map((i) => {
+    const { offset } = i.coordinates;
+    return html`<li data-identity="${identityKey(i)}">
+      <a href="/records${query({ topic: d.topic, partition: d.partition, from: offset, limit: 1 })}"
+        ><code>${formatCoordinates(i.coordinates)}</code></a
+      >
+      ${clusterTag(i.cluster)}
+    </li>`;
+  });
+  const rest = [...new Set(missing.slice(LISTED).map((i) => i.coordinates.offset))];
+  const more =
+    missing.length > LISTED ? html`<li>… ${missing.length - LISTED} more (offsets ${offsetRanges(rest)})</li>` : '';
+  return html`<div class="missing" data-missing="${where}" data-partition="${d.partition}">
+    <strong>${where}</strong> (${missing.length})
+    <ul>
+      ${listed}${more}
+    </ul>
+  </div>`;
+}
+
+function diffTable(diffs: RangeDiff[]): Html {
+  const rows = diffs.map(
+    (d) =>
+      html`<tr
+        data-partition="${d.partition}"
+        data-differences="${d.onlyPostgres.length + d.onlyMongo.length + d.differing.length}"
+      >
+        <td>${d.partition}</td>
+        <td class="num">${d.from}..${d.to}</td>
+        <td class="num">${d.postgres}</td>
+        <td class="num">${d.mongo}</td>
+        <td class="num">${d.deadLetters}</td>
+        <td>
+          ${
+            d.onlyPostgres.length + d.onlyMongo.length + d.differing.length === 0
+              ? html`<span class="ok">consistent</span>`
+              : html`${missingList(d, d.onlyPostgres, 'in Postgres, missing from Mongo')}${missingList(d, d.onlyMongo, 'in Mongo, missing from Postgres')}${missingList(d, d.differing, 'in both, with different content (not repaired)')}`
+          }
+        </td>
+      </tr>`,
+  );
+  return dataTable('consistency', ['partition', 'offsets', 'Postgres', 'Mongo', 'dead letters', 'differences'], rows);
+}
+
+function checkForm(c: Check, partitions: number[], topics: string[], diffs?: RangeDiff[]): Html {
+  const differences = diffs?.reduce((n, d) => n + d.onlyPostgres.length + d.onlyMongo.length, 0) ?? 0;
+  const params = html`<input type="hidden" name="topic" value="${c.topic}" /><input
+      type="hidden"
+      name="partition"
+      value="${c.partition ?? ''}"
+    />
+    <input type="hidden" name="from" value="${c.from ?? ''}" /><input type="hidden" name="to" value="${c.to ?? ''}" />`;
+  const repair = differences
+    ? html`<form method="post" action="/stores/repair" class="repair">
+        ${params}<button class="repair">repair ${differences} record(s) from the stored payload</button>
+      </form>`
+    : '';
+  return html`<form method="get" class="filters">
+      ${topicPartitionFields(topics, c.topic, partitions, c.partition, 'all')}
+      <label>from offset <input type="number" min="0" name="from" value="${c.from ?? ''}" placeholder="low" /></label>
+      <label>to offset <input type="number" min="0" name="to" value="${c.to ?? ''}" placeholder="high − 1" /></label>
+      <button name="check" value="1">check consistency</button>
+    </form>
+    ${diffs ? diffTable(diffs) : ''}${repair}`;
+}
+
+function checkOf(ctx: UiContext, q: URLSearchParams): Check {
+  const opt = (name: string, max: number) => (q.get(name) ? intParam(q, name, 0, 0, max) : undefined);
+  return {
+    topic: topicParam(ctx, q),
+    partition: opt('partition', 1_000_000),
+    from: opt('from', Number.MAX_SAFE_INTEGER),
+    to: opt('to', Number.MAX_SAFE_INTEGER),
+  };
+}
+
+async function render(ctx: UiContext, c: Check, check: boolean, message?: Html): Promise<UiResponse> {
+  const [topics, parts, counts] = await Promise.all([
+    ctx.kafka.topics(),
+    ctx.kafka.offsets(c.topic),
+    countsTable(ctx, c.topic),
+  ]);
+  const diffs = check ? await compareStores(ctx, await rangesOf(ctx, c)) : undefined;
+  const body = html`${message}
+    <h2>Counts</h2>
+    ${counts}
+    <h2>Consistency</h2>
+    <p>
+      Every record that is not a dead letter or a tombstone should be in both stores. The check compares the records of
+      an offset range (at most ${MAX_RANGE_OFFSETS} per partition) by identity (cluster, topic, partition, offset: two
+      clusters' records at one offset are two records) and lists those present in one store and missing from the other;
+      repair writes exactly those into the store that lacks them, through the sink's own adapters.
+    </p>
+    ${checkForm(
+      c,
+      parts.map((p) => p.partition),
+      topics,
+      diffs,
+    )}`;
+  return page(layout({ title: 'Stores', current: '/stores', body, context: contextLine(ctx) }));
+}
+
+/** GET /stores?topic&partition&from&to&check. */
+export function storesPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> {
+  const q = req.url.searchParams;
+  return render(ctx, checkOf(ctx, q), q.get('check') === '1');
+}
+
+const repairMessage = (r: RepairResult): Html => {
+  const text = `repaired: ${r.written.mongo} written to Mongo, ${r.written.postgres} written to Postgres`;
+  if (r.failed.length === 0) return notice(text, 'ok');
+  return html`${notice(`${text}; ${r.failed.length} could not be repaired`, 'error')}
+    <ul class="failed">
+      ${r.failed.map((f) => html`<li><code>${f.identity}</code>: ${f.reason}</li>`)}
+    </ul>`;
+};
+
+/** POST /stores/repair: compares the range again, then writes what one store lacks from the other. */
+export async function repairPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> {
+  const c = checkOf(ctx, req.form);
+  const diffs = await compareStores(ctx, await rangesOf(ctx, c));
+  const result = await repairStores(ctx, ctx.recordStores(), diffs);
+  return render(ctx, c, true, repairMessage(result));
+}
