@@ -14,7 +14,8 @@ import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { buildEvent } from '../lib/event/build';
 import { eventRecords, parseEvent } from '../lib/event/parse';
-import { quoteType, type Quote } from '../lib/records/quote';
+import type { Quote } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { toDocument, type GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
@@ -56,7 +57,7 @@ function goodRecords(n: number): GoodRecord<Quote>[] {
   const records = syntheticRecords(n, 7, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) }));
   const event = parseEvent(JSON.parse(JSON.stringify(buildEvent('self-managed', '127.0.0.1:9092', records))));
   return eventRecords(event).map((r) => {
-    const s = sortRecord(r, quoteType);
+    const s = sortRecord(r, quotesRoute());
     if (s.kind !== 'record') throw new Error(`record ${r.offset} is not valid`);
     return s.record;
   });

@@ -16,7 +16,8 @@ import { z } from 'zod';
 import { defineCommand, intFlag, parseCommand } from '../lib/cli/args';
 import { runMain } from '../lib/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { quoteType, type Quote } from '../lib/records/quote';
+import type { Quote } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import type { GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
@@ -306,7 +307,7 @@ async function main(argv: string[]): Promise<void> {
   loadStackEnv();
   const config = loadConfig();
   const good = syntheticRecords(n, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) })).map((r) => {
-    const s = sortRecord(r, quoteType, [], { cluster: 'AbCdEfGhIj' });
+    const s = sortRecord(r, quotesRoute(), [], { cluster: 'AbCdEfGhIj' });
     if (s.kind !== 'record') throw new Error('bench record not valid');
     return s.record;
   });

@@ -6,7 +6,7 @@
 import { BSON, MongoClient, type Document } from 'mongodb';
 import pg from 'pg';
 import type { Config } from '../lib/config';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { typeFields } from '../lib/records/record-type';
 import { qualifiedTable } from '../lib/sink/tables';
 import { rebuildText } from '../lib/sink/value-parts';
@@ -53,7 +53,7 @@ async function mongoBytes(config: Config): Promise<StorageSample['mongo']> {
       .find({})
       .limit(MONGO_SAMPLE)
       .toArray();
-    const fields = typeFields(quoteType);
+    const fields = typeFields(quotesRoute());
     const text = (d: Document) =>
       typeof d.raw === 'string' ? d.raw : rebuildText(fields, d, d.extra as Record<string, unknown> | undefined);
     const n = Math.max(1, docs.length);

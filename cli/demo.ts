@@ -16,7 +16,7 @@ import { inProcessInvoker } from '../lib/emulator/invoke';
 import { createKafka } from '../lib/kafka';
 import { createLogger, type Logger } from '../lib/log';
 import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../lib/producer/publish';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { openStores } from '../lib/sink/stores';
 import { qualifiedTable } from '../lib/sink/tables';
 import { up, type Mode } from '../lib/stack/stack';
@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
 
   step('2/4 schema');
-  const stores = openStores(config, quoteType);
+  const stores = openStores(config, quotesRoute());
   await stores.ready();
   await stores.close();
   console.log(

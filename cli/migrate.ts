@@ -5,7 +5,7 @@ import { defineCommand, parseCommand } from '../lib/cli/args';
 import { printBanner } from '../lib/cli/banner';
 import { runMain } from '../lib/cli/main';
 import { reachable } from '../lib/cli/reachable';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { openStores } from '../lib/sink/stores';
 import { qualifiedTable } from '../lib/sink/tables';
 
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   // Only the databases SINK_STORES (and where dead letters go) names.
   const used = storesInUse(c);
   await reachable(c, used);
-  const stores = openStores(c, quoteType);
+  const stores = openStores(c, quotesRoute());
   try {
     await stores.ready();
     for (const line of readyLines(c, used)) console.log(line);

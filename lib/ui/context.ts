@@ -6,7 +6,8 @@ import type { Config } from '../config';
 import { LOCAL_MSK_ARN } from '../event/build';
 import { clusterKey, clusterName, eventClusterKey, type ClusterKey } from '../event/coordinates';
 import { createKafka } from '../kafka';
-import { quoteType, type Quote } from '../records/quote';
+import type { Quote } from '../records/quote';
+import { quotesRoute } from '../routes/default';
 import { DeadLetters } from '../sink/dead-letters';
 import type { DeadLetterInspector, RecordInspector } from '../sink/inspect';
 import { MongoRecordInspector } from '../sink/mongo-inspect';
@@ -54,6 +55,7 @@ export function createUiContext(config: Config): UiContext {
   const tables = tablesFrom(config);
   const deadLetters = new DeadLetters(config);
   let stores: ReturnType<typeof openStores<Quote>> | undefined;
+  const quoteType = quotesRoute();
   return {
     config,
     kafka: new KafkaView(kafka),

@@ -41,7 +41,7 @@ import { decodeHeaders, type StoredHeader } from '../../lib/event/decode';
 import { fingerprint, isResendHeader, signIdentity, verifyIdentity } from '../../lib/event/identity';
 import type { KafkaEventRecord } from '../../lib/event/types';
 import { clusterIdOf, createKafka } from '../../lib/kafka';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { typeFields } from '../../lib/records/record-type';
 import { BatchWriteError, StoreWriteError } from '../../lib/errors';
 import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { buildEvent, toEventRecord } from '../../lib/event/build';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
 import { createPostgresPool, postgresStores } from '../../lib/sink/postgres';
 import { qualifiedTable, tablesFrom } from '../../lib/sink/tables';

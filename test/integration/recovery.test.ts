@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildEvent, toEventRecord, type SourceMessage } from '../../lib/event/build';
 import { redriveMessages } from '../../lib/emulator/redrive';
 import { createKafka } from '../../lib/kafka';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { uniqueName } from '../helpers/env';
 import { emulate, lane, runEmulator, type Lane } from '../helpers/lane';

@@ -5,7 +5,8 @@ import { BatchWriteError, InvalidEventError, StoreWriteError } from '../../lib/e
 import { buildEvent, toEventRecord } from '../../lib/event/build';
 import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
 import type { KafkaEventRecord } from '../../lib/event/types';
-import { quoteType, type Quote } from '../../lib/records/quote';
+import type { Quote } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
 import { BatchAccumulator, chunkBounds, prepareChunk } from '../../lib/sink/prepare';
 import { writeChunk } from '../../lib/sink/write';
