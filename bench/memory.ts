@@ -22,6 +22,9 @@ import { quotesRoute } from '../lib/routes/default';
 import { processBatch } from '../lib/sink/batch';
 import { openStores } from '../lib/sink/stores';
 
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
+
 export const MEMORY = defineCommand({
   command: 'node --expose-gc --import tsx bench/memory.ts',
   summary: [
@@ -74,10 +77,10 @@ async function main(argv: string[]): Promise<void> {
     POSTGRES_DEAD_LETTER_TABLE: `${run}_dl`,
     MONGO_COLLECTION: run,
   });
-  const stores = openStores(config, quotesRoute());
+  const stores = openStores(config, quoteType);
 
   // Warm-up: connections, schema, indexes and the JIT, so round 1 measures a warm container.
-  await processBatch(event(100, 0), quotesRoute(), stores, { tombstones: 'skip' });
+  await processBatch(event(100, 0), quoteType, stores, { tombstones: 'skip' });
 
   const rounds: Round[] = [];
   let eventMb = 0;
@@ -86,7 +89,7 @@ async function main(argv: string[]): Promise<void> {
     eventMb = toMb(JSON.stringify(ev).length, 2);
     global.gc?.();
     const watch = watchRss(SAMPLE_MS);
-    await processBatch(ev, quotesRoute(), stores, { tombstones: 'skip', writeChunk: chunk });
+    await processBatch(ev, quoteType, stores, { tombstones: 'skip', writeChunk: chunk });
     const { baseline, peak } = watch.stop();
     // Let the event go before the next round builds its own.
     ev = undefined;

@@ -20,6 +20,9 @@ import { toDocument, type GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
 
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
+
 export const MONGO_VARIANTS = defineCommand({
   command: 'node --expose-gc --import tsx bench/mongo-variants.ts',
   summary: [
@@ -57,7 +60,7 @@ function goodRecords(n: number): GoodRecord<Quote>[] {
   const records = syntheticRecords(n, 7, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) }));
   const event = parseEvent(JSON.parse(JSON.stringify(buildEvent('self-managed', '127.0.0.1:9092', records))));
   return eventRecords(event).map((r) => {
-    const s = sortRecord(r, quotesRoute());
+    const s = sortRecord(r, quoteType);
     if (s.kind !== 'record') throw new Error(`record ${r.offset} is not valid`);
     return s.record;
   });

@@ -22,6 +22,9 @@ import type { GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
 
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
+
 /** The lean row, column by column: name, SQL type, and its value for a record. */
 interface Col {
   name: string;
@@ -307,7 +310,7 @@ async function main(argv: string[]): Promise<void> {
   loadStackEnv();
   const config = loadConfig();
   const good = syntheticRecords(n, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) })).map((r) => {
-    const s = sortRecord(r, quotesRoute(), [], { cluster: 'AbCdEfGhIj' });
+    const s = sortRecord(r, quoteType, [], { cluster: 'AbCdEfGhIj' });
     if (s.kind !== 'record') throw new Error('bench record not valid');
     return s.record;
   });

@@ -22,6 +22,9 @@ import { openStores } from '../lib/sink/stores';
 import { dropStores, syntheticRecords } from './common';
 import type { CpuProbe } from './report';
 
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
+
 export const PROFILE = defineCommand({
   command: 'node --expose-gc --import tsx bench/profile.ts',
   summary: [
@@ -104,7 +107,7 @@ async function main(argv: string[]): Promise<void> {
     SINK_STORES: o.stores,
     LOG_LEVEL: 'warn',
   });
-  const stores = openStores(config, quotesRoute());
+  const stores = openStores(config, quoteType);
   const names = o.stores.split(',');
   const used = { records: stores.records.filter((s) => names.includes(s.name)), deadLetters: stores.deadLetters };
   const records = syntheticRecords(n, 2024, (i) => ({ partition: i % 3, offset: Math.floor(i / 3) }));
@@ -118,7 +121,7 @@ async function main(argv: string[]): Promise<void> {
       '127.0.0.1:9092',
       syntheticRecords(batch, 1, (i) => ({ partition: 5, offset: i })),
     ),
-    quotesRoute(),
+    quoteType,
     used,
     { tombstones: 'skip' },
   );
@@ -133,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const writeChunk = o.chunk;
-  for (const ev of events) await processBatch(ev, quotesRoute(), used, { tombstones: 'skip', writeChunk });
+  for (const ev of events) await processBatch(ev, quoteType, used, { tombstones: 'skip', writeChunk });
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const { profile } = o.plain

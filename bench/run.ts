@@ -57,6 +57,9 @@ import { tableColumns, toRow } from '../lib/sink/table-spec';
 import { ident, qualifiedTable } from '../lib/sink/tables';
 import { currentMode, up, type Mode } from '../lib/stack/stack';
 
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
+
 /** What a run measures, from the command line. */
 interface BenchOptions {
   quick: boolean;
@@ -90,7 +93,7 @@ const RSS_SAMPLE_MS = 5;
 /** Kafka read-ahead of the raw read: the emulator's defaults (README, `--fetch-max-bytes`). */
 const RAW_READ_FETCH = { maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024, maxWaitTimeInMs: 200 };
 /** The sink's records table; the COPY and the naive INSERT write the columns the sink writes. */
-const RECORDS_SPEC = recordsTable(quotesRoute());
+const RECORDS_SPEC = recordsTable(quoteType);
 const WRITTEN_COLUMNS = tableColumns(RECORDS_SPEC)
   .filter((c) => c.from !== undefined || c.fromSql !== undefined)
   .map((c) => c.name);
@@ -169,7 +172,7 @@ class Lanes {
       // FerretDB answers a replayed chunk slowly when the machine is busy: a slow answer is a figure, not a failure.
       MONGO_TIMEOUT_MS: '300000',
     });
-    const lane = { config, stores: openStores(config, quotesRoute()) };
+    const lane = { config, stores: openStores(config, quoteType) };
     this.opened.push(lane);
     await lane.stores.ready();
     return lane;
@@ -188,7 +191,7 @@ const benchRecords = (n: number) => syntheticRecords(n, 2024, (i) => ({ partitio
 /** The records decoded and validated by the sink's own code (outside every timing). */
 function goodRecords(records: readonly KafkaEventRecord[]): GoodRecord<Quote>[] {
   return records.map((r) => {
-    const s = sortRecord(r, quotesRoute());
+    const s = sortRecord(r, quoteType);
     if (s.kind !== 'record') throw new Error(`bench record ${r.partition}/${r.offset} is not valid (${s.kind})`);
     return s.record;
   });
@@ -319,7 +322,7 @@ async function runHandler(
   const t0 = performance.now();
   for (const ev of events) {
     const t = performance.now();
-    const s = await processBatch(ev, quotesRoute(), stores, { tombstones: 'skip' });
+    const s = await processBatch(ev, quoteType, stores, { tombstones: 'skip' });
     latenciesMs.push(performance.now() - t);
     splitMs.decode += s.durationMs.decode;
     splitMs.postgres += s.durationMs.postgres;

@@ -11,6 +11,9 @@ import { typeFields } from '../lib/records/record-type';
 import { qualifiedTable } from '../lib/sink/tables';
 import { rebuildText } from '../lib/sink/value-parts';
 
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
+
 /** Documents read back to measure (FerretDB reads slowly: a sample is enough). */
 const MONGO_SAMPLE = 2_000;
 
@@ -53,7 +56,7 @@ async function mongoBytes(config: Config): Promise<StorageSample['mongo']> {
       .find({})
       .limit(MONGO_SAMPLE)
       .toArray();
-    const fields = typeFields(quotesRoute());
+    const fields = typeFields(quoteType);
     const text = (d: Document) =>
       typeof d.raw === 'string' ? d.raw : rebuildText(fields, d, d.extra as Record<string, unknown> | undefined);
     const n = Math.max(1, docs.length);

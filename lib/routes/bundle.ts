@@ -18,22 +18,22 @@ export function sinkFilePlugin(file = DEFAULT_SINK_FILE): Plugin {
   return {
     name: 'sink-file',
     setup(build) {
-      let plans: ReturnType<typeof loadSinkFile>['routes'] = [];
+      let loaded: ReturnType<typeof loadSinkFile> = { file, routes: [], sources: [file] };
       build.onStart(() => {
-        plans = loadSinkFile(file).routes;
+        loaded = loadSinkFile(file);
       });
       build.onLoad({ filter: /[\\/]lib[\\/]routes[\\/]compiled\.ts$/ }, (args) => {
         if (path.resolve(args.path) !== COMPILED) return undefined;
         const contents = [
           `import * as validators from ${JSON.stringify(VALIDATORS)};`,
-          `const plans = ${JSON.stringify(plans)};`,
+          `const plans = ${JSON.stringify(loaded.routes)};`,
           'export function compiledSink() { return { plans, validators }; }',
         ].join('\n');
-        return { contents, loader: 'js', resolveDir: path.dirname(COMPILED), watchFiles: [file] };
+        return { contents, loader: 'js', resolveDir: path.dirname(COMPILED), watchFiles: loaded.sources };
       });
       build.onResolve({ filter: /^sink-file:validators$/ }, () => ({ path: VALIDATORS, namespace: 'sink-file' }));
       build.onLoad({ filter: /.*/, namespace: 'sink-file' }, () => ({
-        contents: standaloneValidators(plans),
+        contents: standaloneValidators(loaded.routes),
         loader: 'js',
         resolveDir: path.resolve(__dirname, '..', '..'),
       }));

@@ -26,6 +26,8 @@ const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 export interface SinkFile {
   file: string;
   routes: RoutePlan[];
+  /** The files it was read from: the sink file and the schema files its routes name (a watcher rebuilds on them). */
+  sources: string[];
 }
 
 /** The sink file as its schema describes it (only once it passed that schema). */
@@ -231,5 +233,7 @@ export function loadSinkFile(file: string): SinkFile {
     if (planned.plan) plans.push(planned.plan);
   }
   if (problems.length) fail(problems);
-  return { file: name, routes: plans };
+  const dir = path.dirname(path.resolve(file));
+  const schemaFiles = sound.flatMap(([, r]) => (typeof r.schema === 'string' ? [path.resolve(dir, r.schema)] : []));
+  return { file: name, routes: plans, sources: [path.resolve(file), ...schemaFiles] };
 }

@@ -4,10 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { build } from 'esbuild';
 import { stringify } from 'yaml';
 import { describeFailure } from '../../lib/cli/main';
 import { quoteType as handWritten } from '../../lib/records/quote';
 import { validateRecord } from '../../lib/records/validate';
+import { sinkFilePlugin } from '../../lib/routes/bundle';
 import { DEFAULT_SINK_FILE } from '../../lib/routes/compiled';
 import { quotesRoute } from '../../lib/routes/default';
 import { loadSinkFile, SinkFileError } from '../../lib/routes/load';
@@ -349,5 +351,39 @@ describe('a route with columns of every type', () => {
       assert.equal(v.error.kind, 'schema');
       assert.match(v.error.detail, /not a valid orders record: id: Expected integer; lines: Expected array/);
     }
+  });
+});
+
+describe('the build', () => {
+  const bundle = (file: string) =>
+    build({
+      entryPoints: [path.join(__dirname, '..', '..', 'lib', 'routes', 'default.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      write: false,
+      logLevel: 'silent',
+      plugins: [sinkFilePlugin(file)],
+    });
+
+  test('fails on a bad sink file, with its lines', async () => {
+    const f = load(broken((g) => (g.routes.quotes.mode = 'upsert')));
+    await assert.rejects(bundle(f.file), /route quotes: \$\.routes\.quotes\.mode: mode "upsert" is not supported/);
+  });
+
+  test('bundles the routes compiled: no YAML parser, no schema compiler, the same decisions', async () => {
+    const text = (await bundle(load(good()).file)).outputFiles[0].text;
+    assert.doesNotMatch(text, /parseDocument|standaloneCode|ajv\/dist\/compile/);
+    const module = {
+      exports: {} as { defaultRoutes(): { plan: RoutePlan; type: { accepts?(v: unknown): boolean } }[] },
+    };
+    new Function('require', 'module', 'exports', text)(require, module, module.exports);
+    const routes = module.exports.defaultRoutes();
+    assert.deepEqual(
+      routes.map((r) => r.plan.name),
+      ['quotes', 'orders'],
+    );
+    assert.equal(routes[1].type.accepts?.({ id: 1, total: 2, placedAt: '2026-12-04T18:00:00Z' }), true);
+    assert.equal(routes[1].type.accepts?.({ id: 'one', total: 2, placedAt: '2026-12-04T18:00:00Z' }), false);
   });
 });
