@@ -64,7 +64,6 @@ function shapeProblem(e: ErrorObject, value: (at: string[]) => unknown): SinkFil
     case 'pattern':
       if (e.schemaPath.includes('identifier'))
         return problem(at, `illegal identifier ${got} (lower-case letters, digits and _, at most 63)`);
-      if (e.schemaPath.includes('routeName')) return { path: at, message: 'illegal route name' };
       return problem(at, `illegal ${at.at(-1)} ${got}`);
     default:
       return problem(at, e.message ?? e.keyword);

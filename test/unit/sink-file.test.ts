@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { stringify } from 'yaml';
 import { describeFailure } from '../../lib/cli/main';
+import { loadConfig } from '../../lib/config';
 import { quoteType as handWritten } from '../../lib/records/quote';
 import { validateRecord } from '../../lib/records/validate';
 import { sinkFilePlugin } from '../../lib/routes/bundle';
@@ -261,12 +262,15 @@ describe('a bad sink file: one line per problem, naming the file, the route and 
   });
 });
 
-test('the default sink file loads: the quotes route', () => {
+test('the default sink file loads: the quotes route, on the tables and collection the configuration defaults to', () => {
   const { routes } = loadSinkFile(DEFAULT_SINK_FILE);
   assert.deepEqual(
     routes.map((r) => [r.name, r.topic, r.postgres.table, r.mongo.collection]),
     [['quotes', 'quotes', 'quotes', 'quotes']],
   );
+  // The stores take their names from the configuration still: its defaults must be the route's.
+  const c = loadConfig({});
+  assert.deepEqual([c.KAFKA_TOPIC, c.POSTGRES_QUOTES_TABLE, c.MONGO_COLLECTION], ['quotes', 'quotes', 'quotes']);
 });
 
 test("the quotes route gives today's DDL, Mongo indexes and fields", () => {
