@@ -348,6 +348,13 @@ describe('a route with columns of every type', () => {
     );
   });
 
+  test('an index in one store only: Postgres on id, Mongo on note', () => {
+    const ddl = schemaSql(type, { schema: 'public', records: 'orders', deadLetters: 'dead_letters' });
+    assert.match(ddl, /create index if not exists "orders_id_idx" on "public"."orders" \("id"\)/);
+    assert.doesNotMatch(ddl, /orders_note_idx/);
+    assert.deepEqual(mongoIndexes(type), [{ note: 1 }, { 'kafka.timestamp': 1 }]);
+  });
+
   test('a refused value is a schema dead letter naming the JSON path', () => {
     const v = validateRecord(type, { ...value, id: 'seven', lines: 3 }, { topic: 'orders', partition: 0, offset: 1 });
     assert.equal(v.ok, false);
