@@ -18,9 +18,12 @@ import { loadConfig, loadStackEnv } from '../lib/config';
 import { dropStores, syntheticRecords, watchRss } from './common';
 import { toMb, type MemoryProbe } from './report';
 import { buildEvent } from '../tools/emulator/event';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { processBatch } from '../lib/sink/batch';
 import { openStores } from '../lib/stores';
+
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
 
 export const MEMORY = defineCommand({
   command: 'node --expose-gc --import tsx bench/memory.ts',

@@ -14,10 +14,14 @@ import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { buildEvent } from '../tools/emulator/event';
 import { eventRecords, parseEvent } from '../lib/event/parse';
-import { quoteType, type Quote } from '../lib/records/quote';
+import type { Quote } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { toDocument, type GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
+
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
 
 export const MONGO_VARIANTS = defineCommand({
   command: 'node --expose-gc --import tsx bench/mongo-variants.ts',

@@ -16,10 +16,14 @@ import { z } from 'zod';
 import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
-import { quoteType, type Quote } from '../lib/records/quote';
+import type { Quote } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import type { GoodRecord } from '../lib/sink/model';
 import { sortRecord } from '../lib/sink/prepare';
 import { syntheticRecords } from './common';
+
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
 
 /** The lean row, column by column: name, SQL type, and its value for a record. */
 interface Col {

@@ -16,11 +16,14 @@ import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { runMain } from '../tools/cli/main';
 import { loadConfig, loadStackEnv } from '../lib/config';
 import { buildEvent } from '../tools/emulator/event';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { processBatch } from '../lib/sink/batch';
 import { openStores } from '../lib/stores';
 import { dropStores, syntheticRecords } from './common';
 import type { CpuProbe } from './report';
+
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
 
 export const PROFILE = defineCommand({
   command: 'node --expose-gc --import tsx bench/profile.ts',

@@ -46,7 +46,8 @@ import type { KafkaEvent, KafkaEventRecord } from '../lib/event/types';
 import { createKafka } from '../tools/kafka';
 import { spawnCapture } from '../tools/proc/spawn';
 import { publish, syntheticMessages } from '../tools/producer/publish';
-import { quoteType, type Quote } from '../lib/records/quote';
+import type { Quote } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { processBatch, type Stores } from '../lib/sink/batch';
 import { toDocument, type GoodRecord } from '../lib/sink/model';
 import { recordsTable } from '../lib/postgres/tables';
@@ -55,6 +56,9 @@ import { openStores, type OpenStores } from '../lib/stores';
 import { tableColumns, toRow } from '../lib/postgres/table-spec';
 import { ident, qualifiedTable } from '../lib/postgres/names';
 import { currentMode, up, type Mode } from '../tools/stack/stack';
+
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
 
 /** What a run measures, from the command line. */
 interface BenchOptions {

@@ -6,10 +6,13 @@
 import { BSON, MongoClient, type Document } from 'mongodb';
 import pg from 'pg';
 import type { Config } from '../lib/config';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { typeFields } from '../lib/records/record-type';
 import { qualifiedTable } from '../lib/postgres/names';
 import { rebuildText } from '../lib/sink/value-parts';
+
+/** The sink file's quotes route, as the function sinks quotes. */
+const quoteType = quotesRoute();
 
 /** Documents read back to measure (FerretDB reads slowly: a sample is enough). */
 const MONGO_SAMPLE = 2_000;

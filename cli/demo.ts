@@ -17,7 +17,7 @@ import { statusLine } from '../tools/emulator/report';
 import { createKafka } from '../tools/kafka';
 import { createLogger, type Logger } from '../lib/log';
 import { SAMPLE_FILE, publish, quoteMessages, readQuotes } from '../tools/producer/publish';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { openStores } from '../lib/stores';
 import { qualifiedTable } from '../lib/postgres/names';
 import { up, type Mode } from '../tools/stack/stack';
@@ -84,7 +84,7 @@ let stoppedBy: NodeJS.Signals | undefined;
  * go to the emulator's log here: on a terminal they would break up the steps.
  */
 function demoHandler(config: Config, log: Logger): { handler: SinkHandler; close: () => Promise<void> } {
-  const stores = openStores(config, quoteType);
+  const stores = openStores(config, quotesRoute());
   const emit = (line: string) => log.info({ emf: JSON.parse(line) as unknown }, 'batch metrics');
   const handle = createSinkHandler({ config, log, stores, emit });
   return { handler: (event) => handle(event), close: stores.close };
@@ -139,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
 
   step('2/4 schema');
-  const stores = openStores(config, quoteType);
+  const stores = openStores(config, quotesRoute());
   await stores.ready();
   await stores.close();
   console.log(

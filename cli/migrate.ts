@@ -5,7 +5,7 @@ import { defineCommand, parseCommand } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { runMain } from '../tools/cli/main';
 import { reachable } from '../tools/cli/reachable';
-import { quoteType } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { openStores } from '../lib/stores';
 import { qualifiedTable } from '../lib/postgres/names';
 
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   // Only the databases SINK_STORES (and where dead letters go) names.
   const used = storesInUse(c);
   await reachable(c, used);
-  const stores = openStores(c, quoteType);
+  const stores = openStores(c, quotesRoute());
   try {
     await stores.ready();
     for (const line of readyLines(c, used)) console.log(line);

@@ -9,7 +9,8 @@
 import type { Context } from 'aws-lambda';
 import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/log';
-import { quoteType, type Quote } from '../lib/records/quote';
+import type { Quote } from '../lib/records/quote';
+import { quotesRoute } from '../lib/routes/default';
 import { IncompleteBatchError, processBatch, type BatchItemFailure, type BatchSummary } from '../lib/sink/batch';
 import { emfDocument } from '../lib/sink/metrics';
 import type { Stores } from '../lib/sink/port';
@@ -43,6 +44,8 @@ export function createSinkHandler(
   deps: SinkDependencies,
 ): (event: unknown, context?: Partial<Context>) => Promise<SinkResponse> {
   let coldStart = true;
+  // The quotes route of the sink file (sink.yaml), compiled by the build into the bundle.
+  const quoteType = quotesRoute();
   const emit = deps.emit ?? ((line: string) => process.stdout.write(`${line}\n`));
   return async (event, context) => {
     const log = deps.log.child(contextFields(context, coldStart));
@@ -83,7 +86,7 @@ function getContainer(): Container {
     // Not deployed (invoke local, serverless-offline): the local stack's addresses apply.
     if (!process.env.AWS_LAMBDA_FUNCTION_NAME || process.env.IS_OFFLINE || process.env.IS_LOCAL) loadStackEnv();
     const config = loadConfig();
-    const stores = openStores(config, quoteType);
+    const stores = openStores(config, quotesRoute());
     container = {
       handle: createSinkHandler({ config, log: createLogger(config.LOG_LEVEL), stores }),
       close: stores.close,

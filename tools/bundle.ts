@@ -6,6 +6,7 @@
  */
 import type { BuildOptions, BuildResult } from 'esbuild';
 import path from 'node:path';
+import { sinkFilePlugin } from './routes/bundle';
 
 const root = path.resolve(__dirname, '..');
 
@@ -48,6 +49,8 @@ export const BUNDLE_OPTIONS = {
   external: OPTIONAL_EXTERNALS,
   metafile: true,
   logLevel: 'warning',
+  // The default sink file's routes, checked and compiled now: the function compiles nothing at start.
+  plugins: [sinkFilePlugin()],
 } satisfies BuildOptions;
 
 /** The line a build ends with: the bundle's size (its source map beside it, not counted). */

@@ -106,7 +106,9 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The indexes of a record type's collection: its own, then the sink's. */
 export function mongoIndexes<T>(type: RecordType<T>): IndexSpecification[] {
-  const own = (type.indexes ?? []).map((i) => Object.fromEntries(i.fields.map((f) => [f, 1 as const])));
+  const own = (type.indexes ?? [])
+    .filter((i) => i.fields.length > 0)
+    .map((i) => Object.fromEntries(i.fields.map((f) => [f, 1 as const])));
   return [...own, { 'kafka.timestamp': 1 }];
 }
 

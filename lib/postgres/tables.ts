@@ -133,7 +133,10 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
       { name: 'key_b64', sqlType: 'text', compare: true, from: (g) => g.meta.keyBase64 ?? null },
     ],
     primaryKey: IDENTITY,
-    indexes: [...(type.indexes ?? []), { name: 'ingested_at', columns: ['ingested_at'] }],
+    indexes: [
+      ...(type.indexes ?? []).filter((i) => i.columns.length > 0),
+      { name: 'ingested_at', columns: ['ingested_at'] },
+    ],
     // Earlier versions kept the parsed value here, not null; the lean row leaves it out.
     retired: ['payload'],
     differs: recordDiffers(fieldColumns),

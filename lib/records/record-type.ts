@@ -23,7 +23,7 @@ export interface Column<T> {
   from: (value: T) => unknown;
 }
 
-/** A secondary index on the type's own data, in both stores. */
+/** A secondary index on the type's own data, in both stores (or in one: the other's list is empty). */
 export interface RecordIndex {
   /** Index name suffix (Postgres: `<table>_<name>_idx`). */
   name: string;

@@ -2,7 +2,8 @@
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import type { Config } from '../../lib/config';
-import { quoteType, type Quote } from '../../lib/records/quote';
+import type { Quote } from '../../lib/records/quote';
+import { quoteType } from './quote-type';
 import { openStores, type OpenStores } from '../../lib/stores';
 import { qualifiedTable } from '../../lib/postgres/names';
 import { stackConfig, uniqueName } from './env';

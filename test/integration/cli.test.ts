@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { createKafka } from '../../tools/kafka';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
 import { stackConfig, uniqueName } from '../helpers/env';
 import { exitOf, runCommand, startCommand, stopCommand, TSX, type RunResult } from '../helpers/run';

@@ -10,7 +10,7 @@ import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { buildEvent, LOCAL_MSK_ARN, toEventRecord } from '../../tools/emulator/event';
 import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
 import { openStores } from '../../lib/stores';
 import { MongoRecordInspector } from '../../lib/mongo/inspect';

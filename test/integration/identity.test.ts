@@ -11,7 +11,7 @@ import { IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
 import { redriveMessage } from '../../tools/replay/redrive';
 import { createKafka } from '../../tools/kafka';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { DeadLetters } from '../../tools/replay/dead-letters';
 import { openStores } from '../../lib/stores';

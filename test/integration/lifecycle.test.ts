@@ -40,7 +40,7 @@ import { decodeHeaders, type StoredHeader } from '../../lib/event/decode';
 import { fingerprint, isResendHeader, signIdentity, verifyIdentity } from '../../lib/event/identity';
 import type { KafkaEventRecord } from '../../lib/event/types';
 import { clusterIdOf, createKafka } from '../../tools/kafka';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { typeFields } from '../../lib/records/record-type';
 import { BatchWriteError, StoreWriteError } from '../../lib/sink/errors';
 import { IncompleteBatchError, processBatch, type BatchOptions } from '../../lib/sink/batch';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { eventOf } from '../helpers/factories';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
 import { createPostgresPool, postgresStores } from '../../lib/postgres/store';
 import { qualifiedTable, tablesFrom } from '../../lib/postgres/names';

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emulator/event';
 import { redriveMessages } from '../../tools/replay/redrive';
 import { createKafka } from '../../tools/kafka';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch, type BatchOptions } from '../../lib/sink/batch';
 import { uniqueName } from '../helpers/env';
 import { emulate, lane, readTopic, runEmulator, type Lane } from '../helpers/lane';

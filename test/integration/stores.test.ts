@@ -8,7 +8,7 @@ import { eventClusterKey, IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { decodeHeaders } from '../../lib/event/decode';
 import { fingerprint, signIdentity } from '../../lib/event/identity';
 import type { KafkaEvent, KafkaEventRecord } from '../../lib/event/types';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
 import { openStores, type OpenStores } from '../../lib/stores';
 import { qualifiedTable } from '../../lib/postgres/names';

@@ -9,7 +9,7 @@ import {
   redactUrl,
   storesInUse,
 } from '../../lib/config';
-import { quoteType } from '../../lib/records/quote';
+import { quoteType } from '../helpers/quote-type';
 import { openStores } from '../../lib/stores';
 
 test('defaults equal the compose stack and need no environment', () => {

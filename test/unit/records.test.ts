@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RecordMeta } from '../../lib/event/decode';
-import { quoteType, type Quote } from '../../lib/records/quote';
+import { quoteSchema, type Quote } from '../helpers/quote-reference';
+import { quoteType } from '../helpers/quote-type';
 import { validateRecord } from '../../lib/records/validate';
 import { parseStoredId } from '../../lib/event/coordinates';
 import { typeFields } from '../../lib/records/record-type';
@@ -247,7 +248,7 @@ describe('image URLs: http and https only', () => {
     ));
 });
 
-test('the quick check accepts exactly what the quote schema accepts, unchanged', () => {
+test("the sink file's quotes route accepts exactly what the hand-written quote schema accepts, unchanged", () => {
   const values: unknown[] = [
     { quote: 'Doh', character: 'Homer' },
     { quote: 'Doh', character: 'Homer', image: 'https://x.test/h.png', characterDirection: 'Right', season: 4 },
@@ -259,6 +260,13 @@ test('the quick check accepts exactly what the quote schema accepts, unchanged',
     { quote: 'Doh', character: 'Homer', image: 'not a url' },
     { quote: 'Doh', character: 'Homer', image: 'javascript:alert(1)' },
     { quote: 'Doh', character: 'Homer', image: 'https://exa mple.test/' },
+    { quote: 'Doh', character: 'Homer', image: 'http://' },
+    { quote: 'Doh', character: 'Homer', image: 'https://x.test/a b.png' },
+    { quote: 'Doh', character: 'Homer', image: 'https://bücher.test/x' },
+    { quote: 'Doh', character: 'Homer', image: 'https://u:p@x.test/?q#f' },
+    { quote: 'Doh', character: 'Homer', image: 'https://a<b/' },
+    { quote: 'Doh', character: 'Homer', image: 'https://x.test ' },
+    { quote: '\u00a0\n', character: 'Homer' },
     { quote: 'Doh', character: 'Homer', image: 7 },
     { quote: 'Doh', character: 'Homer', characterDirection: 3 },
     [1, 2],
@@ -266,10 +274,20 @@ test('the quick check accepts exactly what the quote schema accepts, unchanged',
     'just a string',
   ];
   for (const v of values) {
-    const zod = quoteType.schema.safeParse(v);
+    const zod = quoteSchema.safeParse(v);
     assert.equal(quoteType.accepts?.(v) ?? false, zod.success, JSON.stringify(v));
-    if (zod.success) assert.deepEqual(zod.data, v, 'the schema returns the value unchanged');
+    const route = quoteType.schema.safeParse(v);
+    assert.equal(route.success, zod.success, JSON.stringify(v));
+    if (route.success) assert.equal(route.data, v, 'the route returns the value itself');
   }
+});
+
+test('where the route and the hand-written schema differ: URLs the route takes as http(s) ones that `new URL` refuses, and none with no host', () => {
+  const accepts = (image: string) => quoteType.accepts?.({ quote: 'Doh', character: 'Homer', image }) ?? false;
+  const zod = (image: string) => quoteSchema.safeParse({ quote: 'Doh', character: 'Homer', image }).success;
+  for (const image of ['http://x.test:99999/', 'http://1.2.3.256/'])
+    assert.deepEqual([accepts(image), zod(image)], [true, false]);
+  assert.deepEqual([accepts('http:///x.test'), zod('http:///x.test')], [false, true]);
 });
 
 test('timestamps are formatted as toISOString does, also far from now and before 1970', () => {

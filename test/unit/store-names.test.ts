@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { createSinkHandler } from '../../handlers/sink';
 import { loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/log';
-import { quoteType, type Quote } from '../../lib/records/quote';
+import { quoteType, type Quote } from '../helpers/quote-reference';
 import { processBatch, type BatchSummary } from '../../lib/sink/batch';
 import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { doneLine } from '../../tools/emulator/report';

@@ -5,7 +5,7 @@
  * idempotence).
  */
 import { formatCoordinates, LEGACY_CLUSTER } from '../../lib/event/coordinates';
-import { quoteType } from '../../lib/records/quote';
+import { quotesRoute } from '../../lib/routes/default';
 import {
   identityKey,
   toGoodRecord,
@@ -121,7 +121,7 @@ async function copy(
         continue;
       }
       try {
-        records.push(toGoodRecord(quoteType, s));
+        records.push(toGoodRecord(quotesRoute(), s));
       } catch (e) {
         result.failed.push({ identity: identityKey(s), reason: (e as Error).message });
       }

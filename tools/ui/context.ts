@@ -6,7 +6,8 @@ import type { Config } from '../../lib/config';
 import { LOCAL_MSK_ARN } from '../emulator/event';
 import { clusterKey, clusterName, eventClusterKey, type ClusterKey } from '../../lib/event/coordinates';
 import { createKafka } from '../kafka';
-import { quoteType, type Quote } from '../../lib/records/quote';
+import type { Quote } from '../../lib/records/quote';
+import { quotesRoute } from '../../lib/routes/default';
 import { DeadLetters } from '../replay/dead-letters';
 import type { DeadLetterInspector, RecordInspector } from '../../lib/sink/inspect';
 import { MongoRecordInspector } from '../../lib/mongo/inspect';
@@ -54,6 +55,7 @@ export function createUiContext(config: Config): UiContext {
   const tables = tablesFrom(config);
   const deadLetters = new DeadLetters(config);
   let stores: ReturnType<typeof openStores<Quote>> | undefined;
+  const quoteType = quotesRoute();
   return {
     config,
     kafka: new KafkaView(kafka),
