@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { CFN_LINT_VERSION } from '../../tools/deploy/cfn-lint';
 import { aptInstall, resetAptUpdate } from '../../tools/stack/apt';
 import {
+  ensureChromium,
   findChromium,
   planTestTools,
   setUpTestTools,
@@ -115,4 +116,22 @@ test('findChromium: CHROMIUM_PATH first, then Debian paths, else nothing', () =>
   assert.equal(findChromium({ CHROMIUM_PATH: '/opt/c' }, has(['/opt/c', '/usr/bin/chromium'])), '/opt/c');
   assert.equal(findChromium({}, has(['/usr/bin/chromium-browser'])), '/usr/bin/chromium-browser');
   assert.equal(findChromium({}, has([])), undefined);
+});
+
+test('ensureChromium: the path found, else apt-get installs chromium once, else it fails saying so', async () => {
+  const asked: string[][] = [];
+  const record = async (packages: string[]) => void asked.push(packages);
+  assert.equal(await ensureChromium(quiet, () => '/usr/bin/chromium', record), '/usr/bin/chromium');
+  assert.deepEqual(asked, []);
+  let installed: string | undefined;
+  const install = async (packages: string[]) => {
+    await record(packages);
+    installed = '/usr/bin/chromium';
+  };
+  assert.equal(await ensureChromium(quiet, () => installed, install), '/usr/bin/chromium');
+  assert.deepEqual(asked, [['chromium']]);
+  await assert.rejects(
+    ensureChromium(quiet, () => undefined, record),
+    /still missing/,
+  );
 });

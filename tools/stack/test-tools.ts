@@ -19,6 +19,25 @@ export function findChromium(
   return [env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && exists(p));
 }
 
+/**
+ * Debian's chromium for a headless browser (the UI's browser tests, the docs' screenshots): its
+ * path, installed with apt-get first when {@link findChromium} finds none. Throws, saying how to
+ * install it, when it cannot be installed (not root) or is still missing afterwards.
+ */
+export async function ensureChromium(
+  log: (m: string) => void,
+  find: () => string | undefined = () => findChromium(),
+  install: (packages: string[], log: (m: string) => void) => Promise<void> = aptInstall,
+): Promise<string> {
+  const found = find();
+  if (found) return found;
+  await install(['chromium'], log);
+  const installed = find();
+  if (!installed)
+    throw new Error('chromium is still missing after `apt-get install -y chromium` (or set CHROMIUM_PATH)');
+  return installed;
+}
+
 /** Whether `python3` can make a venv with pip in it (Debian splits ensurepip off into python3-venv). */
 export function hasPythonVenv(): boolean {
   return spawnSync('python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
