@@ -19,8 +19,6 @@ import { keyBase64Of, rebuildText } from '../sink/value-parts';
 
 /** Postgres's undefined_table: nothing was written yet, so there is nothing to see. */
 const UNDEFINED_TABLE = '42P01';
-/** Postgres's undefined_column: a table from before identities had a cluster, not migrated yet. */
-const UNDEFINED_COLUMN = '42703';
 
 /** Runs a query; a table that does not exist yet reads as empty. */
 async function rowsOf<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[]): Promise<R[]> {
@@ -68,13 +66,9 @@ export class PostgresRecordInspector implements RecordInspector {
     this.fields = type.columns.flatMap((c) => (c.field ? [{ field: c.field, column: c.name }] : []));
   }
 
-  /**
-   * The value's text: `raw_value` where the row keeps it, none for rows from before it (they have
-   * a payload), else rebuilt from the type's columns and `extra`.
-   */
-  private textOf(r: Record<string, unknown>): string | null {
+  /** The value's text: `raw_value` where the row keeps it, else rebuilt from the type's columns and `extra`. */
+  private textOf(r: Record<string, unknown>): string {
     if (typeof r.raw_value === 'string') return r.raw_value;
-    if (r.payload !== undefined && r.payload !== null) return null;
     const source = Object.fromEntries(this.fields.map((f) => [f.field, r[f.column]]));
     return rebuildText(
       this.fields.map((f) => f.field),
@@ -99,8 +93,7 @@ export class PostgresRecordInspector implements RecordInspector {
   }
 
   async get(identities: readonly StoredIdentity[]): Promise<Map<string, StoredRecord>> {
-    // By coordinates, then narrowed: works on tables without a cluster column too, and a
-    // coordinate holds a record of only a few clusters.
+    // By coordinates, then narrowed: a coordinate holds a record of only a few clusters.
     return ofIdentities(await this.at(identities.map((i) => i.coordinates)), identities);
   }
 
@@ -108,13 +101,13 @@ export class PostgresRecordInspector implements RecordInspector {
     const text = this.textOf(r);
     return {
       store: 'postgres',
-      cluster: (r.cluster as string | undefined) ?? '',
+      cluster: r.cluster as string,
       coordinates: coordinatesOf(r as never),
       keyText: (r.kafka_key as string | null) ?? null,
       keyBase64: keyBase64Of(r.kafka_key as string | null, r.kafka_key_base64 as string | null),
       headers: (r.headers as StoredHeader[]) ?? [],
-      // Lean rows keep no payload: the text they stand for, parsed.
-      payload: r.payload ?? (text === null ? null : JSON.parse(text)),
+      // The text the row stands for, parsed.
+      payload: JSON.parse(text),
       rawValue: text,
       timestamp: r.kafka_timestamp as Date,
       timestampType: r.timestamp_type as string,
@@ -135,17 +128,11 @@ export class PostgresRecordInspector implements RecordInspector {
 
   async identitiesIn(range: OffsetRange): Promise<StoredIdentity[]> {
     checkRange(range);
-    // to_jsonb reads a fingerprint column that tables from before fingerprints do not have.
-    const sql = (cluster: string) =>
-      `select ${cluster} as "cluster", "offset", to_jsonb(t) ->> 'fingerprint' as "fingerprint" from ${this.table} t where ${RANGE}`;
-    let rows: { cluster: string; offset: string; fingerprint: string | null }[];
-    try {
-      rows = await rowsOf(this.pool, sql('"cluster"'), rangeParams(range));
-    } catch (e) {
-      if ((e as { code?: string }).code !== UNDEFINED_COLUMN) throw e;
-      // Every row of such a table is from before clusters.
-      rows = await rowsOf(this.pool, sql(`''::text`), rangeParams(range));
-    }
+    const rows = await rowsOf<{ cluster: string; offset: string; fingerprint: string | null }>(
+      this.pool,
+      `select "cluster", "offset", "fingerprint" from ${this.table} where ${RANGE}`,
+      rangeParams(range),
+    );
     return rows
       .map((r) => ({
         cluster: r.cluster,

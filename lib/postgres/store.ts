@@ -15,7 +15,6 @@ import {
   fastInsertSql,
   insertSql,
   rowMaker,
-  tableColumns,
   toRow,
   type SqlRow,
   type TableSpec,
@@ -185,11 +184,11 @@ const COORDINATES_RECORDSET =
   'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
 
 /**
- * A stored row `r` holds the key of `t`: `key` its base64, `key_text` / `key_bin` the form a lean
- * row keeps (text, or base64 for a key that is not text). Earlier rows keep the base64 as well.
+ * A stored row `r` holds the key of `t`, in the form a row keeps it: `key_text` its text, or
+ * `key_bin` its base64 for a key that is not text (the other null).
  */
 const SAME_KEY =
-  '((r."kafka_key_base64" is not null and r."kafka_key_base64" = t."key") or (r."kafka_key_base64" is null and r."kafka_key" is not distinct from t."key_text" and t."key_bin" is null))';
+  '(r."kafka_key" is not distinct from t."key_text" and r."kafka_key_base64" is not distinct from t."key_bin")';
 
 const RECORDS_DELETE = (table: string) =>
   [
@@ -200,24 +199,23 @@ const RECORDS_DELETE = (table: string) =>
 
 const TOMBSTONE_DELETE = (table: string) =>
   [
-    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text, "key_text" text, "key_bin" text, "until_ms" bigint)`,
-    'where r."cluster" in (t."cluster", \'\') and r."topic" = t."topic" and r."partition" = t."partition"',
-    `and t."key" is not null and ${SAME_KEY} and r."offset" < t."offset"`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key_text" text, "key_bin" text, "until_ms" bigint)`,
+    'where r."cluster" = t."cluster" and r."topic" = t."topic" and r."partition" = t."partition"',
+    `and ${SAME_KEY} and r."offset" < t."offset"`,
     'and (t."until_ms" is null or r."kafka_timestamp" <= to_timestamp(t."until_ms" / 1000.0))',
   ].join(' ');
 
-/** A record's key in the forms {@link SAME_KEY} compares. */
+/** A record's key in the form {@link SAME_KEY} compares. */
 function keyParams(m: { keyText?: string; keyBase64?: string }) {
   const k = storedKey(m.keyText, m.keyBase64);
-  return { key: m.keyBase64 ?? null, key_text: k.text ?? null, key_bin: k.base64 ?? null };
+  return { key_text: k.text ?? null, key_bin: k.base64 ?? null };
 }
 
 /** The records table of one record type. */
 export class PostgresStore<T> implements RecordStore<T> {
   readonly name = 'postgres' as const;
   private readonly spec: TableSpec<GoodRecord<T>>;
-  private readonly fastRow: (g: GoodRecord<T>) => SqlRow;
-  private readonly fullRow: (g: GoodRecord<T>) => SqlRow;
+  private readonly row: (g: GoodRecord<T>) => SqlRow;
   private readonly table: string;
   private readonly insert: string;
   private readonly fastInsert: string;
@@ -230,8 +228,6 @@ export class PostgresStore<T> implements RecordStore<T> {
   private copyFirst = true;
   private readonly deleteSql: string;
   private readonly deleteRecordsSql: string;
-  /** Whether the table holds rows from before identities had a cluster (asked once, with the schema). */
-  private legacy?: Promise<boolean>;
 
   /** `pool` is owned by the caller until {@link close}, which ends it. */
   constructor(
@@ -242,8 +238,7 @@ export class PostgresStore<T> implements RecordStore<T> {
     options: { copy?: boolean } = {},
   ) {
     this.spec = recordsTable(type);
-    this.fastRow = rowMaker(this.spec, false);
-    this.fullRow = rowMaker(this.spec);
+    this.row = rowMaker(this.spec);
     this.table = qualified(tables, 'records');
     this.insert = insertSql(this.table, this.spec);
     this.fastInsert = fastInsertSql(this.table, this.spec);
@@ -253,16 +248,8 @@ export class PostgresStore<T> implements RecordStore<T> {
     this.deleteRecordsSql = RECORDS_DELETE(this.table);
   }
 
-  async ready(): Promise<void> {
-    await this.schema.ensure();
-    this.legacy ??= this.pool
-      .query<{ legacy: boolean }>(`select exists (select 1 from ${this.table} where "cluster" = '') as legacy`)
-      .then((r) => r.rows[0].legacy)
-      .catch((e: unknown) => {
-        this.legacy = undefined;
-        throw e;
-      });
-    await this.legacy;
+  ready(): Promise<void> {
+    return this.schema.ensure();
   }
 
   /**
@@ -274,13 +261,9 @@ export class PostgresStore<T> implements RecordStore<T> {
   async write(records: readonly GoodRecord<T>[]): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    // A record re-sent under an identity from before clusters makes such a row: from now on the
-    // plain insert, which cannot see them, is not enough.
-    if (records.some((g) => g.meta.cluster === '')) this.legacy = Promise.resolve(true);
-    const legacy = await (this.legacy as Promise<boolean>);
     const counts = await Promise.all(
       sliceBounds(records.length, this.pool.options.max ?? 1).map(([from, to]) =>
-        this.writeSlice(records.slice(from, to), from, legacy),
+        this.writeSlice(records.slice(from, to), from),
       ),
     );
     return counts.reduce((a, b) => ({
@@ -290,32 +273,22 @@ export class PostgresStore<T> implements RecordStore<T> {
     }));
   }
 
-  /**
-   * One slice (`base`: its first record's position in the chunk). Neither COPY nor the plain
-   * insert can see rows from before clusters, so with those only the full statement runs.
-   */
-  private async writeSlice(
-    records: readonly GoodRecord<T>[],
-    base: number,
-    legacy: boolean,
-  ): Promise<RecordWriteCount> {
-    if (!legacy && (await this.copied(records))) return { written: records.length, alreadyPresent: 0, rejected: [] };
+  /** One slice (`base`: its first record's position in the chunk). */
+  private async writeSlice(records: readonly GoodRecord<T>[], base: number): Promise<RecordWriteCount> {
+    if (await this.copied(records)) return { written: records.length, alreadyPresent: 0, rejected: [] };
     let fast = 0;
-    if (!legacy) {
-      try {
-        const rows = records.map(this.fastRow);
-        fast = (await this.pool.query(this.fastInsert, [JSON.stringify(rows)])).rowCount ?? 0;
-        if (fast === records.length) {
-          this.copyFirst = true;
-          return { written: fast, alreadyPresent: 0, rejected: [] };
-        }
-      } catch (e) {
-        if (!isContentError(e)) throw e;
+    const rows = records.map(this.row);
+    try {
+      fast = (await this.pool.query(this.fastInsert, [JSON.stringify(rows)])).rowCount ?? 0;
+      if (fast === records.length) {
+        this.copyFirst = true;
+        return { written: fast, alreadyPresent: 0, rejected: [] };
       }
+    } catch (e) {
+      if (!isContentError(e)) throw e;
     }
     // Some rows were there, or one was refused for its content: the full statement settles the
     // slice (the rows the plain insert wrote are found present), split where refused.
-    const rows = records.map(this.fullRow);
     const settled = await insertIsolating(this.pool, this.insert, rows, 0, rows.length);
     const rejected = (settled.rejected ?? []).map((r) => ({ ...r, index: base + r.index }));
     return { written: fast + settled.written, alreadyPresent: settled.alreadyPresent - fast, rejected };
@@ -570,7 +543,7 @@ export function postgresStores<T>(
   options: { copy?: boolean } = {},
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
   const expected = [
-    ...tableColumns(recordsTable(type)).map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
+    ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
     ...appliedTombstonesTable.columns.map((c) => ({ tbl: qualified(tables, 'tombstones'), col: c.name })),
     ...clustersTable.columns.map((c) => ({ tbl: qualified(tables, 'clusters'), col: c.name })),
