@@ -6,7 +6,9 @@ import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
 import { supersedesUntil, type DeadLetter, type GoodRecord, type Tombstone } from '../sink/model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from '../sink/port';
-import { appliedTombstonesTable, clustersTable, deadLettersTable, PENDING_DEAD_LETTER, recordsTable } from './tables';
+import { appliedTombstonesTable, clustersTable, recordsTable } from './tables';
+import { deadLetterSql, deadLettersTable } from './dead-letters';
+import { COORDINATES_RECORDSET } from './where';
 import { SETTLED_BY_STORING, storedAfterAll, storedRanges, type DeadLetterIdentity } from '../sink/settled';
 import {
   copyLineMaker,
@@ -179,9 +181,6 @@ async function insertIsolating(
     };
   }
 }
-
-const COORDINATES_RECORDSET =
-  'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
 
 /**
  * A stored row `r` holds the key of `t`, in the form a row keeps it: `key_text` its text, or
@@ -375,44 +374,14 @@ const TOMBSTONES_SUPERSEDING = (table: string) =>
     'and (t."timestamp_ms" is null or x."timestamp_ms" <= t."timestamp_ms")',
   ].join(' ');
 
-/** Marks the pending dead letters keyed tombstones supersede, with the tombstone's offset. */
-const DEAD_LETTERS_SUPERSEDE = (table: string) =>
-  [
-    `update ${table} d set "superseded_by" = t."offset" from ${COORDINATES_RECORDSET}, "key" text, "until_ms" bigint)`,
-    'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    'and d."offset" < t."offset" and d."kafka_key_base64" = t."key" and d."superseded_by" is null',
-    'and (t."until_ms" is null or d."timestamp_ms" is null or d."timestamp_ms" <= t."until_ms")',
-  ].join(' ');
-
-/** Pending dead letters of the kinds `$2` in the identity ranges `$1` ({@link storedRanges}). */
-const DEAD_LETTERS_IN_RANGES = (table: string) =>
-  [
-    'select d."cluster", d."topic", d."partition", d."offset", d."fingerprint"',
-    `from ${table} d join json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "from" bigint, "to" bigint)`,
-    'on d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    `and d."offset" between t."from" and t."to" where d."error_kind" = any($2) and ${PENDING_DEAD_LETTER}`,
-  ].join(' ');
-
-/** Marks the dead letters `$1` (identity and fingerprint) stored, if still pending. */
-const DEAD_LETTERS_MARK_STORED = (table: string) =>
-  [
-    `update ${table} d set "stored_at" = now() from ${COORDINATES_RECORDSET}, "fingerprint" text)`,
-    'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    `and d."offset" = t."offset" and d."fingerprint" = t."fingerprint" and ${PENDING_DEAD_LETTER}`,
-  ].join(' ');
-
 /** The dead-letter table. Written only when a chunk has dead letters. */
 export class PostgresDeadLetterStore implements DeadLetterStore {
   readonly name = 'postgres' as const;
-  /** The insert that re-arms a replayed dead letter, and the one that leaves it as it is. */
-  private readonly insert: string;
-  private readonly insertKeeping: string;
-  private readonly supersedeSql: string;
+  /** The dead-letter table's statements (dead-letters.ts). */
+  private readonly sql: ReturnType<typeof deadLetterSql>;
   private readonly rememberSql: string;
   private readonly supersedingSql: string;
   private readonly clustersTable: string;
-  private readonly inRangesSql: string;
-  private readonly markStoredSql: string;
   /** `topic/cluster` pairs noted by this instance, and what the store answered. */
   private readonly noted = new Map<string, Promise<string[]>>();
 
@@ -421,14 +390,10 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     private readonly schema: SchemaGate,
     tables: Tables,
   ) {
-    this.insert = insertSql(qualified(tables, 'deadLetters'), deadLettersTable);
-    this.insertKeeping = insertSql(qualified(tables, 'deadLetters'), { ...deadLettersTable, onConflict: undefined });
-    this.supersedeSql = DEAD_LETTERS_SUPERSEDE(qualified(tables, 'deadLetters'));
+    this.sql = deadLetterSql(qualified(tables, 'deadLetters'));
     this.rememberSql = TOMBSTONES_REMEMBER(qualified(tables, 'tombstones'));
     this.supersedingSql = TOMBSTONES_SUPERSEDING(qualified(tables, 'tombstones'));
     this.clustersTable = qualified(tables, 'clusters');
-    this.inRangesSql = DEAD_LETTERS_IN_RANGES(qualified(tables, 'deadLetters'));
-    this.markStoredSql = DEAD_LETTERS_MARK_STORED(qualified(tables, 'deadLetters'));
   }
 
   otherClusters(topic: string, cluster: string): Promise<string[]> {
@@ -468,7 +433,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
       })),
     );
     const [marked] = await Promise.all([
-      this.pool.query(this.supersedeSql, [params]),
+      this.pool.query(this.sql.supersede, [params]),
       this.pool.query(this.rememberSql, [params]),
     ]);
     return marked.rowCount ?? 0;
@@ -491,7 +456,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     if (stored.length === 0) return 0;
     await this.ready();
     const ranges = JSON.stringify(storedRanges(stored));
-    const found = await this.pool.query<DeadLetterIdentity & { offset: string }>(this.inRangesSql, [
+    const found = await this.pool.query<DeadLetterIdentity & { offset: string }>(this.sql.inRanges, [
       ranges,
       SETTLED_BY_STORING,
     ]);
@@ -499,7 +464,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     const candidates = found.rows.map((r) => ({ ...r, offset: Number(r.offset) }));
     const settled = storedAfterAll(candidates, stored);
     if (settled.length === 0) return 0;
-    const r = await this.pool.query(this.markStoredSql, [JSON.stringify(settled)]);
+    const r = await this.pool.query(this.sql.markStored, [JSON.stringify(settled)]);
     return r.rowCount ?? 0;
   }
 
@@ -519,12 +484,12 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     const [a, b] = await Promise.all([
       insertRows(
         this.pool,
-        this.insertKeeping,
+        this.sql.insertKeeping,
         own.map((d) => toRow(deadLettersTable, d)),
       ),
       insertRows(
         this.pool,
-        this.insert,
+        this.sql.insert,
         resent.map((d) => toRow(deadLettersTable, d)),
       ),
     ]);

@@ -1,7 +1,7 @@
-/** The sink's two Postgres tables, as descriptors: records of a type, and dead letters. */
-import { isStorableTimestamp, type RecordMeta } from '../event/decode';
+/** The sink's Postgres tables, as descriptors: records of a type, applied tombstones, clusters (dead letters: dead-letters.ts). */
+import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
-import type { DeadLetter, GoodRecord } from '../sink/model';
+import type { GoodRecord } from '../sink/model';
 import type { SqlColumn, TableSpec } from './table-spec';
 
 /** The second {@link isoTime} formatted last, and its text up to the milliseconds. */
@@ -35,7 +35,7 @@ function batchTime(at: Date): string {
 }
 
 /** Columns every table keyed by a record's identity starts with: its cluster and coordinates. */
-function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
+export function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
   return [
     // Defaults to the key of no cluster ('', lib/event/coordinates.ts), as rows written by hand get it.
     { name: 'cluster', sqlType: 'text', notNull: true, default: "''", from: (s) => meta(s).cluster },
@@ -45,7 +45,8 @@ function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
   ];
 }
 
-const IDENTITY = ['cluster', 'topic', 'partition', 'offset'] as const;
+/** A record's identity: the primary key of the tables keyed by it. */
+export const IDENTITY = ['cluster', 'topic', 'partition', 'offset'] as const;
 
 /**
  * A stored row `t` and an incoming record `x` at the same coordinates are different records (a
@@ -94,55 +95,6 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
     differs: RECORD_DIFFERS,
   };
 }
-
-/**
- * The dead-letter table: identity and fingerprint (two different records at one identity are two
- * dead letters; the same record twice is one), the raw key, value, headers and timestamp, and why.
- */
-export const deadLettersTable: TableSpec<DeadLetter> = {
-  columns: [
-    ...coordinateColumns((d: DeadLetter) => d.meta),
-    // '' for a dead letter written by hand without one (test/integration/dead-letters.test.ts does).
-    { name: 'fingerprint', sqlType: 'text', notNull: true, default: "''", from: (d) => d.meta.fingerprint },
-    { name: 'kafka_key_base64', sqlType: 'text', from: (d) => d.meta.keyBase64 ?? null },
-    { name: 'value_base64', sqlType: 'text', from: (d) => d.valueBase64 ?? null },
-    { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (d) => d.meta.headers },
-    // Nullable: a record can be dead-lettered for a timestamp no store can hold.
-    {
-      name: 'kafka_timestamp',
-      sqlType: 'timestamptz',
-      from: (d) => (isStorableTimestamp(d.meta.timestamp) ? isoTime(d.meta.timestamp) : null),
-    },
-    // The original timestamp whatever it is: a dead letter never depends on a value being storable.
-    { name: 'timestamp_ms', sqlType: 'bigint', from: (d) => d.meta.timestamp },
-    { name: 'timestamp_type', sqlType: 'text', from: (d) => d.meta.timestampType },
-    { name: 'error_kind', sqlType: 'text', notNull: true, from: (d) => d.error.kind },
-    { name: 'error', sqlType: 'text', notNull: true, from: (d) => d.error.detail },
-    { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
-    { name: 'replayed_at', sqlType: 'timestamptz' },
-    // The offset of the tombstone of this record's key that made it moot: a replay leaves it.
-    { name: 'superseded_by', sqlType: 'bigint' },
-    // When a later write stored the very record a store had refused: a replay leaves it.
-    { name: 'stored_at', sqlType: 'timestamptz' },
-  ],
-  primaryKey: [...IDENTITY, 'fingerprint'],
-  // A replayed record that fails again is a dead letter again, not "already there": unless a
-  // tombstone of its key superseded it meanwhile, or its row was fixed (its value is no longer the
-  // failing copy's: the fixed replay is what was sent). Only re-sent copies are written with this;
-  // the original read again (a backfill) leaves a replayed dead letter as it is.
-  onConflict: (table) =>
-    [
-      'do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null',
-      `where ${table}."replayed_at" is not null and ${table}."superseded_by" is null`,
-      `and ${table}."value_base64" is not distinct from excluded."value_base64"`,
-    ].join(' '),
-};
-
-/**
- * A dead letter still to act on: not replayed, not superseded by a tombstone of its key, its
- * record not stored since (the columns a dead letter leaves the pending state by).
- */
-export const PENDING_DEAD_LETTER = 'replayed_at is null and superseded_by is null and stored_at is null';
 
 /**
  * Tombstones applied with TOMBSTONES=delete: the highest offset per cluster, partition and key, and
