@@ -64,14 +64,13 @@ type Writer = (client: pg.Client, table: string, rows: GoodRecord<Quote>[]) => P
 const rowObject = (g: GoodRecord<Quote>) => Object.fromEntries(COLS.map((c) => [c.name, c.of(g)]));
 const recordset = `json_to_recordset($1::json) as x(${COLS.map((c) => `"${c.name}" ${c.type}`).join(', ')})`;
 
-/** Today's statement form: a CTE with ordinality, the legacy-cluster probe and the collision join. */
+/** Today's statement form: a CTE with ordinality and the collision join. */
 const jsonCte: Writer = async (c, table, rows) => {
   const xs = COLS.map((k) => `"${k.name}" ${k.type}`).join(', ');
   const differs = 't.kafka_timestamp is distinct from x.kafka_timestamp or t.raw_value is distinct from x.raw_value';
   const sql = [
     `with x as (select * from rows from (json_to_recordset($1::json) as (${xs})) with ordinality as x(${names}, "n")),`,
     `w as (insert into ${table} (${names}) select ${names} from x`,
-    `  where not (x."cluster" <> '' and exists (select 1 from ${table} t where t."cluster" = '' and t.topic = x.topic and t.partition = x.partition and t."offset" = x."offset"))`,
     `  on conflict (${PK}) do nothing returning 1)`,
     `select (select count(*) from w)::int as written, coalesce((select json_agg(x.n - 1) from x join ${table} t using (${PK}) where ${differs}), '[]'::json) as collisions`,
   ].join('\n');

@@ -53,7 +53,7 @@ import { toDocument, type GoodRecord } from '../lib/sink/model';
 import { recordsTable } from '../lib/postgres/tables';
 import { sortRecord } from '../lib/sink/prepare';
 import { openStores, type OpenStores } from '../lib/stores';
-import { tableColumns, toRow } from '../lib/postgres/table-spec';
+import { toRow } from '../lib/postgres/table-spec';
 import { ident, qualifiedTable } from '../lib/postgres/names';
 import { currentMode, up, type Mode } from '../tools/stack/stack';
 
@@ -94,11 +94,11 @@ const RSS_SAMPLE_MS = 5;
 const RAW_READ_FETCH = { maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024, maxWaitTimeInMs: 200 };
 /** The sink's records table; the COPY and the naive INSERT write the columns the sink writes. */
 const RECORDS_SPEC = recordsTable(quoteType);
-const WRITTEN_COLUMNS = tableColumns(RECORDS_SPEC)
+const WRITTEN_COLUMNS = RECORDS_SPEC.columns
   .filter((c) => c.from !== undefined || c.fromSql !== undefined)
   .map((c) => c.name);
-/** A record's row as the sink writes it (without the fields it feeds only to compare with stored rows). */
-const rowOf = (g: GoodRecord<Quote>): Record<string, unknown> => toRow(RECORDS_SPEC, g, false);
+/** A record's row as the sink writes it. */
+const rowOf = (g: GoodRecord<Quote>): Record<string, unknown> => toRow(RECORDS_SPEC, g);
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const rateOf = (t: Timed) => Math.round((t.records * 1000) / t.ms);

@@ -91,8 +91,8 @@ export class PartitionRanges {
  */
 export type ClusterKey = string;
 
-/** Records stored before identities had a cluster. */
-export const LEGACY_CLUSTER: ClusterKey = '';
+/** The key of no cluster: records decoded without one (NO_CONTEXT: tests and tools that decode one record). */
+export const NO_CLUSTER: ClusterKey = '';
 
 /**
  * The cluster's name from an event: the MSK cluster ARN, or the self-managed bootstrap servers
@@ -123,9 +123,9 @@ export const eventClusterKey = (
   clusterId?: string,
 ): ClusterKey => clusterKey(clusterId ? `kafka-cluster-id:${clusterId}` : clusterName(event));
 
-/** A stored record's id (Mongo `_id`): `<cluster key>:<topic>-<partition>-<offset>`, or the legacy form without a cluster. */
+/** A stored record's id (Mongo `_id`): `<cluster key>:<topic>-<partition>-<offset>`, or without a cluster key for {@link NO_CLUSTER}. */
 export const storedId = (cluster: ClusterKey, c: Coordinates): string =>
-  cluster === LEGACY_CLUSTER ? recordId(c) : `${cluster}:${recordId(c)}`;
+  cluster === NO_CLUSTER ? recordId(c) : `${cluster}:${recordId(c)}`;
 
 /**
  * Parses {@link storedId}'s form back: the cluster key ('' for the form without one) and the
@@ -135,7 +135,7 @@ export function parseStoredId(id: string): { cluster: ClusterKey; coordinates: C
   const colon = id.indexOf(':');
   const m = /^(.+)-(\d+)-(\d+)$/.exec(id.slice(colon + 1));
   if (!m) return undefined;
-  const cluster = colon < 0 ? LEGACY_CLUSTER : id.slice(0, colon);
+  const cluster = colon < 0 ? NO_CLUSTER : id.slice(0, colon);
   return { cluster, coordinates: { topic: m[1], partition: Number(m[2]), offset: Number(m[3]) } };
 }
 

@@ -1,5 +1,5 @@
 /** Pure decoding of one event record: base64 → bytes → UTF-8 → JSON, and headers. No I/O. */
-import { IDENTITY_HEADER, LEGACY_CLUSTER, type ClusterKey, type Coordinates } from './coordinates';
+import { IDENTITY_HEADER, NO_CLUSTER, type ClusterKey, type Coordinates } from './coordinates';
 import { isUtf8 } from 'node:buffer';
 import { RecordError } from './errors';
 import { fingerprint, isResendHeader, verifyIdentity, type Fingerprint } from './identity';
@@ -205,7 +205,7 @@ export interface DecodeContext {
 }
 
 /** The default context: no cluster (tests and tools that decode one record), no key. */
-export const NO_CONTEXT: DecodeContext = { cluster: LEGACY_CLUSTER };
+export const NO_CONTEXT: DecodeContext = { cluster: NO_CLUSTER };
 
 /** A record's meta, and why its carried identity was refused (it is then stored as it came, as `forged`). */
 interface MetaOutcome {

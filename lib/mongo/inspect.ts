@@ -17,13 +17,8 @@ import { expandHeaders, keyBase64Of, rebuildText } from '../sink/value-parts';
 
 type RecordDocument = Document & { _id: string };
 
-/** The `kafka` field of every document shape the sink has written. */
+/** The `kafka` field of a document (lib/sink/model.ts, `kafkaFields`). */
 interface KafkaField {
-  /** Documents from before the lean shape keep the coordinates here as well as in `_id`. */
-  cluster?: string;
-  topic?: string;
-  partition?: number;
-  offset?: number;
   key?: string | null;
   keyBase64?: string | null;
   headers?: unknown;
@@ -42,7 +37,7 @@ export class MongoRecordInspector implements RecordInspector {
 
   /**
    * `client` stays the caller's: this adapter never closes it. `clusters`: the cluster keys whose
-   * documents {@link find} looks up (besides those stored before identities had a cluster).
+   * documents {@link find} looks up (besides the `_id` form without a cluster key).
    */
   constructor(
     private readonly client: MongoClient,
@@ -80,24 +75,14 @@ export class MongoRecordInspector implements RecordInspector {
     );
   }
 
-  /** A document of any shape as a stored record (none for an `_id` that is not a record's identity). */
+  /** A document as a stored record (none for an `_id` that is not a record's identity). */
   private toStored(d: RecordDocument): StoredRecord[] {
     const k = d.kafka as KafkaField;
-    const at =
-      k.topic !== undefined
-        ? {
-            cluster: k.cluster ?? '',
-            coordinates: { topic: k.topic, partition: Number(k.partition), offset: Number(k.offset) },
-          }
-        : parseStoredId(d._id);
+    const at = parseStoredId(d._id);
     if (!at) return [];
-    const raw = typeof d.raw === 'string' ? d.raw : undefined;
-    // Lean documents: the text the type's fields and `extra` stand for, unless `raw` is kept.
+    // The text the type's fields and `extra` stand for, unless `raw` is kept.
     const text =
-      raw ??
-      (d.payload === undefined
-        ? rebuildText(this.fields, d, d.extra as Record<string, unknown> | undefined)
-        : undefined);
+      typeof d.raw === 'string' ? d.raw : rebuildText(this.fields, d, d.extra as Record<string, unknown> | undefined);
     return [
       {
         store: 'mongo',
@@ -105,8 +90,8 @@ export class MongoRecordInspector implements RecordInspector {
         keyText: k.key ?? null,
         keyBase64: keyBase64Of(k.key, k.keyBase64),
         headers: expandHeaders(k.headers),
-        payload: d.payload !== undefined ? d.payload : JSON.parse(text as string),
-        rawValue: text ?? null,
+        payload: JSON.parse(text),
+        rawValue: text,
         timestamp: new Date(k.timestamp),
         timestampType: k.timestampType ?? 'CREATE_TIME',
         ingestedAt: d.ingestedAt as Date,
@@ -120,8 +105,8 @@ export class MongoRecordInspector implements RecordInspector {
   }
 
   /**
-   * The identities stored in `range`: documents of every shape hold their identity in `_id`, so
-   * the partition's `_id`s (of every cluster) are read and those in range kept.
+   * The identities stored in `range`: documents hold their identity in `_id`, so the partition's
+   * `_id`s (of every cluster) are read and those in range kept.
    */
   async identitiesIn(range: OffsetRange): Promise<StoredIdentity[]> {
     checkRange(range);

@@ -11,12 +11,12 @@ import {
   type MongoClientOptions,
 } from 'mongodb';
 import type { Config } from '../config';
-import { typeFields, type RecordType } from '../records/record-type';
+import type { RecordType } from '../records/record-type';
 import { supersedesUntil, toDocument, type GoodRecord, type Tombstone } from '../sink/model';
 import type { RecordStore, RecordWriteCount, Rejection } from '../sink/port';
 import { sliceBounds } from '../sink/slices';
-import { keyBase64Of, rebuildText, storedKey, type StoredKey } from '../sink/value-parts';
-import { LEGACY_CLUSTER, parseStoredId, storedId } from '../event/coordinates';
+import { keyBase64Of, storedKey, type StoredKey } from '../sink/value-parts';
+import { parseStoredId, storedId } from '../event/coordinates';
 import { QuotesSinkError } from '../errors';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
@@ -54,53 +54,26 @@ const MEASURE_ABOVE_BYTES = 1024 * 1024;
 
 type RecordDocument = Document & { _id: string };
 
-/** What a stored document says of the record it holds (every shape the sink has written). */
+/** What a stored document says of the record it holds: its `_id` and fingerprint. */
 interface StoredIdentity {
   _id: string;
-  kafka?: { timestamp?: Date; key?: string | null; keyBase64?: string | null; fp?: string };
-  /** The raw text: every document before the lean shape, and lean ones whose parts do not rebuild it. */
-  raw?: string;
-  /** The parsed value, in documents from before the lean shape. */
-  payload?: unknown;
-  extra?: Record<string, unknown>;
-  [field: string]: unknown;
+  kafka?: { fp?: string };
 }
 
 const COLLISION = 'a different record (timestamp, key or value) is stored at these coordinates';
 
-/** The text a stored document stands for, or undefined for one from before `raw` (compared by payload). */
-function storedText(stored: StoredIdentity, names: readonly string[]): string | undefined {
-  if (typeof stored.raw === 'string') return stored.raw;
-  if (stored.payload !== undefined) return undefined;
-  return rebuildText(names, stored, stored.extra);
+/** Whether a stored document holds this very record: the same fingerprint. */
+const sameRecord = <T>(stored: StoredIdentity, r: GoodRecord<T>): boolean => stored.kafka?.fp === r.meta.fingerprint;
+
+/** A filter on a document's key as the document keeps it: its text, or its base64 for a key that is not text. */
+function keyFilter(key: StoredKey): Document {
+  if (key.base64 !== undefined) return { 'kafka.keyBase64': key.base64 };
+  return { 'kafka.key': key.text ?? null, 'kafka.keyBase64': null };
 }
 
-/**
- * Whether a stored document holds this very record: same timestamp, key and value. Documents of
- * every earlier shape compare too: by `raw`, or by payload before `raw` existed.
- */
-function sameRecord<T>(stored: StoredIdentity, r: GoodRecord<T>, names: readonly string[]): boolean {
-  if (typeof stored.kafka?.fp === 'string') return stored.kafka.fp === r.meta.fingerprint;
-  if (stored.kafka?.timestamp?.getTime() !== r.meta.timestamp) return false;
-  if (keyBase64Of(stored.kafka?.key, stored.kafka?.keyBase64) !== (r.meta.keyBase64 ?? null)) return false;
-  const text = storedText(stored, names);
-  return text !== undefined ? text === r.valueText : JSON.stringify(stored.payload) === JSON.stringify(r.payload);
-}
-
-/**
- * A filter on a document's key that matches every shape: earlier documents keep `keyBase64` (null
- * without a key) and the text; lean ones keep the text (null without a key) or, for a key that is
- * not text, `keyBase64` alone.
- */
-export function keyFilter(keyBase64: string | undefined, key: StoredKey): Document {
-  if (keyBase64 === undefined) return { 'kafka.key': null, 'kafka.keyBase64': null };
-  if (key.text === undefined) return { 'kafka.keyBase64': keyBase64 };
-  return { $or: [{ 'kafka.keyBase64': keyBase64 }, { 'kafka.key': key.text, 'kafka.keyBase64': null }] };
-}
-
-/** `^(?:<cluster>:)?<topic>-<partition>-`: the `_id`s of a partition, of one cluster and from before clusters. */
-export const partitionIdPrefix = (cluster: string, topic: string, partition: number): RegExp =>
-  new RegExp(`^(?:${escapeRegExp(cluster)}:)?${escapeRegExp(topic)}-${partition}-\\d+$`);
+/** `^<cluster>:<topic>-<partition>-\\d+$`: the `_id`s of a partition of one cluster (offset 0's id, less its 0). */
+const partitionIds = (cluster: string, topic: string, partition: number): RegExp =>
+  new RegExp(`^${escapeRegExp(storedId(cluster, { topic, partition, offset: 0 }).slice(0, -1))}\\d+$`);
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -148,10 +121,6 @@ function duplicateOn(errmsg = ''): '_id' | 'other' | 'unknown' {
 export class MongoStore<T> implements RecordStore<T> {
   readonly name = 'mongo' as const;
   private indexesReady?: Promise<void>;
-  /** Whether the collection holds documents from before identities had a cluster. */
-  private hasLegacy = false;
-  /** The record type's own fields (the document's fields of the value). */
-  private readonly fields: string[];
   /** Slices a chunk's insert is sent in at once (at most one per pooled connection). */
   private readonly maxSlices: number;
 
@@ -161,7 +130,6 @@ export class MongoStore<T> implements RecordStore<T> {
     private readonly target: MongoTarget,
     private readonly type: RecordType<T>,
   ) {
-    this.fields = typeFields(type);
     this.maxSlices = Math.max(1, Math.min(MAX_SLICES, client.options?.maxPoolSize ?? 1));
     this.db = client.db(target.database);
     this.records = this.db.collection<RecordDocument>(target.collection);
@@ -175,7 +143,7 @@ export class MongoStore<T> implements RecordStore<T> {
     return this.records;
   }
 
-  /** Creates the collection's indexes if missing, and notes whether it holds documents from before clusters. */
+  /** Creates the collection's indexes if missing. */
   ready(): Promise<void> {
     this.indexesReady ??= this.prepare().catch((e: unknown) => {
       this.indexesReady = undefined;
@@ -188,9 +156,6 @@ export class MongoStore<T> implements RecordStore<T> {
     // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
     // indexes already exist.
     for (const spec of mongoIndexes(this.type)) await this.collection().createIndex(spec);
-    // Documents from before clusters have an `_id` without a cluster key.
-    const old = await this.collection().findOne({ _id: { $regex: /^[^:]*$/ } }, { projection: { _id: 1 } });
-    this.hasLegacy = old !== null;
   }
 
   /**
@@ -205,10 +170,11 @@ export class MongoStore<T> implements RecordStore<T> {
   async write(records: readonly GoodRecord<T>[], ingestedAt: Date): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    const legacy = await this.storedAsLegacy(records);
-    const todo = legacy.size === 0 ? records.map((_, i) => i) : records.map((_, i) => i).filter((i) => !legacy.has(i));
-    const count = await this.insert(records, todo, ingestedAt);
-    return { ...count, alreadyPresent: count.alreadyPresent + legacy.size };
+    return this.insert(
+      records,
+      records.map((_, i) => i),
+      ingestedAt,
+    );
   }
 
   /**
@@ -278,19 +244,6 @@ export class MongoStore<T> implements RecordStore<T> {
     }
   }
 
-  /** Positions of records a document from before clusters already holds (looked up only if there are such documents). */
-  private async storedAsLegacy(records: readonly GoodRecord<T>[]): Promise<Set<number>> {
-    const same = new Set<number>();
-    if (!this.hasLegacy) return same;
-    const ids = records.map((g) => storedId(LEGACY_CLUSTER, g.meta.coordinates));
-    const byId = await this.storedById(ids);
-    records.forEach((g, i) => {
-      const copy = byId.get(ids[i]);
-      if (copy && sameRecord(copy, g, this.fields)) same.add(i);
-    });
-    return same;
-  }
-
   /**
    * Sorts per-document errors into present (a duplicate `_id` whose document exists) and refused
    * (any other error, including a duplicate on another unique index): only the first is "written".
@@ -314,8 +267,7 @@ export class MongoStore<T> implements RecordStore<T> {
     duplicates.forEach((i, n) => {
       const copy = stored.get(ids[n]);
       if (!copy) rejected.push({ index: i, kind: 'store', reason: 'duplicate key on a unique index other than _id' });
-      else if (!sameRecord(copy, records[i], this.fields))
-        rejected.push({ index: i, kind: 'collision', reason: COLLISION });
+      else if (!sameRecord(copy, records[i])) rejected.push({ index: i, kind: 'collision', reason: COLLISION });
       else present++;
     });
     return { written: sent - errors.length, alreadyPresent: present, rejected };
@@ -353,43 +305,26 @@ export class MongoStore<T> implements RecordStore<T> {
   }
 
   /**
-   * Deletes, for each keyed tombstone, the documents of its partition (its cluster's, or from
-   * before clusters) with its key and a lower offset. Earlier documents keep their coordinates in
-   * `kafka` (one deleteMany); lean ones only in `_id`, so theirs are found by `_id` prefix and
-   * compared here.
+   * Deletes, for each keyed tombstone, the documents of its cluster and partition with its key and
+   * a lower offset. Documents keep their coordinates only in `_id`, so they are found by `_id`
+   * prefix and key, and their offsets compared here.
    */
   async deleteByKey(tombstones: readonly Tombstone[]): Promise<number> {
     const keyed = tombstones.filter((t) => t.meta.keyBase64 !== undefined);
     if (keyed.length === 0) return 0;
     await this.ready();
-    const before = await this.collection().deleteMany({
-      $or: keyed.map((t) => {
-        const m = t.meta;
-        const until = supersedesUntil(t);
-        return {
-          $or: [{ 'kafka.cluster': m.cluster }, { 'kafka.cluster': { $exists: false } }],
-          'kafka.topic': m.coordinates.topic,
-          'kafka.partition': m.coordinates.partition,
-          'kafka.keyBase64': m.keyBase64,
-          'kafka.offset': { $lt: m.coordinates.offset },
-          ...(until === null ? {} : { 'kafka.timestamp': { $lte: new Date(until) } }),
-        };
-      }),
-    });
-    const lean = await this.leanSuperseded(keyed);
-    const after = lean.length > 0 ? await this.collection().deleteMany({ _id: { $in: lean } }) : { deletedCount: 0 };
-    return before.deletedCount + after.deletedCount;
+    const ids = await this.superseded(keyed);
+    return ids.length > 0 ? (await this.collection().deleteMany({ _id: { $in: ids } })).deletedCount : 0;
   }
 
-  /** `_id`s of lean documents that keyed tombstones supersede. */
-  private async leanSuperseded(keyed: readonly Tombstone[]): Promise<string[]> {
+  /** `_id`s of the documents that keyed tombstones supersede. */
+  private async superseded(keyed: readonly Tombstone[]): Promise<string[]> {
     const candidates = await this.collection()
       .find(
         {
-          'kafka.topic': { $exists: false },
           $or: keyed.map(({ meta: m }) => ({
-            _id: { $regex: partitionIdPrefix(m.cluster, m.coordinates.topic, m.coordinates.partition) },
-            ...keyFilter(m.keyBase64, storedKey(m.keyText, m.keyBase64)),
+            _id: { $regex: partitionIds(m.cluster, m.coordinates.topic, m.coordinates.partition) },
+            ...keyFilter(storedKey(m.keyText, m.keyBase64)),
           })),
         },
         { projection: { _id: 1, 'kafka.key': 1, 'kafka.keyBase64': 1, 'kafka.timestamp': 1 } },
@@ -422,8 +357,10 @@ function supersedes(
   const until = supersedesUntil(t);
   if (until !== null && timestamp !== undefined && timestamp.getTime() > until) return false;
   const { topic, partition, offset } = at.coordinates;
-  const cluster = at.cluster === m.cluster || at.cluster === LEGACY_CLUSTER;
   return (
-    cluster && topic === m.coordinates.topic && partition === m.coordinates.partition && offset < m.coordinates.offset
+    at.cluster === m.cluster &&
+    topic === m.coordinates.topic &&
+    partition === m.coordinates.partition &&
+    offset < m.coordinates.offset
   );
 }

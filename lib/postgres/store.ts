@@ -6,7 +6,9 @@ import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
 import { supersedesUntil, type DeadLetter, type GoodRecord, type Tombstone } from '../sink/model';
 import type { DeadLetterStore, RecordStore, RecordWriteCount, WriteCount } from '../sink/port';
-import { appliedTombstonesTable, clustersTable, deadLettersTable, PENDING_DEAD_LETTER, recordsTable } from './tables';
+import { appliedTombstonesTable, clustersTable, recordsTable } from './tables';
+import { deadLetterSql, deadLettersTable } from './dead-letters';
+import { COORDINATES_RECORDSET } from './where';
 import { SETTLED_BY_STORING, storedAfterAll, storedRanges, type DeadLetterIdentity } from '../sink/settled';
 import {
   copyLineMaker,
@@ -15,7 +17,6 @@ import {
   fastInsertSql,
   insertSql,
   rowMaker,
-  tableColumns,
   toRow,
   type SqlRow,
   type TableSpec,
@@ -181,15 +182,12 @@ async function insertIsolating(
   }
 }
 
-const COORDINATES_RECORDSET =
-  'json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "offset" bigint';
-
 /**
- * A stored row `r` holds the key of `t`: `key` its base64, `key_text` / `key_bin` the form a lean
- * row keeps (text, or base64 for a key that is not text). Earlier rows keep the base64 as well.
+ * A stored row `r` holds the key of `t`, in the form a row keeps it: `key_text` its text, or
+ * `key_bin` its base64 for a key that is not text (the other null).
  */
 const SAME_KEY =
-  '((r."kafka_key_base64" is not null and r."kafka_key_base64" = t."key") or (r."kafka_key_base64" is null and r."kafka_key" is not distinct from t."key_text" and t."key_bin" is null))';
+  '(r."kafka_key" is not distinct from t."key_text" and r."kafka_key_base64" is not distinct from t."key_bin")';
 
 const RECORDS_DELETE = (table: string) =>
   [
@@ -200,24 +198,23 @@ const RECORDS_DELETE = (table: string) =>
 
 const TOMBSTONE_DELETE = (table: string) =>
   [
-    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key" text, "key_text" text, "key_bin" text, "until_ms" bigint)`,
-    'where r."cluster" in (t."cluster", \'\') and r."topic" = t."topic" and r."partition" = t."partition"',
-    `and t."key" is not null and ${SAME_KEY} and r."offset" < t."offset"`,
+    `delete from ${table} r using ${COORDINATES_RECORDSET}, "key_text" text, "key_bin" text, "until_ms" bigint)`,
+    'where r."cluster" = t."cluster" and r."topic" = t."topic" and r."partition" = t."partition"',
+    `and ${SAME_KEY} and r."offset" < t."offset"`,
     'and (t."until_ms" is null or r."kafka_timestamp" <= to_timestamp(t."until_ms" / 1000.0))',
   ].join(' ');
 
-/** A record's key in the forms {@link SAME_KEY} compares. */
+/** A record's key in the form {@link SAME_KEY} compares. */
 function keyParams(m: { keyText?: string; keyBase64?: string }) {
   const k = storedKey(m.keyText, m.keyBase64);
-  return { key: m.keyBase64 ?? null, key_text: k.text ?? null, key_bin: k.base64 ?? null };
+  return { key_text: k.text ?? null, key_bin: k.base64 ?? null };
 }
 
 /** The records table of one record type. */
 export class PostgresStore<T> implements RecordStore<T> {
   readonly name = 'postgres' as const;
   private readonly spec: TableSpec<GoodRecord<T>>;
-  private readonly fastRow: (g: GoodRecord<T>) => SqlRow;
-  private readonly fullRow: (g: GoodRecord<T>) => SqlRow;
+  private readonly row: (g: GoodRecord<T>) => SqlRow;
   private readonly table: string;
   private readonly insert: string;
   private readonly fastInsert: string;
@@ -230,8 +227,6 @@ export class PostgresStore<T> implements RecordStore<T> {
   private copyFirst = true;
   private readonly deleteSql: string;
   private readonly deleteRecordsSql: string;
-  /** Whether the table holds rows from before identities had a cluster (asked once, with the schema). */
-  private legacy?: Promise<boolean>;
 
   /** `pool` is owned by the caller until {@link close}, which ends it. */
   constructor(
@@ -242,8 +237,7 @@ export class PostgresStore<T> implements RecordStore<T> {
     options: { copy?: boolean } = {},
   ) {
     this.spec = recordsTable(type);
-    this.fastRow = rowMaker(this.spec, false);
-    this.fullRow = rowMaker(this.spec);
+    this.row = rowMaker(this.spec);
     this.table = qualified(tables, 'records');
     this.insert = insertSql(this.table, this.spec);
     this.fastInsert = fastInsertSql(this.table, this.spec);
@@ -253,16 +247,8 @@ export class PostgresStore<T> implements RecordStore<T> {
     this.deleteRecordsSql = RECORDS_DELETE(this.table);
   }
 
-  async ready(): Promise<void> {
-    await this.schema.ensure();
-    this.legacy ??= this.pool
-      .query<{ legacy: boolean }>(`select exists (select 1 from ${this.table} where "cluster" = '') as legacy`)
-      .then((r) => r.rows[0].legacy)
-      .catch((e: unknown) => {
-        this.legacy = undefined;
-        throw e;
-      });
-    await this.legacy;
+  ready(): Promise<void> {
+    return this.schema.ensure();
   }
 
   /**
@@ -274,13 +260,9 @@ export class PostgresStore<T> implements RecordStore<T> {
   async write(records: readonly GoodRecord<T>[]): Promise<RecordWriteCount> {
     if (records.length === 0) return { written: 0, alreadyPresent: 0 };
     await this.ready();
-    // A record re-sent under an identity from before clusters makes such a row: from now on the
-    // plain insert, which cannot see them, is not enough.
-    if (records.some((g) => g.meta.cluster === '')) this.legacy = Promise.resolve(true);
-    const legacy = await (this.legacy as Promise<boolean>);
     const counts = await Promise.all(
       sliceBounds(records.length, this.pool.options.max ?? 1).map(([from, to]) =>
-        this.writeSlice(records.slice(from, to), from, legacy),
+        this.writeSlice(records.slice(from, to), from),
       ),
     );
     return counts.reduce((a, b) => ({
@@ -290,32 +272,22 @@ export class PostgresStore<T> implements RecordStore<T> {
     }));
   }
 
-  /**
-   * One slice (`base`: its first record's position in the chunk). Neither COPY nor the plain
-   * insert can see rows from before clusters, so with those only the full statement runs.
-   */
-  private async writeSlice(
-    records: readonly GoodRecord<T>[],
-    base: number,
-    legacy: boolean,
-  ): Promise<RecordWriteCount> {
-    if (!legacy && (await this.copied(records))) return { written: records.length, alreadyPresent: 0, rejected: [] };
+  /** One slice (`base`: its first record's position in the chunk). */
+  private async writeSlice(records: readonly GoodRecord<T>[], base: number): Promise<RecordWriteCount> {
+    if (await this.copied(records)) return { written: records.length, alreadyPresent: 0, rejected: [] };
     let fast = 0;
-    if (!legacy) {
-      try {
-        const rows = records.map(this.fastRow);
-        fast = (await this.pool.query(this.fastInsert, [JSON.stringify(rows)])).rowCount ?? 0;
-        if (fast === records.length) {
-          this.copyFirst = true;
-          return { written: fast, alreadyPresent: 0, rejected: [] };
-        }
-      } catch (e) {
-        if (!isContentError(e)) throw e;
+    const rows = records.map(this.row);
+    try {
+      fast = (await this.pool.query(this.fastInsert, [JSON.stringify(rows)])).rowCount ?? 0;
+      if (fast === records.length) {
+        this.copyFirst = true;
+        return { written: fast, alreadyPresent: 0, rejected: [] };
       }
+    } catch (e) {
+      if (!isContentError(e)) throw e;
     }
     // Some rows were there, or one was refused for its content: the full statement settles the
     // slice (the rows the plain insert wrote are found present), split where refused.
-    const rows = records.map(this.fullRow);
     const settled = await insertIsolating(this.pool, this.insert, rows, 0, rows.length);
     const rejected = (settled.rejected ?? []).map((r) => ({ ...r, index: base + r.index }));
     return { written: fast + settled.written, alreadyPresent: settled.alreadyPresent - fast, rejected };
@@ -402,44 +374,14 @@ const TOMBSTONES_SUPERSEDING = (table: string) =>
     'and (t."timestamp_ms" is null or x."timestamp_ms" <= t."timestamp_ms")',
   ].join(' ');
 
-/** Marks the pending dead letters keyed tombstones supersede, with the tombstone's offset. */
-const DEAD_LETTERS_SUPERSEDE = (table: string) =>
-  [
-    `update ${table} d set "superseded_by" = t."offset" from ${COORDINATES_RECORDSET}, "key" text, "until_ms" bigint)`,
-    'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    'and d."offset" < t."offset" and d."kafka_key_base64" = t."key" and d."superseded_by" is null',
-    'and (t."until_ms" is null or d."timestamp_ms" is null or d."timestamp_ms" <= t."until_ms")',
-  ].join(' ');
-
-/** Pending dead letters of the kinds `$2` in the identity ranges `$1` ({@link storedRanges}). */
-const DEAD_LETTERS_IN_RANGES = (table: string) =>
-  [
-    'select d."cluster", d."topic", d."partition", d."offset", d."fingerprint"',
-    `from ${table} d join json_to_recordset($1::json) as t("cluster" text, "topic" text, "partition" integer, "from" bigint, "to" bigint)`,
-    'on d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    `and d."offset" between t."from" and t."to" where d."error_kind" = any($2) and ${PENDING_DEAD_LETTER}`,
-  ].join(' ');
-
-/** Marks the dead letters `$1` (identity and fingerprint) stored, if still pending. */
-const DEAD_LETTERS_MARK_STORED = (table: string) =>
-  [
-    `update ${table} d set "stored_at" = now() from ${COORDINATES_RECORDSET}, "fingerprint" text)`,
-    'where d."cluster" = t."cluster" and d."topic" = t."topic" and d."partition" = t."partition"',
-    `and d."offset" = t."offset" and d."fingerprint" = t."fingerprint" and ${PENDING_DEAD_LETTER}`,
-  ].join(' ');
-
 /** The dead-letter table. Written only when a chunk has dead letters. */
 export class PostgresDeadLetterStore implements DeadLetterStore {
   readonly name = 'postgres' as const;
-  /** The insert that re-arms a replayed dead letter, and the one that leaves it as it is. */
-  private readonly insert: string;
-  private readonly insertKeeping: string;
-  private readonly supersedeSql: string;
+  /** The dead-letter table's statements (dead-letters.ts). */
+  private readonly sql: ReturnType<typeof deadLetterSql>;
   private readonly rememberSql: string;
   private readonly supersedingSql: string;
   private readonly clustersTable: string;
-  private readonly inRangesSql: string;
-  private readonly markStoredSql: string;
   /** `topic/cluster` pairs noted by this instance, and what the store answered. */
   private readonly noted = new Map<string, Promise<string[]>>();
 
@@ -448,14 +390,10 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     private readonly schema: SchemaGate,
     tables: Tables,
   ) {
-    this.insert = insertSql(qualified(tables, 'deadLetters'), deadLettersTable);
-    this.insertKeeping = insertSql(qualified(tables, 'deadLetters'), { ...deadLettersTable, onConflict: undefined });
-    this.supersedeSql = DEAD_LETTERS_SUPERSEDE(qualified(tables, 'deadLetters'));
+    this.sql = deadLetterSql(qualified(tables, 'deadLetters'));
     this.rememberSql = TOMBSTONES_REMEMBER(qualified(tables, 'tombstones'));
     this.supersedingSql = TOMBSTONES_SUPERSEDING(qualified(tables, 'tombstones'));
     this.clustersTable = qualified(tables, 'clusters');
-    this.inRangesSql = DEAD_LETTERS_IN_RANGES(qualified(tables, 'deadLetters'));
-    this.markStoredSql = DEAD_LETTERS_MARK_STORED(qualified(tables, 'deadLetters'));
   }
 
   otherClusters(topic: string, cluster: string): Promise<string[]> {
@@ -495,7 +433,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
       })),
     );
     const [marked] = await Promise.all([
-      this.pool.query(this.supersedeSql, [params]),
+      this.pool.query(this.sql.supersede, [params]),
       this.pool.query(this.rememberSql, [params]),
     ]);
     return marked.rowCount ?? 0;
@@ -518,7 +456,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     if (stored.length === 0) return 0;
     await this.ready();
     const ranges = JSON.stringify(storedRanges(stored));
-    const found = await this.pool.query<DeadLetterIdentity & { offset: string }>(this.inRangesSql, [
+    const found = await this.pool.query<DeadLetterIdentity & { offset: string }>(this.sql.inRanges, [
       ranges,
       SETTLED_BY_STORING,
     ]);
@@ -526,7 +464,7 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     const candidates = found.rows.map((r) => ({ ...r, offset: Number(r.offset) }));
     const settled = storedAfterAll(candidates, stored);
     if (settled.length === 0) return 0;
-    const r = await this.pool.query(this.markStoredSql, [JSON.stringify(settled)]);
+    const r = await this.pool.query(this.sql.markStored, [JSON.stringify(settled)]);
     return r.rowCount ?? 0;
   }
 
@@ -546,12 +484,12 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     const [a, b] = await Promise.all([
       insertRows(
         this.pool,
-        this.insertKeeping,
+        this.sql.insertKeeping,
         own.map((d) => toRow(deadLettersTable, d)),
       ),
       insertRows(
         this.pool,
-        this.insert,
+        this.sql.insert,
         resent.map((d) => toRow(deadLettersTable, d)),
       ),
     ]);
@@ -570,7 +508,7 @@ export function postgresStores<T>(
   options: { copy?: boolean } = {},
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
   const expected = [
-    ...tableColumns(recordsTable(type)).map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
+    ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
     ...appliedTombstonesTable.columns.map((c) => ({ tbl: qualified(tables, 'tombstones'), col: c.name })),
     ...clustersTable.columns.map((c) => ({ tbl: qualified(tables, 'clusters'), col: c.name })),

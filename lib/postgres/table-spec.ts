@@ -15,8 +15,6 @@ export interface SqlColumn<S> {
   from?: (source: S) => unknown;
   /** Instead of `from`: an SQL expression over the other columns' incoming values (alias `x`). */
   fromSql?: string;
-  /** Fed to the insert (alias `x`) for comparing with stored rows, but not a column of the table. */
-  compare?: boolean;
 }
 
 export interface SqlIndex {
@@ -36,20 +34,13 @@ export interface TableSpec<S> {
   differs?: string;
   /** What a conflict on the primary key does instead of nothing (`do update set … where …`); updated rows count as written. */
   onConflict?: (table: string) => string;
-  /** An SQL predicate over an incoming row `x` (and the table, given its name): such rows are not inserted and count as present. */
-  skipIf?: (table: string) => string;
-  /** Columns earlier versions wrote, not null, that this one no longer writes: made nullable. */
-  retired?: readonly string[];
 }
 
 /** A row as json_to_recordset reads it: one JSON object per row, keyed by column name. */
 export type SqlRow = Record<string, unknown>;
 
 const fed = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined);
-const inserted = <S>(spec: TableSpec<S>) =>
-  spec.columns.filter((c) => !c.compare && (c.from !== undefined || c.fromSql !== undefined));
-/** The table's own columns (not those only fed for comparisons). */
-export const tableColumns = <S>(spec: TableSpec<S>): SqlColumn<S>[] => spec.columns.filter((c) => !c.compare);
+const inserted = <S>(spec: TableSpec<S>) => spec.columns.filter((c) => c.from !== undefined || c.fromSql !== undefined);
 const columnDdl = (c: SqlColumn<unknown>) =>
   `  ${ident(c.name)} ${c.sqlType}${c.notNull ? ' not null' : ''}${c.default ? ` default ${c.default}` : ''},`;
 const list = (names: readonly string[]) => names.map(ident).join(', ');
@@ -70,17 +61,9 @@ begin
 end $$;`;
 }
 
-/** Makes a column of an existing table nullable, if the table has it (new tables do not). */
-const retireColumn = (qualifiedName: string, column: string) =>
-  `do $$ begin
-  if exists (select 1 from pg_attribute where attrelid = '${qualifiedName}'::regclass and attname = '${column}' and attnotnull and not attisdropped) then
-    alter table ${qualifiedName} alter column ${ident(column)} drop not null;
-  end if;
-end $$;`;
-
 /** `create table if not exists` plus its indexes; `qualifiedName` is `"schema"."table"`, `table` the bare name. */
 export function createTableSql<S>(qualifiedName: string, table: string, spec: TableSpec<S>): string {
-  const columns = tableColumns(spec);
+  const columns = spec.columns;
   // Columns a later version added reach existing tables too (nullable or with a default).
   const added = columns.filter((c) => !c.notNull || c.default);
   return [
@@ -95,7 +78,6 @@ export function createTableSql<S>(qualifiedName: string, table: string, spec: Ta
           .slice(0, -1)};`,
     ),
     primaryKeyMigration(qualifiedName, spec.primaryKey),
-    ...(spec.retired ?? []).map((c) => retireColumn(qualifiedName, c)),
     ...(spec.indexes ?? []).map(
       (i) => `create index if not exists ${ident(`${table}_${i.name}_idx`)} on ${qualifiedName} (${list(i.columns)});`,
     ),
@@ -123,7 +105,6 @@ export function insertSql<S>(qualifiedName: string, spec: TableSpec<S>): string 
   return [
     `with x as (select * from rows from (json_to_recordset($1::json) as (${fields})) with ordinality as x(${list(incoming.map((c) => c.name))}, "n")),`,
     `w as (insert into ${qualifiedName} (${list(targets.map((c) => c.name))}) select ${values} from x`,
-    ...(spec.skipIf ? [`  where not (${spec.skipIf(qualifiedName)})`] : []),
     `  on conflict (${key}) ${spec.onConflict?.(qualifiedName) ?? 'do nothing'} returning 1)`,
     `select (select count(*) from w)::int as written, coalesce(${collisions}, '[]'::json) as collisions`,
   ].join('\n');
@@ -143,11 +124,11 @@ export function fastInsertSql<S>(qualifiedName: string, spec: TableSpec<S>): str
 }
 
 /**
- * A maker of rows of `spec`: every column that has a `from` (with `compare` false, not those only
- * fed for comparisons). Null values are left out: json_to_recordset reads a missing field as null.
+ * A maker of rows of `spec`: every column that has a `from`. Null values are left out:
+ * json_to_recordset reads a missing field as null.
  */
-export function rowMaker<S>(spec: TableSpec<S>, compare = true): (source: S) => SqlRow {
-  const columns = spec.columns.filter((c) => c.from && (compare || !c.compare));
+export function rowMaker<S>(spec: TableSpec<S>): (source: S) => SqlRow {
+  const columns = spec.columns.filter((c) => c.from);
   const names = columns.map((c) => c.name);
   const from = columns.map((c) => c.from as (s: S) => unknown);
   return (source) => {
@@ -161,7 +142,7 @@ export function rowMaker<S>(spec: TableSpec<S>, compare = true): (source: S) => 
 }
 
 /** The row of `source` (see {@link rowMaker}; made once per table where it matters). */
-export const toRow = <S>(spec: TableSpec<S>, source: S, compare = true): SqlRow => rowMaker(spec, compare)(source);
+export const toRow = <S>(spec: TableSpec<S>, source: S): SqlRow => rowMaker(spec)(source);
 
 /**
  * `COPY … FROM STDIN` (text format) into the columns the plain insert writes, or undefined when a

@@ -1,9 +1,8 @@
-/** The sink's two Postgres tables, as descriptors: records of a type, and dead letters. */
-import { isStorableTimestamp, type RecordMeta } from '../event/decode';
+/** The sink's Postgres tables, as descriptors: records of a type, applied tombstones, clusters (dead letters: dead-letters.ts). */
+import type { RecordMeta } from '../event/decode';
 import type { RecordType } from '../records/record-type';
-import type { DeadLetter, GoodRecord } from '../sink/model';
+import type { GoodRecord } from '../sink/model';
 import type { SqlColumn, TableSpec } from './table-spec';
-import { ident } from './names';
 
 /** The second {@link isoTime} formatted last, and its text up to the milliseconds. */
 let lastSecond = Number.NaN;
@@ -36,9 +35,9 @@ function batchTime(at: Date): string {
 }
 
 /** Columns every table keyed by a record's identity starts with: its cluster and coordinates. */
-function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
+export function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
   return [
-    // '' for rows stored before identities had a cluster.
+    // Defaults to the key of no cluster ('', lib/event/coordinates.ts), as rows written by hand get it.
     { name: 'cluster', sqlType: 'text', notNull: true, default: "''", from: (s) => meta(s).cluster },
     { name: 'topic', sqlType: 'text', notNull: true, from: (s) => meta(s).coordinates.topic },
     { name: 'partition', sqlType: 'integer', notNull: true, from: (s) => meta(s).coordinates.partition },
@@ -46,64 +45,22 @@ function coordinateColumns<S>(meta: (s: S) => RecordMeta): SqlColumn<S>[] {
   ];
 }
 
-const IDENTITY = ['cluster', 'topic', 'partition', 'offset'] as const;
+/** A record's identity: the primary key of the tables keyed by it. */
+export const IDENTITY = ['cluster', 'topic', 'partition', 'offset'] as const;
 
 /**
- * Whether a stored row `t` holds the same key as the incoming record `x`. Rows of earlier versions
- * keep the key's base64 (null without a key) beside its text; lean rows keep the text, or the
- * base64 alone for a key that is not text. `x` carries both: `key_b64` and the stored form.
+ * A stored row `t` and an incoming record `x` at the same coordinates are different records (a
+ * re-created topic, another cluster) when their fingerprints differ.
  */
-const SAME_KEY = [
-  '(t."kafka_key_base64" is not null and t."kafka_key_base64" = x."key_b64")',
-  'or (t."kafka_key_base64" is null and t."kafka_key" is not distinct from x."kafka_key" and x."kafka_key_base64" is null)',
-].join(' ');
-
-/**
- * Whether a stored row `t` holds a different value than the incoming record `x`: by the raw text
- * where the row keeps it (every row of an earlier version, and lean rows whose parts do not
- * rebuild it), by payload for rows from before `raw_value`, else by the parts themselves (the
- * type's fields and `extra`, which stand for exactly one text).
- */
-function valueDiffers(fieldColumns: readonly string[]): string {
-  const parts = [...fieldColumns, 'extra'].map((c) =>
-    c === 'extra' ? 't."extra"::text is distinct from x."extra"::text' : `t.${ident(c)} is distinct from x.${ident(c)}`,
-  );
-  return [
-    'case when t."raw_value" is not null then t."raw_value" <> x."value_text"',
-    // Rows from before raw_value: to_jsonb reads a payload column that new tables do not have.
-    "when nullif(to_jsonb(t) -> 'payload', 'null'::jsonb) is not null then (to_jsonb(t) -> 'payload') <> x.\"value_text\"::jsonb",
-    `else x."raw_value" is not null or ${parts.join(' or ')} end`,
-  ].join(' ');
-}
-
-/**
- * A stored row and an incoming record at the same coordinates are different records (a re-created
- * topic, another cluster) when their fingerprints differ; rows from before fingerprints compare by
- * timestamp, key and value.
- */
-const recordDiffers = (fieldColumns: readonly string[]) =>
-  [
-    'case when t."fingerprint" is not null then t."fingerprint" <> x."fingerprint"',
-    `else t."kafka_timestamp" is distinct from x."kafka_timestamp" or not (${SAME_KEY}) or (${valueDiffers(fieldColumns)}) end`,
-  ].join(' ');
-
-/** A row stored before identities had a cluster holds this very record: it is present, not new. */
-const sameAsLegacy = (fieldColumns: readonly string[]) => (table: string) =>
-  [
-    `x."cluster" <> '' and exists (select 1 from ${table} t where t."cluster" = ''`,
-    'and t."topic" = x."topic" and t."partition" = x."partition" and t."offset" = x."offset"',
-    `and not (${recordDiffers(fieldColumns)}))`,
-  ].join(' ');
+const RECORD_DIFFERS = 't."fingerprint" <> x."fingerprint"';
 
 /**
  * The records table of `type`: coordinates, the key once, the type's columns, the value's other
  * fields (`extra`, json: kept as sent) or its raw text when those would not rebuild it
- * (`raw_value`), headers and times. `value_text` and `key_b64` are fed to the insert to compare
- * with stored rows, never stored.
+ * (`raw_value`), headers and times.
  */
 export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
   const meta = (g: GoodRecord<T>) => g.meta;
-  const fieldColumns = type.columns.filter((c) => c.field).map((c) => c.name);
   return {
     columns: [
       ...coordinateColumns(meta),
@@ -118,7 +75,7 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
       { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (g) => g.meta.headers },
       { name: 'kafka_timestamp', sqlType: 'timestamptz', notNull: true, from: (g) => isoTime(g.meta.timestamp) },
       { name: 'timestamp_type', sqlType: 'text', notNull: true, from: (g) => g.meta.timestampType },
-      // Null for rows from before fingerprints only.
+      // Every row written has one; nullable only as the column was added to tables holding rows.
       { name: 'fingerprint', sqlType: 'text', from: (g) => g.meta.fingerprint },
       // The batch's time, as in the documents: a compensation removes only the copies its own write made.
       {
@@ -129,69 +86,15 @@ export function recordsTable<T>(type: RecordType<T>): TableSpec<GoodRecord<T>> {
         // A record written outside a batch (a repair) is ingested now.
         from: (g) => (g.ingestedAt ? batchTime(g.ingestedAt) : new Date().toISOString()),
       },
-      { name: 'value_text', sqlType: 'text', compare: true, from: (g) => g.valueText },
-      { name: 'key_b64', sqlType: 'text', compare: true, from: (g) => g.meta.keyBase64 ?? null },
     ],
     primaryKey: IDENTITY,
     indexes: [
       ...(type.indexes ?? []).filter((i) => i.columns.length > 0),
       { name: 'ingested_at', columns: ['ingested_at'] },
     ],
-    // Earlier versions kept the parsed value here, not null; the lean row leaves it out.
-    retired: ['payload'],
-    differs: recordDiffers(fieldColumns),
-    skipIf: sameAsLegacy(fieldColumns),
+    differs: RECORD_DIFFERS,
   };
 }
-
-/**
- * The dead-letter table: identity and fingerprint (two different records at one identity are two
- * dead letters; the same record twice is one), the raw key, value, headers and timestamp, and why.
- */
-export const deadLettersTable: TableSpec<DeadLetter> = {
-  columns: [
-    ...coordinateColumns((d: DeadLetter) => d.meta),
-    // '' for dead letters from before fingerprints.
-    { name: 'fingerprint', sqlType: 'text', notNull: true, default: "''", from: (d) => d.meta.fingerprint },
-    { name: 'kafka_key_base64', sqlType: 'text', from: (d) => d.meta.keyBase64 ?? null },
-    { name: 'value_base64', sqlType: 'text', from: (d) => d.valueBase64 ?? null },
-    { name: 'headers', sqlType: 'jsonb', notNull: true, default: "'[]'", from: (d) => d.meta.headers },
-    // Nullable: a record can be dead-lettered for a timestamp no store can hold.
-    {
-      name: 'kafka_timestamp',
-      sqlType: 'timestamptz',
-      from: (d) => (isStorableTimestamp(d.meta.timestamp) ? isoTime(d.meta.timestamp) : null),
-    },
-    // The original timestamp whatever it is: a dead letter never depends on a value being storable.
-    { name: 'timestamp_ms', sqlType: 'bigint', from: (d) => d.meta.timestamp },
-    { name: 'timestamp_type', sqlType: 'text', from: (d) => d.meta.timestampType },
-    { name: 'error_kind', sqlType: 'text', notNull: true, from: (d) => d.error.kind },
-    { name: 'error', sqlType: 'text', notNull: true, from: (d) => d.error.detail },
-    { name: 'failed_at', sqlType: 'timestamptz', notNull: true, default: 'now()' },
-    { name: 'replayed_at', sqlType: 'timestamptz' },
-    // The offset of the tombstone of this record's key that made it moot: a replay leaves it.
-    { name: 'superseded_by', sqlType: 'bigint' },
-    // When a later write stored the very record a store had refused: a replay leaves it.
-    { name: 'stored_at', sqlType: 'timestamptz' },
-  ],
-  primaryKey: [...IDENTITY, 'fingerprint'],
-  // A replayed record that fails again is a dead letter again, not "already there": unless a
-  // tombstone of its key superseded it meanwhile, or its row was fixed (its value is no longer the
-  // failing copy's: the fixed replay is what was sent). Only re-sent copies are written with this;
-  // the original read again (a backfill) leaves a replayed dead letter as it is.
-  onConflict: (table) =>
-    [
-      'do update set "error_kind" = excluded."error_kind", "error" = excluded."error", "failed_at" = now(), "replayed_at" = null',
-      `where ${table}."replayed_at" is not null and ${table}."superseded_by" is null`,
-      `and ${table}."value_base64" is not distinct from excluded."value_base64"`,
-    ].join(' '),
-};
-
-/**
- * A dead letter still to act on: not replayed, not superseded by a tombstone of its key, its
- * record not stored since (the columns a dead letter leaves the pending state by).
- */
-export const PENDING_DEAD_LETTER = 'replayed_at is null and superseded_by is null and stored_at is null';
 
 /**
  * Tombstones applied with TOMBSTONES=delete: the highest offset per cluster, partition and key, and

@@ -38,7 +38,7 @@ export interface StoredIdentity {
   /** '' for records stored before identities had a cluster. */
   cluster: ClusterKey;
   coordinates: Coordinates;
-  /** The copy's content fingerprint (lib/event/identity.ts); absent for copies from before fingerprints. */
+  /** The copy's content fingerprint (lib/event/identity.ts); absent in an identity only to look up. */
   fingerprint?: string;
 }
 

@@ -12,7 +12,6 @@ import { buildEvent, LOCAL_MSK_ARN, toEventRecord } from '../../tools/emulator/e
 import { clusterKey, clusterName, storedId } from '../../lib/event/coordinates';
 import { quoteType } from '../helpers/quote-type';
 import { processBatch } from '../../lib/sink/batch';
-import { openStores } from '../../lib/stores';
 import { MongoRecordInspector } from '../../lib/mongo/inspect';
 import { mongoTargetFrom } from '../../lib/mongo/store';
 import { PostgresDeadLetterInspector, PostgresRecordInspector } from '../../lib/postgres/inspect';
@@ -107,65 +106,4 @@ test('two clusters at one offset, one missing from Mongo: reported by identity, 
   const again = await repairStores(inspectors(), sb.records, [after]);
   assert.deepEqual(again, { written: { postgres: 0, mongo: 0 }, failed: [] }, 'a second repair writes nothing');
   assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 0 });
-});
-
-test('records stored before identities had a cluster (no cluster column, old _ids) are compared and repaired', async () => {
-  const own = await sandbox('consist_legacy');
-  const ownPool = new pg.Pool({ connectionString: own.config.POSTGRES_URL, max: 2 });
-  try {
-    const topic = uniqueName('t_consist');
-    const records = quotes(3, 950).map((value, offset) =>
-      toEventRecord({ topic, partition: 1, offset, timestamp: 1700000000000 + offset, key: null, value }),
-    );
-    await processBatch(buildEvent('self-managed', '10.9.9.9:9092', records), quoteType, own, opts);
-    // As an earlier version stored them: no cluster column, old primary key and `_id`s.
-    await own.query(`alter table ${own.tables.records} drop constraint ${own.env.POSTGRES_QUOTES_TABLE}_pkey`);
-    await own.query(`alter table ${own.tables.records} drop column cluster`);
-    await own.query(`alter table ${own.tables.records} add primary key (topic, partition, "offset")`);
-    const docs = mongo
-      .db(own.config.MONGO_DATABASE)
-      .collection<{ _id: string; kafka: Record<string, unknown> }>(own.config.MONGO_COLLECTION);
-    let original: Record<string, unknown> | undefined;
-    for (const d of await docs.find().toArray()) {
-      await docs.deleteOne({ _id: d._id });
-      const { cluster: _c, ...kafka } = d.kafka;
-      const legacy = { ...d, _id: String(d._id).split(':')[1], kafka };
-      // Offset 2's document is the one lost.
-      if (legacy._id.endsWith('-1-2')) original = legacy;
-      else await docs.insertOne(legacy);
-    }
-    assert.ok(original);
-
-    const ownInspectors = {
-      postgres: new PostgresRecordInspector(ownPool, tablesFrom(own.config), quoteType),
-      mongo: new MongoRecordInspector(mongo, mongoTargetFrom(own.config), [], quoteType),
-      deadLetters: new PostgresDeadLetterInspector(ownPool, tablesFrom(own.config)),
-    };
-    const range = { topic, partition: 1, from: 0, to: 5 };
-    const [diff] = await compareStores(ownInspectors, [range]);
-    assert.deepEqual(diff.onlyPostgres.map(identityOnly), [
-      { cluster: '', coordinates: { topic, partition: 1, offset: 2 } },
-    ]);
-    assert.deepEqual([diff.onlyMongo, diff.postgres, diff.mongo], [[], 3, 2]);
-
-    const fresh = openStores(own.config, quoteType);
-    try {
-      const repaired = await repairStores(ownInspectors, fresh.records, [diff]);
-      assert.deepEqual(repaired, { written: { postgres: 0, mongo: 1 }, failed: [] });
-      const copy = await docs.findOne({ _id: `${topic}-1-2` });
-      assert.deepEqual({ ...copy, ingestedAt: undefined }, { ...original, ingestedAt: undefined });
-      const [after] = await compareStores(ownInspectors, [range]);
-      assert.deepEqual([after.onlyPostgres, after.onlyMongo], [[], []]);
-      assert.deepEqual(await repairStores(ownInspectors, fresh.records, [after]), {
-        written: { postgres: 0, mongo: 0 },
-        failed: [],
-      });
-    } finally {
-      await fresh.close();
-    }
-    assert.deepEqual(await own.counts(), { rows: 3, docs: 3, deadLetters: 0 });
-  } finally {
-    await ownPool.end();
-    await own.close();
-  }
 });

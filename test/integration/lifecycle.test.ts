@@ -25,6 +25,7 @@ import { describe, test } from 'node:test';
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { MongoClient, type Collection, type Document } from 'mongodb';
 import { PROJECT_ROOT } from '../../lib/config';
+import type { DeadLetterTableRow } from '../../lib/postgres/dead-letters';
 import { kafkaFailureRecord } from '../../tools/emulator/destination';
 import { redriveTopic } from '../../tools/replay/redrive';
 import { buildEvent, fromKafkaMessage, type EventShape } from '../../tools/emulator/event';
@@ -119,20 +120,8 @@ interface PgRow {
   [column: string]: unknown;
 }
 
-interface DlRow {
-  cluster: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  fingerprint: string;
-  kafka_key_base64: string | null;
-  value_base64: string | null;
-  timestamp_ms: string;
-  error_kind: string;
-  replayed_at: Date | null;
-  superseded_by: string | null;
-  stored_at: Date | null;
-}
+/** A dead-letter row: the table's one row shape. */
+type DlRow = DeadLetterTableRow;
 
 /** Runs a CLI under node in its own process group; `killAfterMs` sends SIGKILL to the group then. */
 async function runCli(

@@ -580,81 +580,6 @@ describe('identity: only the same record counts as present', () => {
     }
   });
 
-  test('rows and documents of the earlier shape (payload, raw text, both key forms) still compare: the same record is present, another one a collision', async () => {
-    const own = await sandbox('shape1');
-    try {
-      const [same, other] = quotes(2, 800);
-      const record = (value: string, offset: number, timestamp: number) =>
-        toEventRecord({ topic: 'quotes', partition: 0, offset, timestamp, key: 'Homer', value });
-      const ev = buildEvent('self-managed', '127.0.0.1:9092', [record(same, 1, 5), record(other, 2, 5)]);
-      const cluster = clusterKey(clusterName(ev));
-      // The table and the documents as the version before the lean shape wrote them.
-      await own.query(`drop table ${own.tables.records}`);
-      await own.query(`create table ${own.tables.records} (cluster text not null default '', topic text not null, partition integer not null, "offset" bigint not null,
-        kafka_key text, kafka_key_base64 text, quote text not null, character text not null, image text, character_direction text, payload jsonb not null,
-        raw_value text, headers jsonb not null default '[]', kafka_timestamp timestamptz not null, timestamp_type text not null,
-        ingested_at timestamptz not null default now(), primary key (cluster, topic, partition, "offset"))`);
-      const client = await MongoClient.connect(own.config.MONGO_URL);
-      const col = client
-        .db(own.config.MONGO_DATABASE)
-        .collection<Record<string, unknown> & { _id: string }>(own.config.MONGO_COLLECTION);
-      for (const [offset, value] of [
-        [1, same],
-        [2, same],
-      ] as const) {
-        const q = JSON.parse(value) as Quote;
-        await own.query(
-          `insert into ${own.tables.records} (cluster, topic, partition, "offset", kafka_key, kafka_key_base64, quote, character, image, character_direction, payload, raw_value, kafka_timestamp, timestamp_type)
-           values ($1, 'quotes', 0, $2, 'Homer', 'SG9tZXI=', $3, $4, $5, $6, $7::jsonb, $8::text, to_timestamp(0.005), 'CREATE_TIME')`,
-          [cluster, offset, q.quote, q.character, q.image, q.characterDirection, value, value],
-        );
-        const kafka = {
-          cluster,
-          topic: 'quotes',
-          partition: 0,
-          offset,
-          key: 'Homer',
-          keyBase64: 'SG9tZXI=',
-          headers: [],
-          timestamp: new Date(5),
-          timestampType: 'CREATE_TIME',
-        };
-        await col.insertOne({
-          _id: `${cluster}:quotes-0-${offset}`,
-          ...q,
-          payload: q,
-          kafka,
-          raw: value,
-          ingestedAt: new Date(),
-        });
-      }
-      await client.close();
-      const fresh = openStores(own.config, quoteType);
-      try {
-        const s = await processBatch(ev, quoteType, fresh, opts);
-        assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 1 });
-        assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 1 });
-        assert.deepEqual(s.deadLettered.byKind, { collision: 1 });
-        // New records go into the migrated table without a payload.
-        const next = await processBatch(
-          buildEvent('self-managed', '127.0.0.1:9092', [record(other, 3, 5)]),
-          quoteType,
-          fresh,
-          opts,
-        );
-        assert.deepEqual(next.stores.postgres, { written: 1, alreadyPresent: 0 });
-      } finally {
-        await fresh.close();
-      }
-      const [row] = await own.query<{ payload: unknown; raw_value: string | null }>(
-        `select payload, raw_value from ${own.tables.records} where "offset" = 3`,
-      );
-      assert.deepEqual(row, { payload: null, raw_value: null });
-    } finally {
-      await own.close();
-    }
-  });
-
   test('the same coordinates on two clusters (trigger=both) are two records, both stored', async () => {
     const own = await sandbox('clusters');
     try {
@@ -671,39 +596,6 @@ describe('identity: only the same record counts as present', () => {
       assert.deepEqual(await own.counts(), { rows: 4, docs: 4, deadLetters: 0 });
       const again = await processBatch(msk, quoteType, own, opts);
       assert.deepEqual(again.stores.mongo, { written: 0, alreadyPresent: 2 });
-    } finally {
-      await own.close();
-    }
-  });
-
-  test('records stored before identities had a cluster still count as present when replayed', async () => {
-    const own = await sandbox('legacy');
-    try {
-      const ev = eventOf(quotes(3, 500), 1, 0);
-      await processBatch(ev, quoteType, own, opts);
-      // Make them look as an earlier version stored them: no cluster, old primary key and _id.
-      await own.query(`alter table ${own.tables.records} drop constraint ${own.env.POSTGRES_QUOTES_TABLE}_pkey`);
-      await own.query(`alter table ${own.tables.records} drop column cluster`);
-      await own.query(`alter table ${own.tables.records} add primary key (topic, partition, "offset")`);
-      const client = await MongoClient.connect(own.config.MONGO_URL);
-      const col = client
-        .db(own.config.MONGO_DATABASE)
-        .collection<{ _id: string; kafka: Record<string, unknown> }>(own.config.MONGO_COLLECTION);
-      for (const d of await col.find().toArray()) {
-        await col.deleteOne({ _id: d._id });
-        const { cluster: _c, ...kafka } = d.kafka;
-        await col.insertOne({ ...d, _id: String(d._id).split(':')[1], kafka });
-      }
-      await client.close();
-      const fresh = openStores(own.config, quoteType);
-      try {
-        const s = await processBatch(ev, quoteType, fresh, opts);
-        assert.deepEqual(s.stores.postgres, { written: 0, alreadyPresent: 3 });
-        assert.deepEqual(s.stores.mongo, { written: 0, alreadyPresent: 3 });
-      } finally {
-        await fresh.close();
-      }
-      assert.deepEqual(await own.counts(), { rows: 3, docs: 3, deadLetters: 0 });
     } finally {
       await own.close();
     }

@@ -96,15 +96,6 @@ test('several clusters at one offset are several records; repair writes exactly 
   );
 });
 
-test("a copy from before clusters is any cluster's copy at its coordinates, both ways", async () => {
-  // The sink counts such a copy as present for a record of any cluster, so repair would write nothing.
-  const postgres = inspector('postgres', [id('A', 1), id('', 2), id('', 3)]);
-  const mongo = inspector('mongo', [id('', 1), id('B', 2)]);
-  const [d] = await compareStores({ postgres, mongo, deadLetters: noDeadLetters }, [range]);
-  assert.deepEqual(d.onlyPostgres, [id('', 3)]);
-  assert.deepEqual(d.onlyMongo, []);
-});
-
 test('a record gone since the comparison is reported, not silently skipped', async () => {
   const postgres = inspector('postgres', []);
   const mongo = inspector('mongo', []);

@@ -1,7 +1,7 @@
 /**
- * Retrying a failed invocation as the event source mapping does: capped exponential backoff with
- * jitter, forever by default. Like kafkajs's retrier (src/retry/index.js) it can be stopped, does
- * not retry errors that no retry can fix, and wraps the final failure with its cause.
+ * The parts of retrying a failed invocation as the event source mapping does, for the delivery
+ * loop (delivery.ts): capped exponential backoff with jitter, a wait that can be stopped, which
+ * errors no retry can fix, and the final failure wrapped with its cause.
  */
 import { QuotesSinkError } from '../../lib/errors';
 
@@ -11,13 +11,6 @@ export interface RetryOptions {
   /** The first wait; each further wait doubles, up to `capMs`. */
   baseMs: number;
   capMs: number;
-}
-
-export interface RetryHooks {
-  /** Aborting ends a backoff wait at once; the retrier then rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** Called before each wait with the failed attempt's number (1-based), its error and the wait. */
-  onRetry?: (attempt: number, err: Error, delayMs: number) => void;
 }
 
 /** Every attempt allowed failed; `cause` is the last attempt's error. */
@@ -30,7 +23,7 @@ export class RetriesExhaustedError extends QuotesSinkError {
   }
 }
 
-/** The retrier was stopped by its signal, whose reason was not an Error. */
+/** A wait was stopped by its signal, whose reason was not an Error. */
 export class RetryAbortedError extends QuotesSinkError {
   constructor(reason: unknown) {
     super(`retry aborted: ${String(reason)}`);
@@ -72,26 +65,4 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/**
- * Calls `fn` until it succeeds. Rejects with the error itself when it is not retriable
- * ({@link isRetriable}), with {@link RetriesExhaustedError} once `attempts` are used up, and with the
- * signal's reason when aborted (before an attempt or during a wait; an attempt under way is not cut).
- */
-export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions, hooks: RetryHooks = {}): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    if (hooks.signal?.aborted) throw abortReason(hooks.signal);
-    try {
-      return await fn();
-    } catch (e) {
-      const err = asError(e);
-      if (!isRetriable(err)) throw err;
-      if (opts.attempts !== 'forever' && attempt >= opts.attempts) throw new RetriesExhaustedError(attempt, err);
-      if (hooks.signal?.aborted) throw abortReason(hooks.signal);
-      const delay = backoffMs(attempt, opts);
-      hooks.onRetry?.(attempt, err, delay);
-      await abortableSleep(delay, hooks.signal);
-    }
-  }
 }

@@ -8,7 +8,7 @@ import type { StoredHeader } from '../../lib/event/decode';
 import { IDENTITY_HEADER, formatCoordinates, parseCoordinates, type Coordinates } from '../../lib/event/coordinates';
 import { fingerprint, requireIdentityKey, RESEND_HEADERS, signIdentity } from '../../lib/event/identity';
 import { QuotesSinkError } from '../../lib/errors';
-import { PENDING_DEAD_LETTER } from '../../lib/postgres/tables';
+import { deadLetterSql, REPLAY_SLICE, type DeadLetterTableRow } from '../../lib/postgres/dead-letters';
 import { qualifiedTable } from '../../lib/postgres/names';
 
 export interface DeadLetterRow {
@@ -42,18 +42,11 @@ export interface DeadLetterPage {
   offset: number;
 }
 
-/** The columns `list` reads (pg returns bigint offsets as strings). */
-interface DeadLetterListRow {
-  topic: string;
-  partition: number;
-  offset: string;
-  error_kind: string;
-  error: string;
-  value_base64: string | null;
-  failed_at: Date;
-  replayed_at: Date | null;
-  stored_at: Date | null;
-}
+/** The columns `list` reads. */
+type DeadLetterListRow = Pick<
+  DeadLetterTableRow,
+  'topic' | 'partition' | 'offset' | 'error_kind' | 'error' | 'value_base64' | 'failed_at' | 'replayed_at' | 'stored_at'
+>;
 
 const toDeadLetterRow = (x: DeadLetterListRow): DeadLetterRow => ({
   id: formatCoordinates({ topic: x.topic, partition: x.partition, offset: Number(x.offset) }),
@@ -118,25 +111,21 @@ export interface ReplayResult {
   replayId: string;
 }
 
-/** Dead letters sent and marked per transaction. */
-const REPLAY_SLICE = 500;
-
 /** The columns a replay reads. */
-export interface ReplayRow {
-  cluster: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  /** '' for dead letters from before fingerprints. */
-  fingerprint: string;
-  kafka_key_base64: string | null;
-  value_base64: string | null;
-  headers: StoredHeader[];
-  /** The original timestamp in ms (null before it was kept), and as stored (null when no store could hold it). */
-  timestamp_ms: string | null;
-  kafka_timestamp: Date | null;
-  error_kind: string;
-}
+export type ReplayRow = Pick<
+  DeadLetterTableRow,
+  | 'cluster'
+  | 'topic'
+  | 'partition'
+  | 'offset'
+  | 'fingerprint'
+  | 'kafka_key_base64'
+  | 'value_base64'
+  | 'headers'
+  | 'timestamp_ms'
+  | 'kafka_timestamp'
+  | 'error_kind'
+>;
 
 /**
  * What a dead letter's replay signs: its identity, original timestamp, and the fingerprint of what
@@ -184,18 +173,11 @@ async function listTopics(kafka: Kafka): Promise<string[]> {
   }
 }
 
-/**
- * The dead letters a replay sends: pending (not yet replayed, not superseded by a tombstone of
- * their key, their record not stored since), and collisions only when sent as new records (their
- * identity is another record's).
- */
-const pending = (asNew: boolean): string =>
-  `${PENDING_DEAD_LETTER} and error_kind ${asNew ? "= 'collision'" : "<> 'collision'"}`;
-
+/** The Postgres dead-letter table, listed and replayed (its statements: lib/postgres/dead-letters.ts). */
 export class DeadLetters {
-  private readonly table: string;
+  private readonly sql: ReturnType<typeof deadLetterSql>;
   constructor(private readonly config: Config) {
-    this.table = qualifiedTable(config, 'deadLetters');
+    this.sql = deadLetterSql(qualifiedTable(config, 'deadLetters'));
   }
 
   private async withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -221,15 +203,8 @@ export class DeadLetters {
   list(page: DeadLetterQuery = {}): Promise<DeadLetterPage> {
     const { limit = 50, offset = 0, includeReplayed = false } = page;
     return this.withClient(async (c) => {
-      const where = `where $1 or (${PENDING_DEAD_LETTER})`;
-      const total = await c.query<{ n: number }>(`select count(*)::int as n from ${this.table} ${where}`, [
-        includeReplayed,
-      ]);
-      const r = await c.query<DeadLetterListRow>(
-        `select topic, partition, "offset", error_kind, error, value_base64, failed_at, replayed_at, stored_at from ${this.table}
-         ${where} order by failed_at desc, topic, partition, "offset" limit $2 offset $3`,
-        [includeReplayed, limit, offset],
-      );
+      const total = await c.query<{ n: number }>(this.sql.count, [includeReplayed]);
+      const r = await c.query<DeadLetterListRow>(this.sql.page, [includeReplayed, limit, offset]);
       return { rows: r.rows.map(toDeadLetterRow), total: total.rows[0].n, offset };
     });
   }
@@ -278,10 +253,8 @@ export class DeadLetters {
   /** Topics with dead letters to replay (only the id's topic when one is given). */
   private pendingTopics(filter: Coordinates | undefined, asNew: boolean): Promise<string[]> {
     return this.withClient(async (c) => {
-      const r = await c.query<{ topic: string }>(
-        `select distinct topic from ${this.table} where ${pending(asNew)} ${filter ? 'and topic = $1' : ''} order by topic`,
-        filter ? [filter.topic] : [],
-      );
+      const q = this.sql.replayTopics(asNew, filter?.topic);
+      const r = await c.query<{ topic: string }>(q.sql, q.params);
       return r.rows.map((x) => x.topic);
     });
   }
@@ -289,11 +262,8 @@ export class DeadLetters {
   /** Pending collision dead letters (of the id, when one is given): a plain replay leaves them. */
   private pendingCollisions(filter?: Coordinates): Promise<number> {
     return this.withClient(async (c) => {
-      const which = filter ? 'and topic = $1 and partition = $2 and "offset" = $3' : '';
-      const r = await c.query<{ n: number }>(
-        `select count(*)::int as n from ${this.table} where ${PENDING_DEAD_LETTER} and error_kind = 'collision' ${which}`,
-        filter ? [filter.topic, filter.partition, filter.offset] : [],
-      );
+      const q = this.sql.pendingCollisions(filter);
+      const r = await c.query<{ n: number }>(q.sql, q.params);
       return r.rows[0].n;
     });
   }
@@ -308,31 +278,13 @@ export class DeadLetters {
     return this.withClient(async (c) => {
       await c.query('begin');
       try {
-        const which = filter ? 'and partition = $3 and "offset" = $4' : '';
-        const rows = (
-          await c.query<ReplayRow>(
-            `select cluster, topic, partition, "offset", fingerprint, kafka_key_base64, value_base64, headers,
-               timestamp_ms, kafka_timestamp, error_kind from ${this.table}
-             where topic = $1 and ${pending(how.asNew)} ${which}
-             order by partition, "offset", cluster, fingerprint limit $2 for update skip locked`,
-            filter ? [topic, REPLAY_SLICE, filter.partition, filter.offset] : [topic, REPLAY_SLICE],
-          )
-        ).rows;
+        const slice = this.sql.replaySlice(topic, how.asNew, filter);
+        const rows = (await c.query<ReplayRow>(slice.sql, slice.params)).rows;
         if (rows.length > 0) {
           const messages = rows.map((r) => replayMessage(r, how.replayId, how.key, how.asNew));
           await producer.send({ topic, acks: -1, messages });
-          // Each row by its whole key: a slice may hold several clusters' dead letters.
-          await c.query(
-            `update ${this.table} set replayed_at = now() where topic = $1
-             and (cluster, partition, "offset", fingerprint) in (select * from unnest($2::text[], $3::int[], $4::bigint[], $5::text[]))`,
-            [
-              topic,
-              rows.map((r) => r.cluster),
-              rows.map((r) => r.partition),
-              rows.map((r) => r.offset),
-              rows.map((r) => r.fingerprint),
-            ],
-          );
+          const mark = this.sql.markReplayed(topic, rows);
+          await c.query(mark.sql, mark.params);
         }
         await c.query('commit');
         return rows.map((r) => formatCoordinates({ topic: r.topic, partition: r.partition, offset: Number(r.offset) }));

@@ -4,7 +4,6 @@
  * from the stored copy, written through the sink's own store adapters (same mapping, same
  * idempotence).
  */
-import { formatCoordinates, LEGACY_CLUSTER } from '../../lib/event/coordinates';
 import { quotesRoute } from '../../lib/routes/default';
 import {
   identityKey,
@@ -41,26 +40,12 @@ function differing(a: readonly StoredIdentity[], b: readonly StoredIdentity[]): 
 }
 
 /**
- * What a copy in the other store must share with a record, besides the cluster, to be its copy.
- * Copies of one identity with other content are reported apart ({@link differing}).
- */
-const copyKey = (i: StoredIdentity): string => formatCoordinates(i.coordinates);
-
-/**
- * The identities of `these` with no copy among `others`: none of the same identity, and none
- * from before identities had a cluster at the same coordinates (the sink takes such a copy for
- * the record of any cluster, so repairing it would write nothing); a record from before clusters
- * has its copy in any cluster's at its coordinates.
+ * The identities of `these` with no copy of the same identity among `others`. Copies of one
+ * identity with other content are reported apart ({@link differing}).
  */
 function withoutCopy(these: readonly StoredIdentity[], others: readonly StoredIdentity[]): StoredIdentity[] {
-  const same = new Set(others.map((i) => `${i.cluster}/${copyKey(i)}`));
-  const legacy = new Set(others.filter((i) => i.cluster === LEGACY_CLUSTER).map(copyKey));
-  const anyCluster = new Set(others.map(copyKey));
-  return these.filter((i) => {
-    const at = copyKey(i);
-    if (i.cluster === LEGACY_CLUSTER) return !anyCluster.has(at);
-    return !same.has(`${i.cluster}/${at}`) && !legacy.has(at);
-  });
+  const same = new Set(others.map(identityKey));
+  return these.filter((i) => !same.has(identityKey(i)));
 }
 
 /** Compares the stores over each range, record by record identity. */

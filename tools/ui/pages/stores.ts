@@ -1,5 +1,5 @@
 /** Stores: row and document counts; a consistency check over an offset range, with repair. */
-import { formatCoordinates, LEGACY_CLUSTER } from '../../../lib/event/coordinates';
+import { formatCoordinates, NO_CLUSTER } from '../../../lib/event/coordinates';
 import { identityKey, MAX_RANGE_OFFSETS, type OffsetRange, type StoredIdentity } from '../../../lib/sink/inspect';
 import { compareStores, repairStores, type RangeDiff, type RepairResult } from '../consistency';
 import type { UiContext } from '../context';
@@ -81,8 +81,8 @@ async function rangesOf(ctx: UiContext, c: Check): Promise<OffsetRange[]> {
 
 /** The cluster key a record's identity holds, as a tag: what tells two clusters' records at one offset apart. */
 const clusterTag = (cluster: string): Html =>
-  cluster === LEGACY_CLUSTER
-    ? html`<span class="tag cluster" title="stored before identities had a cluster">no cluster</span>`
+  cluster === NO_CLUSTER
+    ? html`<span class="tag cluster" title="decoded without a cluster key">no cluster</span>`
     : html`<span class="tag cluster" title="cluster key">${cluster}</span>`;
 
 function missingList(d: RangeDiff, missing: StoredIdentity[], where: string): Html | string {
