@@ -50,9 +50,11 @@ export const IDENTITY = ['cluster', 'topic', 'partition', 'offset'] as const;
 
 /**
  * A stored row `t` and an incoming record `x` at the same coordinates are different records (a
- * re-created topic, another cluster) when their fingerprints differ.
+ * re-created topic, another cluster) when their fingerprints differ. A row without one (written
+ * before fingerprints) cannot be told to be the same: it counts as another record, so the incoming
+ * one is a collision dead letter, kept, rather than taken for "already there" and dropped.
  */
-const RECORD_DIFFERS = 't."fingerprint" <> x."fingerprint"';
+const RECORD_DIFFERS = 't."fingerprint" is distinct from x."fingerprint"';
 
 /**
  * The records table of `type`: coordinates, the key once, the type's columns, the value's other

@@ -806,6 +806,21 @@ describe('lifecycle test findings', () => {
       assert.deepEqual([s.stores.postgres.written, s.stores.mongo.written], [1, 1]);
     }));
 
+  test('a row from before fingerprints is never taken for the record read again: the record is a collision, kept', () =>
+    withSandbox('nofp', async (sb) => {
+      const [q] = quotes(1, 810);
+      const ev = event([rec({ offset: 3, value: q })]);
+      await processBatch(ev, quoteType, sb, opts);
+      await sb.query(`update ${sb.tables.records} set fingerprint = null`);
+      const again = await processBatch(ev, quoteType, sb, opts);
+      assert.deepEqual(again.deadLettered.byKind, { collision: 1 });
+      const dls = await deadLetters(sb);
+      assert.deepEqual(
+        dls.map((d) => d.value_base64),
+        [b64(q)],
+      );
+    }));
+
   test('E: a dead letter and a record at one identity in one event: the record is not a collision', () =>
     withSandbox('deadfirst', async (sb) => {
       const [q] = quotes(1, 710);
