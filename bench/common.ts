@@ -78,7 +78,8 @@ export async function dropStores(configs: readonly Config[]): Promise<void> {
     const mongo = await MongoClient.connect(configs[0].MONGO_URL);
     try {
       for (const c of configs) {
-        await client.query(`drop table if exists ${qualifiedTable(c, 'records')}, ${qualifiedTable(c, 'deadLetters')}`);
+        const roles = ['records', 'deadLetters', 'tombstones', 'clusters'] as const;
+        await client.query(`drop table if exists ${roles.map((r) => qualifiedTable(c, r)).join(', ')}`);
         // A collection never written to does not exist; that is fine here.
         await mongo
           .db(c.MONGO_DATABASE)
