@@ -1,23 +1,34 @@
 /** `npm run migrate`: creates the Postgres tables and indexes and the Mongo indexes, if missing. */
 import { z } from 'zod';
 import { loadConfig, loadStackEnv, redactUrl, storesInUse, type Config } from '../lib/config';
-import { defineCommand, parseCommand } from '../tools/cli/args';
+import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { runMain } from '../tools/cli/main';
 import { reachable } from '../tools/cli/reachable';
 import { quotesRoute } from '../lib/routes/default';
 import { openStores } from '../lib/stores';
 import { qualifiedTable } from '../lib/postgres/names';
+import { BACKFILL_BATCH } from '../lib/postgres/evolve';
+import type { BackfillProgress } from '../lib/sink/evolve';
 
 export const MIGRATE = defineCommand({
   command: 'npm run migrate --',
   summary: [
     'Creates the PostgreSQL tables (records and dead letters, in POSTGRES_SCHEMA) and their indexes,',
     'and the MongoDB indexes, where missing; only for the stores SINK_STORES names. The handler does',
-    'the same once per container.',
+    'the same once per container. After a schema change that adds an optional property, fills the new',
+    'column (and the Mongo field) of the records stored before from what they keep, in batches, with',
+    'progress; a change that cannot be followed (a type change, a removed column, a new required',
+    'property) is refused in one line and nothing is applied.',
   ].join('\n'),
-  flags: {},
-  schema: z.object({}).strict(),
+  flags: {
+    batch: {
+      type: 'string',
+      value: 'N',
+      help: `rows or documents a backfill step updates at most (default ${BACKFILL_BATCH})`,
+    },
+  },
+  schema: z.object({ batch: intFlag(1, 100_000).optional() }).strict(),
   notes: ['Environment: POSTGRES_URL, POSTGRES_SCHEMA, POSTGRES_QUOTES_TABLE, MONGO_URL, MONGO_DATABASE, … (README).'],
 });
 
@@ -37,8 +48,12 @@ function readyLines(c: Config, used: readonly ('postgres' | 'mongo')[]): string[
   return lines;
 }
 
+/** One line per backfill step: where, what, and how far. */
+const progressLine = (p: BackfillProgress): string =>
+  `backfill ${p.table} (${p.columns.join(', ')}): ${p.scanned} looked at, ${p.filled} filled`;
+
 async function main(argv: string[]): Promise<void> {
-  parseCommand(MIGRATE, argv);
+  const flags = parseCommand(MIGRATE, argv);
   loadStackEnv();
   const c = loadConfig();
   printBanner('migrate', c, { stores: true });
@@ -46,7 +61,8 @@ async function main(argv: string[]): Promise<void> {
   // Only the databases SINK_STORES (and where dead letters go) names.
   const used = storesInUse(c);
   await reachable(c, used);
-  const stores = openStores(c, quotesRoute());
+  const evolution = { batch: flags.batch, onProgress: (p: BackfillProgress) => console.log(progressLine(p)) };
+  const stores = openStores(c, quotesRoute(), { evolution });
   try {
     await stores.ready();
     for (const line of readyLines(c, used)) console.log(line);

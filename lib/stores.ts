@@ -6,6 +6,7 @@
  */
 import { deadLetterStore, storesInUse, type Config } from './config';
 import type { RecordType } from './records/record-type';
+import type { EvolutionOptions } from './sink/evolve';
 import type * as MongoAdapter from './mongo/store';
 import type * as MongoDeadLetters from './mongo/dead-letters';
 import type { DeadLetterStore, RecordStore, Stores } from './sink/port';
@@ -36,28 +37,33 @@ interface Opened<T> {
   deadLetters: DeadLetterStore;
 }
 
-function openPostgres<T>(config: Config, type: RecordType<T>): Opened<T> {
-  const { postgresStores, createPostgresPool } = postgresAdapter();
-  return postgresStores(createPostgresPool(config), type, tablesFrom(config));
+/** What opening the stores may be told: how a schema change's backfill goes (`npm run migrate` shows its progress). */
+export interface OpenOptions {
+  evolution?: EvolutionOptions;
 }
 
-function openMongo<T>(config: Config, type: RecordType<T>): Opened<T> {
+function openPostgres<T>(config: Config, type: RecordType<T>, options: OpenOptions): Opened<T> {
+  const { postgresStores, createPostgresPool } = postgresAdapter();
+  return postgresStores(createPostgresPool(config), type, tablesFrom(config), options);
+}
+
+function openMongo<T>(config: Config, type: RecordType<T>, options: OpenOptions): Opened<T> {
   const { MongoStore, createMongoClient, mongoTargetFrom } = mongoAdapter();
   const client = createMongoClient(config);
   const target = { database: config.MONGO_DATABASE, collection: config.MONGO_DEAD_LETTER_COLLECTION };
   return {
-    records: new MongoStore(client, mongoTargetFrom(config), type),
+    records: new MongoStore(client, mongoTargetFrom(config), type, options),
     deadLetters: new (mongoDeadLetters().MongoDeadLetterStore)(client, target),
   };
 }
 
 /** The stores `config` asks for, on new clients; no I/O until used. */
-export function openStores<T>(config: Config, type: RecordType<T>): OpenStores<T> {
+export function openStores<T>(config: Config, type: RecordType<T>, options: OpenOptions = {}): OpenStores<T> {
   const deadIn = deadLetterStore(config);
   const used = storesInUse(config);
   const opened = {
-    postgres: used.includes('postgres') ? openPostgres(config, type) : undefined,
-    mongo: used.includes('mongo') ? openMongo(config, type) : undefined,
+    postgres: used.includes('postgres') ? openPostgres(config, type, options) : undefined,
+    mongo: used.includes('mongo') ? openMongo(config, type, options) : undefined,
   };
   const records = config.SINK_STORES.flatMap((name) => opened[name]?.records ?? []);
   const deadLetters = (opened[deadIn] as Opened<T>).deadLetters;

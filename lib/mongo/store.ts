@@ -18,6 +18,8 @@ import { sliceBounds } from '../sink/slices';
 import { keyBase64Of, storedKey, type StoredKey } from '../sink/value-parts';
 import { parseStoredId, storedId } from '../event/coordinates';
 import { QuotesSinkError } from '../errors';
+import type { EvolutionOptions } from '../sink/evolve';
+import { MongoEvolution } from './evolve';
 
 /** Client options from config: timeouts, a small pool, TLS when asked. */
 export function mongoOptions(c: Config): MongoClientOptions {
@@ -129,6 +131,7 @@ export class MongoStore<T> implements RecordStore<T> {
     private readonly client: MongoClient,
     private readonly target: MongoTarget,
     private readonly type: RecordType<T>,
+    private readonly options: { evolution?: EvolutionOptions } = {},
   ) {
     this.maxSlices = Math.max(1, Math.min(MAX_SLICES, client.options?.maxPoolSize ?? 1));
     this.db = client.db(target.database);
@@ -156,6 +159,7 @@ export class MongoStore<T> implements RecordStore<T> {
     // One index per call: FerretDB v1 drops the connection on a multi-index createIndexes whose
     // indexes already exist.
     for (const spec of mongoIndexes(this.type)) await this.collection().createIndex(spec);
+    await new MongoEvolution(this.db, this.records, this.type, this.options.evolution).evolve();
   }
 
   /**

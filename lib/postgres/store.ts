@@ -25,6 +25,8 @@ import { copyIn } from './copy';
 import { sliceBounds } from '../sink/slices';
 import { storedKey } from '../sink/value-parts';
 import { ident, qualified, tableName, type Tables } from './names';
+import { PostgresEvolution } from './evolve';
+import type { EvolutionOptions } from '../sink/evolve';
 
 /** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
 export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
@@ -84,7 +86,9 @@ const MISSING_COLUMNS = [
 
 /**
  * The schema, made sure of once per pool and tables: both adapters share it, and a failure is
- * forgotten so the next batch tries again. Serialised across containers by an advisory lock.
+ * forgotten so the next batch tries again. Serialised across containers by an advisory lock. With
+ * an evolution (the records table of a route), a change of the route's schema is checked first
+ * (refused: {@link SchemaEvolutionError}), and rows written before a new column get it filled.
  */
 class SchemaGate {
   private ready?: Promise<void>;
@@ -93,6 +97,8 @@ class SchemaGate {
     private readonly pool: pg.Pool,
     private readonly ddl: string,
     private readonly columns: readonly { tbl: string; col: string }[],
+    private readonly evolution?: PostgresEvolution<unknown>,
+    private readonly options: EvolutionOptions = {},
   ) {}
 
   ensure(): Promise<void> {
@@ -105,11 +111,17 @@ class SchemaGate {
 
   /**
    * DDL only when a table is missing: a least-privilege role (SELECT/INSERT/DELETE on existing
-   * tables, no CREATE on the database) can then write. The catalogue lookup needs no privilege.
+   * tables, no CREATE on the database) can then write. The catalogue lookups need no privilege.
    */
   private async migrateIfMissing(): Promise<void> {
-    const r = await this.pool.query<{ missing: number }>(MISSING_COLUMNS, [JSON.stringify(this.columns)]);
+    const [r, evolving] = await Promise.all([
+      this.pool.query<{ missing: number }>(MISSING_COLUMNS, [JSON.stringify(this.columns)]),
+      this.evolution?.check(this.pool),
+    ]);
     if (r.rows[0].missing > 0) await this.migrate();
+    // Added columns, or a backfill an earlier run left halfway (its columns are still marked).
+    if (this.evolution && (evolving?.added.length || evolving?.pending.length))
+      await this.evolution.backfill(this.pool, this.options);
   }
 
   private async migrate(): Promise<void> {
@@ -117,7 +129,10 @@ class SchemaGate {
     try {
       await client.query('begin');
       await client.query("select pg_advisory_xact_lock(hashtext('quotes-sink:migrate'))");
+      // Under the lock: what another container added meanwhile is not added (nor marked) twice.
+      const added = (await this.evolution?.check(client))?.added ?? [];
       await client.query(this.ddl);
+      await this.evolution?.markPending(client, added);
       await client.query('commit');
     } catch (e) {
       await client.query('rollback').catch(() => undefined);
@@ -505,7 +520,7 @@ export function postgresStores<T>(
   pool: pg.Pool,
   type: RecordType<T>,
   tables: Tables,
-  options: { copy?: boolean } = {},
+  options: { copy?: boolean; evolution?: EvolutionOptions } = {},
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
   const expected = [
     ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
@@ -513,7 +528,8 @@ export function postgresStores<T>(
     ...appliedTombstonesTable.columns.map((c) => ({ tbl: qualified(tables, 'tombstones'), col: c.name })),
     ...clustersTable.columns.map((c) => ({ tbl: qualified(tables, 'clusters'), col: c.name })),
   ];
-  const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
+  const evolution = new PostgresEvolution(qualified(tables, 'records'), type) as PostgresEvolution<unknown>;
+  const gate = new SchemaGate(pool, schemaSql(type, tables), expected, evolution, options.evolution);
   return {
     records: new PostgresStore(pool, gate, type, tables, options),
     deadLetters: new PostgresDeadLetterStore(pool, gate, tables),

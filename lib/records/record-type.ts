@@ -21,6 +21,10 @@ export interface Column<T> {
   field?: string;
   /** The column's value for a validated record (a column with a `field` holds that field instead). */
   from: (value: T) => unknown;
+  /** The schema's top-level property the column is derived from (a route's columns). */
+  property?: string;
+  /** Whether the schema requires that property: a new required property cannot be evolved into. */
+  required?: boolean;
 }
 
 /** A secondary index on the type's own data, in both stores (or in one: the other's list is empty). */
@@ -36,6 +40,8 @@ export interface RecordIndex {
 export interface RecordType<T> {
   /** Short name, used in logs. */
   name: string;
+  /** The sink file's route the type is made from, if any (named in errors). */
+  route?: string;
   /** Validates a decoded JSON value; unknown fields are kept (passthrough). */
   schema: z.ZodType<T, z.ZodTypeDef, unknown>;
   /**

@@ -54,9 +54,16 @@ export function routeRecordType<T extends Record<string, unknown>>(
   plan: RoutePlan,
   validate: CompiledValidator,
 ): RecordType<T> {
+  const required = new Set(Array.isArray(plan.schema.required) ? (plan.schema.required as string[]) : []);
   const columns = plan.postgres.columns.map((c): Column<T> => {
     const from = (v: T) => v[c.property] ?? null;
-    const base = { name: c.column, sqlType: c.sqlType, ...(c.notNull ? { notNull: true } : {}) };
+    const base = {
+      name: c.column,
+      sqlType: c.sqlType,
+      property: c.property,
+      ...(required.has(c.property) ? { required: true } : {}),
+      ...(c.notNull ? { notNull: true } : {}),
+    };
     return c.field ? { ...base, field: c.property, from } : { ...base, from };
   });
   const indexed = plan.postgres.columns.filter((c) => c.index || plan.mongo.indexes.includes(c.property));
@@ -67,6 +74,7 @@ export function routeRecordType<T extends Record<string, unknown>>(
   }));
   return {
     name: `${plan.name} record`,
+    route: plan.name,
     schema: validatorSchema<T>(validate),
     accepts: (value: unknown): value is T => validate(value),
     columns,
