@@ -2,7 +2,7 @@
  * `produce --topic T --file F.jsonl` on the real Kafka (issue 21 item 7): any JSON, one record per
  * line, read back byte for byte with its key; a file with a bad line sends nothing (exit 2, one line
  * per bad line naming file and line). Then `record --topic` turns that topic's records into an event
- * the function takes, whatever the topic.
+ * fixture, and `serverless invoke local` (`npm run invoke -- -p FILE`) runs the function on it.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventRecords, parseEvent } from '../../lib/event/parse';
 import { lane, readTopic, type Lane } from '../helpers/lane';
-import { runCommand, TSX, type RunResult } from '../helpers/run';
+import type { BatchSummary } from '../../lib/sink/batch';
+import { runCommand, SERVERLESS, TSX, type RunResult } from '../helpers/run';
 
 const NO_STACK_TRACE = /\n\s+at /;
 
@@ -130,5 +131,22 @@ describe('produce --file F.jsonl', () => {
     assert.ok(records.every((x) => x.topic === l.topic));
     const values = records.map((x) => Buffer.from(x.value ?? '', 'base64').toString('utf8'));
     for (let i = 0; i < 50; i++) assert.ok(values.includes(line(i)), `line ${i + 1} missing from the event`);
+  });
+
+  test('npm run invoke -p FIXTURE (serverless invoke local) takes that event: every record accounted for', async () => {
+    // The fixture the test above recorded; the function's tables and collection are the lane's own.
+    const env = Object.entries({ ...l.sb.env, LOG_LEVEL: 'silent' }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const fixture = path.join(dir, 'event.json');
+    const r = await runCommand(SERVERLESS, ['invoke', 'local', '-f', 'sink', '-p', fixture, ...env], {}, 120_000);
+    assert.equal(r.code, 0, `invoke local failed:\n${r.stdout}\n${r.stderr}`);
+    // The summary is the last JSON object invoke local prints (after the function's metrics line).
+    const start = r.stdout.lastIndexOf('\n{\n');
+    const summary = JSON.parse(r.stdout.slice(start >= 0 ? start + 1 : r.stdout.indexOf('{'))) as BatchSummary;
+    assert.equal(summary.received, 56);
+    assert.deepEqual(Object.keys(summary.partitions).sort(), [0, 1, 2].map((p) => `${l.topic}-${p}`).sort());
+    // Stored or a dead letter, each record once, whatever the function makes of this topic's values.
+    const { rows, docs, deadLetters } = await l.sb.counts();
+    assert.equal(rows + deadLetters, 56, JSON.stringify(summary));
+    assert.equal(docs, rows);
   });
 });
