@@ -94,7 +94,8 @@ export const PRODUCE = defineCommand({
     [
       'A .jsonl file is checked whole before anything is sent: a line that is not JSON (or, with --key, has no',
       'string, number or boolean there) is reported as FILE:LINE, every one, and nothing is sent (exit 2).',
-      "Each record's value is its line exactly as written; blank lines are skipped.",
+      "Each record's value is its line exactly as written; blank lines are skipped. With a JSON array (quotes),",
+      'a record with nothing at --key gets no key, as one without a character does by default.',
     ].join('\n'),
     [
       'The topic must exist (Kafka here does not create topics on use): --create-topic, or',

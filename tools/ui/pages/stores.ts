@@ -122,7 +122,7 @@ function missingLabel(s: StoreView, stores: readonly StoreView[]): string {
 
 function differences(d: RangeDiff, stores: readonly StoreView[]): Html {
   if (missingCount(d) + d.differing.length === 0) return html`<span class="ok">consistent</span>`;
-  return html`${stores.map((s) => missingList(d, d.missing[s.name] ?? [], missingLabel(s, stores)))}${missingList(d, d.differing, 'in both, with different content (not repaired)')}`;
+  return html`${stores.map((s) => missingList(d, d.missing[s.name] ?? [], missingLabel(s, stores)))}${missingList(d, d.differing, `in ${stores.length === 2 ? 'both' : 'two stores'}, with different content (not repaired)`)}`;
 }
 
 function diffTable(diffs: RangeDiff[], stores: readonly StoreView[]): Html {
