@@ -4,7 +4,7 @@
  * sample quotes shipped in data/, so it works offline. `--help` lists the options.
  */
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { z } from 'zod';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
 import { createKafka } from '../tools/kafka';
@@ -24,6 +24,8 @@ import {
   readQuotes,
   syntheticMessages,
 } from '../tools/producer/publish';
+import { readJsonLines, isJsonLinesFile } from '../tools/producer/lines';
+import { JSON_POINTER } from '../tools/producer/pointer';
 import { perSecond, runRounds, type RoundResult } from '../tools/producer/rounds';
 import { progressBar } from '../tools/cli/progress';
 
@@ -32,9 +34,14 @@ export const PRODUCE = defineCommand({
   summary: [
     'Publishes quotes to Kafka, one record per quote (key = character, headers source and fetched-at,',
     'acks=all, idempotent producer). With no source: the sample file data/sample-quotes.json.',
+    'A .jsonl (or .ndjson) file is any JSON, one record per line, for any topic: --topic T --file F.jsonl.',
   ].join('\n'),
   flags: {
-    file: { type: 'string', value: 'PATH', help: 'a JSON array of quotes (default: the sample file)' },
+    file: {
+      type: 'string',
+      value: 'PATH',
+      help: 'a JSON array of quotes (default: the sample file), or .jsonl/.ndjson: any JSON, one record a line',
+    },
     url: { type: 'string', value: 'URL', help: 'fetch a JSON array of quotes from URL' },
     api: {
       type: 'boolean',
@@ -44,6 +51,11 @@ export const PRODUCE = defineCommand({
     seed: { type: 'string', value: 'S', help: 'seed of --synthetic (default 42; round k of --every uses S+k-1)' },
     'invalid-ratio': { type: 'string', value: 'R', help: 'share of bad records in --synthetic, 0 to 1 (default 0)' },
     topic: { type: 'string', value: 'T', help: 'topic (default KAFKA_TOPIC, "quotes")' },
+    key: {
+      type: 'string',
+      value: 'POINTER',
+      help: 'key = the value at this JSON Pointer in each record, e.g. /id (default: /character; none for .jsonl)',
+    },
     'no-key': { type: 'boolean', help: 'publish without keys (default: key = character)' },
     every: { type: 'string', value: 'SECONDS', help: 'publish again every SECONDS (start to start) until Ctrl-C' },
     'create-topic': { type: 'boolean', help: 'create the topic if it does not exist' },
@@ -61,6 +73,7 @@ export const PRODUCE = defineCommand({
       seed: intFlag(0, 2 ** 32 - 1).optional(),
       'invalid-ratio': numberFlag(0, 1).optional(),
       topic: topicFlag().optional(),
+      key: z.string().regex(JSON_POINTER, 'takes a JSON Pointer: "" or /-separated tokens, e.g. /id').optional(),
       'no-key': z.boolean().optional(),
       every: numberFlag(0, 86_400, true).optional(),
       'create-topic': z.boolean().optional(),
@@ -68,6 +81,7 @@ export const PRODUCE = defineCommand({
     })
     .strict()
     .superRefine(exclusive('synthetic', 'file', 'url', 'api'))
+    .superRefine(exclusive('key', 'no-key', 'synthetic'))
     .superRefine(requires('invalid-ratio', 'synthetic'))
     .superRefine(requires('seed', 'synthetic'))
     .superRefine(requires('partitions', 'create-topic')),
@@ -76,6 +90,12 @@ export const PRODUCE = defineCommand({
       `The tutorial's quotes API (${QUOTES_API_URL}) stopped serving in 2025:`,
       '--api is kept for the record. The shipped sample file is the offline default; --url takes any',
       'URL serving a JSON array (or one object) of quotes.',
+    ].join('\n'),
+    [
+      'A .jsonl file is checked whole before anything is sent: a line that is not JSON (or, with --key, has no',
+      'string, number or boolean there) is reported as FILE:LINE, every one, and nothing is sent (exit 2).',
+      "Each record's value is its line exactly as written; blank lines are skipped. With a JSON array (quotes),",
+      'a record with nothing at --key gets no key, as one without a character does by default.',
     ].join('\n'),
     [
       'The topic must exist (Kafka here does not create topics on use): --create-topic, or',
@@ -88,12 +108,18 @@ type Options = z.infer<typeof PRODUCE.schema>;
 const say = (m: string) => process.stderr.write(`[produce] ${m}\n`);
 
 /** Where the quotes of a round come from. */
-type Source = { kind: 'synthetic'; n: number } | { kind: 'url'; url: string } | { kind: 'file'; file: string };
+type Source =
+  | { kind: 'synthetic'; n: number }
+  | { kind: 'url'; url: string }
+  | { kind: 'file'; file: string }
+  | { kind: 'lines'; file: string };
 
 function sourceOf(o: Options): Source {
   if (o.synthetic !== undefined) return { kind: 'synthetic', n: o.synthetic };
   const url = o.url ?? (o.api ? QUOTES_API_URL : undefined);
-  return url ? { kind: 'url', url } : { kind: 'file', file: path.resolve(o.file ?? SAMPLE_FILE) };
+  if (url) return { kind: 'url', url };
+  const file = path.resolve(o.file ?? SAMPLE_FILE);
+  return isJsonLinesFile(file) ? { kind: 'lines', file } : { kind: 'file', file };
 }
 
 /** The source as a header value and in messages: the file relative to the project when inside it. */
@@ -119,25 +145,43 @@ async function ensureTopic(c: Config, kafka: Kafka, topic: string, o: Options): 
   }
 }
 
+/** What a round sends: its messages, how many, and how its line describes them. */
+interface Batch {
+  messages: Iterable<Message>;
+  count: number;
+  /** What the round's line says after the topic, given how many were sent. */
+  what: (sent: number) => string;
+}
+
+/** The records of a JSON Lines file (every line checked first: a bad one is an InputError, exit 2). */
+function linesBatch(file: string, o: Options, label: string): Batch {
+  const messages = readJsonLines(file, { key: o['no-key'] ? undefined : o.key, source: label }, label);
+  return { messages, count: messages.length, what: () => `from ${label}` };
+}
+
+/** A round's records, generated, fetched or read. */
+async function batchOf(s: Source, o: Options, round: number): Promise<Batch> {
+  const label = describe(s);
+  const opts = { key: !o['no-key'], keyPointer: o.key, source: label };
+  if (s.kind === 'lines') return linesBatch(s.file, o, label);
+  if (s.kind === 'synthetic') {
+    const seed = (o.seed ?? 42) + round - 1;
+    const invalid = Math.floor(s.n * (o['invalid-ratio'] ?? 0));
+    const messages = syntheticMessages(s.n, seed, o['invalid-ratio'] ?? 0, opts);
+    return { messages, count: s.n, what: (sent) => `(${sent - invalid} valid, ${invalid} invalid, seed ${seed})` };
+  }
+  const quotes = s.kind === 'url' ? await fetchQuotes(s.url) : readQuotes(s.file);
+  return { messages: quoteMessages(quotes, opts), count: quotes.length, what: () => `from ${label}` };
+}
+
 /** One round: fetch or read (or generate), split, publish; returns what it sent and how long it took. */
 async function publishRound(kafka: Kafka, topic: string, s: Source, o: Options, round: number): Promise<RoundResult> {
   const t0 = Date.now();
-  const key = !o['no-key'];
-  const label = describe(s);
-  if (s.kind === 'synthetic') {
-    const seed = (o.seed ?? 42) + round - 1;
-    const ratio = o['invalid-ratio'] ?? 0;
-    const bar = progressBar(s.n, 'records');
-    const sent = await publish(kafka, topic, syntheticMessages(s.n, seed, ratio, { key, source: label }), bar.update);
-    bar.done();
-    const invalid = Math.floor(s.n * ratio);
-    return report(round, sent, topic, t0, `(${sent - invalid} valid, ${invalid} invalid, seed ${seed})`);
-  }
-  const quotes = s.kind === 'url' ? await fetchQuotes(s.url) : readQuotes(s.file);
-  const bar = progressBar(quotes.length, 'records');
-  const sent = await publish(kafka, topic, quoteMessages(quotes, { key, source: label }), bar.update);
+  const batch = await batchOf(s, o, round);
+  const bar = progressBar(batch.count, 'records');
+  const sent = await publish(kafka, topic, batch.messages, bar.update);
   bar.done();
-  return report(round, sent, topic, t0, `from ${label}`);
+  return report(round, sent, topic, t0, batch.what(sent));
 }
 
 /** The round's line: its own records, time and rate (not the run's totals). */
@@ -156,8 +200,9 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const topic = o.topic ?? config.KAFKA_TOPIC;
   const source = sourceOf(o);
-  // A missing or malformed file is reported before anything connects.
+  // A missing or malformed file (every bad line of a .jsonl) is reported before anything connects.
   if (source.kind === 'file') readQuotes(source.file);
+  if (source.kind === 'lines') linesBatch(source.file, o, describe(source));
   printBanner('produce', config, { topic });
   const kafka = createKafka(config, 'quotes-sink-producer');
   await ensureTopic(config, kafka, topic, o);

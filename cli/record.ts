@@ -1,17 +1,19 @@
 /**
- * `npm run record -- --out FILE [--source msk|self-managed] [--batch-size N] [--wait-ms MS] [--from-beginning]`
- * Reads the next batch from the topic, from where the emulator's group (KAFKA_GROUP_ID) stands,
- * without committing anything for that group, and writes it as a Lambda event fixture.
+ * `npm run record -- --out FILE [--topic T] [--group G] [--source msk|self-managed] [--batch-size N]
+ * [--wait-ms MS] [--from-beginning]`
+ * Reads the next batch from a topic (any topic: KAFKA_TOPIC by default), from where a consumer group
+ * (the emulator's, KAFKA_GROUP_ID, by default) stands, without committing anything for that group,
+ * and writes it as a Lambda event fixture.
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import { z } from 'zod';
-import { defineCommand, enumFlag, intFlag, parseCommand } from '../tools/cli/args';
+import { defineCommand, enumFlag, exclusive, intFlag, parseCommand, topicFlag } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { runMain } from '../tools/cli/main';
 import { checkKafka } from '../tools/cli/reachable';
-import { loadConfig, loadStackEnv } from '../lib/config';
+import { loadConfig, loadStackEnv, type Config } from '../lib/config';
 import { QuotesSinkError } from '../lib/errors';
 import { buildEvent, fromKafkaMessage } from '../tools/emulator/event';
 import type { KafkaEventRecord } from '../lib/event/types';
@@ -22,6 +24,8 @@ export const RECORD_COMMAND = defineCommand({
   summary: "Writes the next batch of the topic, from where the emulator's group stands, as a Lambda event fixture.",
   flags: {
     out: { type: 'string', value: 'FILE', help: 'where to write the event (required)' },
+    topic: { type: 'string', value: 'T', help: 'the topic to record (default KAFKA_TOPIC, "quotes")' },
+    group: { type: 'string', value: 'G', help: 'start where this group stands (default KAFKA_GROUP_ID)' },
     source: { type: 'string', value: 'S', help: 'self-managed (default) or msk: the event shape' },
     'batch-size': { type: 'string', value: 'N', help: 'records to record, 1..10000 (default 100)' },
     'wait-ms': { type: 'string', value: 'MS', help: 'how long to wait for records (default 3000)' },
@@ -30,13 +34,24 @@ export const RECORD_COMMAND = defineCommand({
   schema: z
     .object({
       out: z.string().min(1),
+      topic: topicFlag().optional(),
+      group: z.string().min(1).optional(),
       source: enumFlag(['self-managed', 'msk']).default('self-managed'),
       'batch-size': intFlag(1, 10_000).default('100'),
       'wait-ms': intFlag(0, 600_000).default('3000'),
       'from-beginning': z.boolean().default(false),
     })
-    .strict(),
+    .strict()
+    .superRefine(exclusive('group', 'from-beginning')),
+  notes: [
+    [
+      'Any topic: the event holds its records as the event source mapping would deliver them, whatever',
+      'their values; `npm run invoke -- -p FILE` runs the function on it.',
+    ].join('\n'),
+  ],
 });
+
+type Options = z.infer<typeof RECORD_COMMAND.schema>;
 
 /** Nothing to record: the group has read everything (exit 1, saying what to do). */
 export class NothingToRecordError extends QuotesSinkError {}
@@ -82,27 +97,32 @@ async function readRecords(
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
+/** The records to record: from `group`'s committed offsets, or (no group) from the topic's start. */
+async function recordBatch(config: Config, topic: string, group: string | undefined, o: Options) {
+  const kafka = createKafka(config, 'quotes-sink-recorder');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const start = await startOffsets(admin, topic, group);
+    return await readRecords(kafka, admin, topic, start, o['batch-size'], o['wait-ms']);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const o = parseCommand(RECORD_COMMAND, argv);
   loadStackEnv();
   const config = loadConfig();
-  const topic = config.KAFKA_TOPIC;
-  printBanner('record', config, { topic, group: o['from-beginning'] ? undefined : config.KAFKA_GROUP_ID });
+  const topic = o.topic ?? config.KAFKA_TOPIC;
+  const group = o['from-beginning'] ? undefined : (o.group ?? config.KAFKA_GROUP_ID);
+  printBanner('record', config, { topic, group });
   await checkKafka(config); // one line within seconds, not kafkajs's retries
-  const kafka = createKafka(config, 'quotes-sink-recorder');
-  const admin = kafka.admin();
-  await admin.connect();
-  let records: KafkaEventRecord[];
-  try {
-    const start = await startOffsets(admin, topic, o['from-beginning'] ? undefined : config.KAFKA_GROUP_ID);
-    records = await readRecords(kafka, admin, topic, start, o['batch-size'], o['wait-ms']);
-  } finally {
-    await admin.disconnect();
-  }
+  const records = await recordBatch(config, topic, group, o);
   if (records.length === 0) {
-    const where = o['from-beginning'] ? 'the topic is empty' : `group ${config.KAFKA_GROUP_ID} has read everything`;
+    const where = group === undefined ? 'the topic is empty' : `group ${group} has read everything`;
     throw new NothingToRecordError(
-      `no records in ${topic} within ${o['wait-ms']} ms (${where}); nothing written${o['from-beginning'] ? '' : ': try --from-beginning'}`,
+      `no records in ${topic} within ${o['wait-ms']} ms (${where}); nothing written${group === undefined ? '' : ': try --from-beginning'}`,
     );
   }
   const event = buildEvent(o.source, config.KAFKA_BROKERS, records);

@@ -43,8 +43,10 @@ after(async () => {
 
 /** The UI's inspectors on the sandbox; the Mongo one told of no cluster at all (the check must not need it). */
 const inspectors = () => ({
-  postgres: new PostgresRecordInspector(pool, tablesFrom(sb.config), quoteType),
-  mongo: new MongoRecordInspector(mongo, mongoTargetFrom(sb.config), [], quoteType),
+  records: [
+    new PostgresRecordInspector(pool, tablesFrom(sb.config), quoteType),
+    new MongoRecordInspector(mongo, mongoTargetFrom(sb.config), [], quoteType),
+  ],
   deadLetters: new PostgresDeadLetterInspector(pool, tablesFrom(sb.config)),
 });
 
@@ -71,17 +73,17 @@ test('two clusters at one offset, one missing from Mongo: reported by identity, 
 
   const range = { topic, partition: 0, from: 0, to: 10 };
   const [diff] = await compareStores(inspectors(), [range]);
-  assert.equal(diff.postgres, 2, 'two rows: one per cluster');
-  assert.equal(diff.mongo, 1);
+  assert.equal(diff.stored.postgres, 2, 'two rows: one per cluster');
+  assert.equal(diff.stored.mongo, 1);
   assert.deepEqual(
-    diff.onlyPostgres.map(identityOnly),
+    diff.missing.mongo.map(identityOnly),
     [{ cluster: b, coordinates: at }],
     "B's record is missing from Mongo",
   );
   assert.deepEqual(diff.differing, []);
-  assert.deepEqual(diff.onlyMongo, []);
+  assert.deepEqual(diff.missing.postgres, []);
 
-  const repaired = await repairStores(inspectors(), sb.records, [diff]);
+  const repaired = await repairStores(inspectors().records, sb.records, [diff]);
   assert.deepEqual(repaired, { written: { postgres: 0, mongo: 1 }, failed: [] });
   const copyB = await docs.findOne({ _id: storedId(b, at) });
   assert.ok(copyB, "B's document is back");
@@ -102,8 +104,11 @@ test('two clusters at one offset, one missing from Mongo: reported by identity, 
   assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 0 });
 
   const [after] = await compareStores(inspectors(), [range]);
-  assert.deepEqual([after.onlyPostgres, after.onlyMongo, after.postgres, after.mongo], [[], [], 2, 2]);
-  const again = await repairStores(inspectors(), sb.records, [after]);
+  assert.deepEqual(
+    [after.missing.mongo, after.missing.postgres, after.stored.postgres, after.stored.mongo],
+    [[], [], 2, 2],
+  );
+  const again = await repairStores(inspectors().records, sb.records, [after]);
   assert.deepEqual(again, { written: { postgres: 0, mongo: 0 }, failed: [] }, 'a second repair writes nothing');
   assert.deepEqual(await sb.counts(), { rows: 2, docs: 2, deadLetters: 0 });
 });

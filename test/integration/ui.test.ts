@@ -279,7 +279,7 @@ test(
 
       await page.locator('button.repair').click();
       await page.locator('.notice.ok').waitFor();
-      assert.match(await page.locator('.notice').innerText(), /1 written to Mongo, 1 written to Postgres/);
+      assert.match(await page.locator('.notice').innerText(), /1 written to Postgres, 1 written to Mongo/);
       for (const row of await page.locator('table.consistency tbody tr').all())
         assert.equal(await row.getAttribute('data-differences'), '0');
       const repaired = await collection.findOne({ _id: original._id });

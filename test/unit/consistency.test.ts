@@ -75,13 +75,12 @@ const range = { topic: 't', partition: 0, from: 0, to: 9 };
 test('several clusters at one offset are several records; repair writes exactly the missing ones', async () => {
   const postgres = inspector('postgres', [id('A', 1), id('B', 1), id('A', 2)]);
   const mongo = inspector('mongo', [id('A', 1), id('A', 2), id('C', 2)]);
-  const [d] = await compareStores({ postgres, mongo, deadLetters: noDeadLetters }, [range]);
-  assert.deepEqual([d.postgres, d.mongo], [3, 3]);
-  assert.deepEqual(d.onlyPostgres, [id('B', 1)]);
-  assert.deepEqual(d.onlyMongo, [id('C', 2)]);
+  const [d] = await compareStores({ records: [postgres, mongo], deadLetters: noDeadLetters }, [range]);
+  assert.deepEqual(d.stored, { postgres: 3, mongo: 3 });
+  assert.deepEqual(d.missing, { mongo: [id('B', 1)], postgres: [id('C', 2)] });
 
   const [toPostgres, toMongo] = [store('postgres'), store('mongo')];
-  const r = await repairStores({ postgres, mongo }, [toPostgres, toMongo], [d]);
+  const r = await repairStores([postgres, mongo], [toPostgres, toMongo], [d]);
   assert.deepEqual(r, { written: { postgres: 1, mongo: 1 }, failed: [] });
   assert.deepEqual(postgres.asked, ['B/t/0/1']);
   assert.deepEqual(mongo.asked, ['C/t/0/2']);
@@ -101,14 +100,12 @@ test('a record gone since the comparison is reported, not silently skipped', asy
   const mongo = inspector('mongo', []);
   const diff = {
     ...range,
-    postgres: 1,
-    mongo: 0,
+    stored: { postgres: 1, mongo: 0 },
     deadLetters: 0,
-    onlyPostgres: [id('A', 4)],
-    onlyMongo: [],
+    missing: { mongo: [id('A', 4)], postgres: [] },
     differing: [],
   };
-  const r = await repairStores({ postgres, mongo }, [store('postgres'), store('mongo')], [diff]);
+  const r = await repairStores([postgres, mongo], [store('postgres'), store('mongo')], [diff]);
   assert.deepEqual(r, {
     written: { postgres: 0, mongo: 0 },
     failed: [{ identity: 'A/t/0/4', reason: 'no longer in postgres' }],
@@ -129,18 +126,39 @@ test('copies of one identity with different fingerprints are reported as differi
   ];
   const [d] = await compareStores(
     {
-      postgres: inspector('postgres', pg),
-      mongo: inspector('mongo', mongo),
+      records: [inspector('postgres', pg), inspector('mongo', mongo)],
       deadLetters: { offsetsIn: () => Promise.resolve([]) },
     },
     [range],
   );
   assert.deepEqual(d.differing.map(identityKey), ['A/t/0/2'], 'a copy without a fingerprint is not compared');
-  assert.deepEqual([d.onlyPostgres, d.onlyMongo], [[], []]);
+  assert.deepEqual(d.missing, { postgres: [], mongo: [] });
   const targets = [store('postgres'), store('mongo')];
-  await repairStores({ postgres: inspector('postgres', pg), mongo: inspector('mongo', mongo) }, targets, [d]);
+  await repairStores([inspector('postgres', pg), inspector('mongo', mongo)], targets, [d]);
   assert.deepEqual(
     targets.map((t) => t.got.length),
     [0, 0],
   );
+});
+
+test('a third store, by its name: compared with the others, and repaired from whichever holds a record', async () => {
+  const postgres = inspector('postgres', [id('A', 1), id('A', 2)]);
+  const mongo = inspector('mongo', [id('A', 1), id('A', 3)]);
+  const mem = inspector('mem', [id('A', 1), id('A', 2), { ...id('A', 1), cluster: 'B' }]);
+  const [d] = await compareStores({ records: [postgres, mongo, mem], deadLetters: noDeadLetters }, [range]);
+  assert.deepEqual(d.stored, { postgres: 2, mongo: 2, mem: 3 });
+  assert.deepEqual(d.missing, {
+    postgres: [id('B', 1), id('A', 3)],
+    mongo: [id('B', 1), id('A', 2)],
+    mem: [id('A', 3)],
+  });
+  const targets = [store('postgres'), store('mongo'), store('mem')];
+  const r = await repairStores([postgres, mongo, mem], targets, [d]);
+  assert.deepEqual(r, { written: { postgres: 2, mongo: 2, mem: 1 }, failed: [] });
+  assert.deepEqual(
+    targets.map((t) => t.got.map((g) => identityKey({ cluster: g.meta.cluster, coordinates: g.meta.coordinates }))),
+    [['B/t/0/1', 'A/t/0/3'], ['B/t/0/1', 'A/t/0/2'], ['A/t/0/3']],
+  );
+  // Each copy from the first other store holding it: postgres is asked first, then the next.
+  assert.deepEqual(mongo.asked, ['B/t/0/1', 'A/t/0/3', 'A/t/0/3']);
 });

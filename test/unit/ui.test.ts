@@ -14,7 +14,7 @@ import {
   toGoodRecord,
   type StoredRecord,
 } from '../../lib/sink/inspect';
-import { fateOf, offsetRanges, show } from '../../tools/ui/fate';
+import { fateLabel, fateOf, offsetRanges, show } from '../../tools/ui/fate';
 import { escapeHtml, html, raw, visible } from '../../tools/ui/html';
 import { lagOf } from '../../tools/ui/kafka-view';
 import { intParam, UiInputError } from '../../tools/ui/route';
@@ -44,14 +44,41 @@ test('control characters and bidi overrides are made visible; newlines only kept
 test('fate: the stores decide first, then the committed offset, then tombstone or missing', () => {
   const s = {} as StoredRecord;
   const dl = {} as never;
-  assert.equal(fateOf(5, false, { postgres: s, mongo: s }, -1), 'stored', 'written before its offset is committed');
-  assert.equal(fateOf(5, false, { deadLetter: dl }, 9), 'dead-letter');
-  assert.equal(fateOf(5, false, { postgres: s }, 9), 'postgres-only');
-  assert.equal(fateOf(5, false, { mongo: s }, 9), 'mongo-only');
-  assert.equal(fateOf(5, true, {}, 5), 'not-consumed');
-  assert.equal(fateOf(5, true, {}, -1), 'not-consumed');
-  assert.equal(fateOf(5, true, {}, 6), 'tombstone');
-  assert.equal(fateOf(5, false, {}, 6), 'missing');
+  /** What two stores hold: `postgres` and `mongo`, each a copy or nothing. */
+  const held = (postgres?: StoredRecord, mongo?: StoredRecord) => ({ stored: { postgres, mongo } });
+  assert.equal(fateOf(5, false, held(s, s), -1), 'stored', 'written before its offset is committed');
+  assert.equal(fateOf(5, false, { ...held(), deadLetter: dl }, 9), 'dead-letter');
+  assert.equal(fateOf(5, false, held(s), 9), 'postgres-only');
+  assert.equal(fateOf(5, false, held(undefined, s), 9), 'mongo-only');
+  assert.equal(fateOf(5, true, held(), 5), 'not-consumed');
+  assert.equal(fateOf(5, true, held(), -1), 'not-consumed');
+  assert.equal(fateOf(5, true, held(), 6), 'tombstone');
+  assert.equal(fateOf(5, false, held(), 6), 'missing');
+  // A third store, by its name: in all, in one alone, in two of three.
+  const three = (a?: StoredRecord, b?: StoredRecord, c?: StoredRecord) => ({
+    stored: { postgres: a, mongo: b, mem: c },
+  });
+  assert.equal(fateOf(5, false, three(s, s, s), 9), 'stored');
+  assert.equal(fateOf(5, false, three(undefined, undefined, s), 9), 'mem-only');
+  assert.equal(fateOf(5, false, three(s, undefined, s), 9), 'partial');
+});
+
+test('fate labels name the stores from their labels', () => {
+  const s = {} as StoredRecord;
+  const stores = [
+    { name: 'postgres', label: 'Postgres', unit: 'row' },
+    { name: 'mongo', label: 'Mongo', unit: 'document' },
+  ];
+  const both = { stored: { postgres: s, mongo: s } };
+  const pgOnly = { stored: { postgres: s, mongo: undefined } };
+  assert.equal(fateLabel('stored', stores, both), 'Postgres row + Mongo document');
+  assert.equal(fateLabel('postgres-only', stores, pgOnly), 'Postgres row only (missing from Mongo)');
+  assert.equal(fateLabel('missing', stores, { stored: {} }), 'consumed, in no store (deleted by a later tombstone?)');
+  const three = [...stores, { name: 'mem', label: 'Memory', unit: 'entry' }];
+  assert.equal(
+    fateLabel('partial', three, { stored: { postgres: s, mongo: undefined, mem: s } }),
+    'Postgres row + Memory entry only (missing from Mongo)',
+  );
 });
 
 test('bytes are shown as pretty JSON, text, or base64 when not UTF-8', () => {

@@ -9,6 +9,17 @@ import { QuotesSinkError, type QuotesSinkErrorOptions } from '../../lib/errors';
 /** The command line is wrong: unknown flag, missing value, bad number, conflicting flags. Exit 2. */
 export class UsageError extends QuotesSinkError {}
 
+/**
+ * The input a command was given is wrong where a file's contents are (a line that is not JSON):
+ * exit 2, like a usage mistake, with {@link InputError.problems} shown one line each, each naming
+ * where (`FILE:LINE: why`).
+ */
+export class InputError extends QuotesSinkError {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
+}
+
 /** `--help` was given: {@link HelpRequested.text} is printed on stdout and the command exits 0. */
 export class HelpRequested extends QuotesSinkError {
   constructor(readonly text: string) {

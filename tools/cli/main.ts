@@ -7,7 +7,7 @@
 import { redactUrl } from '../../lib/config';
 import { QuotesSinkError } from '../../lib/errors';
 import { SinkFileError } from '../routes/errors';
-import { HelpRequested, UsageError, causeText } from './errors';
+import { HelpRequested, InputError, UsageError, causeText } from './errors';
 
 /** A command's body: gets the arguments after the script, returns its exit code (default 0). */
 export type Main = (argv: string[]) => Promise<number | void>;
@@ -36,6 +36,8 @@ export const isBug = (e: unknown): boolean =>
 export function describeFailure(name: string, e: unknown, debug = false): Outcome {
   if (e instanceof HelpRequested) return { code: EXIT.ok, stdout: e.text };
   if (e instanceof UsageError) return { code: EXIT.usage, stderr: `${name}: ${e.message}; see --help\n` };
+  // A file's bad contents, every problem on its own line, each with the command's name.
+  if (e instanceof InputError) return { code: EXIT.usage, stderr: e.problems.map((p) => `${name}: ${p}\n`).join('') };
   // A sink file is input too: its problems, one line each, and the usage exit code.
   if (e instanceof SinkFileError) return { code: EXIT.usage, stderr: `${name}: ${e.message}\n` };
   // ConfigError and the stack's errors may hold several lines, one per problem; that is their point.

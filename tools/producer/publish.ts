@@ -4,6 +4,7 @@ import path from 'node:path';
 import { CompressionTypes, Partitioners, type Kafka, type Message } from 'kafkajs';
 import { PROJECT_ROOT, redactUrl } from '../../lib/config';
 import { QuotesSinkError } from '../../lib/errors';
+import { keyAt, pointerTokens } from './pointer';
 import { invalidValue, isInvalidIndex, prng, syntheticQuote } from './synthetic';
 
 /**
@@ -90,22 +91,32 @@ export function readQuotes(file: string): unknown[] {
 }
 
 export interface MessageOptions {
-  /** Key each record by its character (the default), or leave keys out. */
+  /** Key each record (the default), or leave keys out. */
   key: boolean;
+  /**
+   * Where the key is in each value, a JSON Pointer (e.g. `/id`); left out, the quote's character.
+   * A value with no string, number or boolean there gets no key.
+   */
+  keyPointer?: string;
   /** The `source` header. */
   source: string;
 }
 
+/** The key of one quote: its character (a string), or what `tokens` points at; null if none. */
+function quoteKey(q: unknown, tokens: string[] | undefined): string | null {
+  if (tokens) return keyAt(q, tokens) ?? null;
+  const character = q && typeof q === 'object' ? (q as { character?: unknown }).character : undefined;
+  return typeof character === 'string' ? character : null;
+}
+
 /** PublishKafka's records: value = the quote's JSON, key = its character, headers = source and fetch time. */
 export function quoteMessages(quotes: unknown[], opts: MessageOptions, fetchedAt = new Date()): Message[] {
-  return quotes.map((q) => {
-    const character = q && typeof q === 'object' ? (q as { character?: unknown }).character : undefined;
-    return {
-      key: opts.key && typeof character === 'string' ? character : null,
-      value: JSON.stringify(q),
-      headers: { source: opts.source, 'fetched-at': fetchedAt.toISOString() },
-    };
-  });
+  const tokens = opts.keyPointer === undefined ? undefined : pointerTokens(opts.keyPointer);
+  return quotes.map((q) => ({
+    key: opts.key ? quoteKey(q, tokens) : null,
+    value: JSON.stringify(q),
+    headers: { source: opts.source, 'fetched-at': fetchedAt.toISOString() },
+  }));
 }
 
 /** `n` synthetic records from `seed`, of which floor(n × invalidRatio) are bad, spread evenly. */

@@ -18,14 +18,32 @@ import type { RecordStore } from '../../lib/sink/port';
 import { openStores } from '../../lib/stores';
 import { tablesFrom } from '../../lib/postgres/names';
 import { KafkaView } from './kafka-view';
+import type { StoreLabel } from './fate';
 import { EMULATOR_STATUS_DIR } from './status-file';
+
+/**
+ * A record store as the pages show it: its read side (whose `name` is the store's, as
+ * `RecordStore.name` gives it), its label, what one record is kept as, and where (table, collection).
+ */
+export interface StoreView extends StoreLabel {
+  inspector: RecordInspector;
+  /** e.g. `public.quotes`. */
+  where: string;
+}
+
+/** A store's view: its name from its inspector. */
+const storeView = (inspector: RecordInspector, v: Omit<StoreView, 'inspector' | 'name'>): StoreView => ({
+  name: inspector.name,
+  inspector,
+  ...v,
+});
 
 /** Everything a page may use. Tests may build one with fakes. */
 export interface UiContext {
   config: Config;
   kafka: KafkaView;
-  postgres: RecordInspector;
-  mongo: RecordInspector;
+  /** The record stores, in order; pages and the consistency check iterate over them by name. */
+  stores: readonly StoreView[];
   deadLetters: DeadLetterInspector;
   /** Replays dead letters by id (`topic/partition/offset`); returns the ids that were re-published. */
   replay(ids: readonly string[]): Promise<string[]>;
@@ -59,8 +77,18 @@ export function createUiContext(config: Config): UiContext {
   return {
     config,
     kafka: new KafkaView(kafka),
-    postgres: new PostgresRecordInspector(pool, tables, quoteType),
-    mongo: new MongoRecordInspector(mongoClient, mongoTargetFrom(config), clustersOf(config), quoteType),
+    stores: [
+      storeView(new PostgresRecordInspector(pool, tables, quoteType), {
+        label: 'Postgres',
+        unit: 'row',
+        where: `${config.POSTGRES_SCHEMA}.${config.POSTGRES_QUOTES_TABLE}`,
+      }),
+      storeView(new MongoRecordInspector(mongoClient, mongoTargetFrom(config), clustersOf(config), quoteType), {
+        label: 'Mongo',
+        unit: 'document',
+        where: `${config.MONGO_DATABASE}.${config.MONGO_COLLECTION}`,
+      }),
+    ],
     deadLetters: new PostgresDeadLetterInspector(pool, tables),
     // One id at a time through the CLI's replay: the same locking, marking and headers.
     async replay(ids) {

@@ -1,15 +1,18 @@
 /** Where a Kafka record went: pure decisions over what Kafka and the stores say, and how bytes read. */
 import { decodeUtf8 } from '../../lib/event/decode';
 import type { DeadLetterRecord, StoredRecord } from '../../lib/sink/inspect';
+import type { StoreName } from '../../lib/sink/port';
 
-/** A record's fate, as the Records page shows it. */
+/**
+ * A record's fate, as the Records page shows it: `stored` in every record store, `NAME-only` in
+ * that one store alone, `partial` in several but not all (three stores or more), or in none.
+ */
 export type FateKind =
-  'stored' | 'postgres-only' | 'mongo-only' | 'dead-letter' | 'tombstone' | 'not-consumed' | 'missing';
+  'stored' | `${StoreName}-only` | 'partial' | 'dead-letter' | 'tombstone' | 'not-consumed' | 'missing';
 
-/** What the stores hold for one record's coordinates. */
+/** What the stores hold for one record's coordinates: each record store by name (undefined: none). */
 export interface Found {
-  postgres?: StoredRecord;
-  mongo?: StoredRecord;
+  stored: Readonly<Record<StoreName, StoredRecord | undefined>>;
   deadLetter?: DeadLetterRecord;
 }
 
@@ -20,23 +23,43 @@ export interface Found {
  */
 export function fateOf(offset: number, isTombstone: boolean, found: Found, committed: number): FateKind {
   if (found.deadLetter) return 'dead-letter';
-  if (found.postgres && found.mongo) return 'stored';
-  if (found.postgres) return 'postgres-only';
-  if (found.mongo) return 'mongo-only';
+  const entries = Object.entries(found.stored);
+  const holders = entries.filter(([, s]) => s !== undefined).map(([name]) => name);
+  if (holders.length > 0 && holders.length === entries.length) return 'stored';
+  if (holders.length === 1) return `${holders[0]}-only`;
+  if (holders.length > 1) return 'partial';
   if (committed < 0 || offset >= committed) return 'not-consumed';
   return isTombstone ? 'tombstone' : 'missing';
 }
 
-/** How the page says each fate. */
-export const FATE_LABEL: Record<FateKind, string> = {
-  stored: 'Postgres row + Mongo document',
-  'postgres-only': 'Postgres row only (missing from Mongo)',
-  'mongo-only': 'Mongo document only (missing from Postgres)',
+/** How the pages name a record store: its label, and what one record is kept as there. */
+export interface StoreLabel {
+  name: StoreName;
+  /** e.g. `Postgres`. */
+  label: string;
+  /** e.g. `row`, `document`. */
+  unit: string;
+}
+
+/** `Postgres row`: what a store keeps of one record. */
+export const storedAs = (s: StoreLabel): string => `${s.label} ${s.unit}`;
+
+const OTHER_FATES: Record<string, string> = {
   'dead-letter': 'dead letter',
   tombstone: 'tombstone: consumed, nothing stored',
   'not-consumed': 'not yet consumed',
   missing: 'consumed, in no store (deleted by a later tombstone?)',
 };
+
+/** How the page says a fate, naming the stores (`stores`: every record store, in order). */
+export function fateLabel(kind: FateKind, stores: readonly StoreLabel[], found: Found): string {
+  if (kind === 'stored') return stores.map(storedAs).join(' + ');
+  const holders = stores.filter((s) => found.stored[s.name] !== undefined);
+  const lacking = stores.filter((s) => found.stored[s.name] === undefined).map((s) => s.label);
+  if (kind === 'partial' || (kind.endsWith('-only') && holders.length === 1))
+    return `${holders.map(storedAs).join(' + ')} only (missing from ${lacking.join(', ')})`;
+  return OTHER_FATES[kind] ?? kind;
+}
 
 /** Bytes as the page shows them: pretty JSON, text, or a binary note with base64. */
 export type Shown =

@@ -95,7 +95,6 @@ export const topicPartitionFields = (
 /** The page header's context line: what the UI reads. */
 export function contextLine(ctx: UiContext): Html {
   const c = ctx.config;
-  return html`topic <code>${c.KAFKA_TOPIC}</code> · group <code>${c.KAFKA_GROUP_ID}</code> · Postgres
-    <code>${c.POSTGRES_SCHEMA}.${c.POSTGRES_QUOTES_TABLE}</code> · Mongo
-    <code>${c.MONGO_DATABASE}.${c.MONGO_COLLECTION}</code>`;
+  const stores = ctx.stores.map((s) => html` · ${s.label} <code>${s.where}</code>`);
+  return html`topic <code>${c.KAFKA_TOPIC}</code> · group <code>${c.KAFKA_GROUP_ID}</code>${stores}`;
 }

@@ -1,8 +1,8 @@
 /** Records: one partition from an offset, decoded, each with its fate in the stores. */
 import { formatCoordinates, recordId } from '../../../lib/event/coordinates';
 import type { StoredRecord } from '../../../lib/sink/inspect';
-import type { UiContext } from '../context';
-import { FATE_LABEL, fateOf, show, type FateKind, type Found } from '../fate';
+import type { StoreView, UiContext } from '../context';
+import { fateLabel, fateOf, show, storedAs, type FateKind, type Found } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
 import type { KafkaRecord } from '../kafka-view';
 import {
@@ -52,7 +52,7 @@ const storedDetails = (what: string, s: StoredRecord | undefined): Html | string
       </details>`
     : '';
 
-function fateCell(kind: FateKind, f: Found): Html {
+function fateCell(kind: FateKind, f: Found, stores: readonly StoreView[]): Html {
   const dl = f.deadLetter;
   const detail = dl
     ? html`<div><span class="tag kind">${dl.errorKind}</span> ${dl.error}</div>
@@ -64,19 +64,19 @@ function fateCell(kind: FateKind, f: Found): Html {
         </div>`
     : '';
   return html`<td class="fate">
-    <span class="fate-label">${FATE_LABEL[kind]}</span
-    >${detail}${storedDetails('Postgres row', f.postgres)}${storedDetails('Mongo document', f.mongo)}
+    <span class="fate-label">${fateLabel(kind, stores, f)}</span
+    >${detail}${stores.map((s) => storedDetails(storedAs(s), f.stored[s.name]))}
   </td>`;
 }
 
-function recordRow(r: KafkaRecord, kind: FateKind, f: Found): Html {
+function recordRow(r: KafkaRecord, kind: FateKind, f: Found, stores: readonly StoreView[]): Html {
   return html`<tr data-offset="${r.offset}" data-fate="${kind}" class="fate-${kind}">
     <td class="num">${r.offset}</td>
     <td class="time">${new Date(r.timestamp).toISOString()}</td>
     <td>${bytesCell(r.key, 'no key')}</td>
     <td>${headersCell(r)}</td>
     <td class="value">${bytesCell(r.value, 'null (tombstone)')}</td>
-    ${fateCell(kind, f)}
+    ${fateCell(kind, f, stores)}
   </tr>`;
 }
 
@@ -93,17 +93,17 @@ async function recordsWithFates(ctx: UiContext, b: Browse): Promise<Html[]> {
   const records = await ctx.kafka.read(b.topic, b.partition, b.from, b.limit);
   const coordinates = records.map((r) => ({ topic: b.topic, partition: b.partition, offset: r.offset }));
   const parts = await ctx.kafka.offsets(b.topic);
-  const [pg, mongo, dl, group] = await Promise.all([
-    ctx.postgres.find(coordinates),
-    ctx.mongo.find(coordinates),
+  const [held, dl, group] = await Promise.all([
+    Promise.all(ctx.stores.map((s) => s.inspector.find(coordinates))),
     ctx.deadLetters.find(coordinates),
     ctx.kafka.position(b.group, b.topic, parts),
   ]);
   const committed = group.partitions.find((p) => p.partition === b.partition)?.committed ?? -1;
   return records.map((r, i) => {
     const id = recordId(coordinates[i]);
-    const found: Found = { postgres: pg.get(id), mongo: mongo.get(id), deadLetter: dl.get(id) };
-    return recordRow(r, fateOf(r.offset, r.value === null, found, committed), found);
+    const stored = Object.fromEntries(ctx.stores.map((s, k) => [s.name, held[k].get(id)]));
+    const found: Found = { stored, deadLetter: dl.get(id) };
+    return recordRow(r, fateOf(r.offset, r.value === null, found, committed), found, ctx.stores);
   });
 }
 

@@ -2,7 +2,7 @@
 import { formatCoordinates, NO_CLUSTER } from '../../../lib/event/coordinates';
 import { identityKey, MAX_RANGE_OFFSETS, type OffsetRange, type StoredIdentity } from '../../../lib/sink/inspect';
 import { compareStores, repairStores, type RangeDiff, type RepairResult } from '../consistency';
-import type { UiContext } from '../context';
+import type { StoreView, UiContext } from '../context';
 import { offsetRanges } from '../fate';
 import { html, layout, query, type Html } from '../html';
 import {
@@ -20,12 +20,19 @@ import {
 /** Coordinates listed one by one up to this many per direction; the rest as ranges. */
 const LISTED = 200;
 
+/** One record store's row of the counts: its records of `topic` and of every topic. */
+async function countRow(s: StoreView, topic: string): Promise<Html> {
+  const [ofTopic, all] = await Promise.all([s.inspector.count(topic), s.inspector.count()]);
+  return html`<tr data-store="${s.name}">
+    <td>${s.label} ${s.unit}s <code>${s.where}</code></td>
+    <td class="num topic-count">${ofTopic}</td>
+    <td class="num">${all}</td>
+  </tr>`;
+}
+
 async function countsTable(ctx: UiContext, topic: string): Promise<Html> {
-  const [pgTopic, pgAll, mTopic, mAll, dlTopic, dlAll] = await Promise.all([
-    ctx.postgres.count(topic),
-    ctx.postgres.count(),
-    ctx.mongo.count(topic),
-    ctx.mongo.count(),
+  const [rows, dlTopic, dlAll] = await Promise.all([
+    Promise.all(ctx.stores.map((s) => countRow(s, topic))),
     ctx.deadLetters.countByKind(topic),
     ctx.deadLetters.countByKind(),
   ]);
@@ -41,16 +48,7 @@ async function countsTable(ctx: UiContext, topic: string): Promise<Html> {
       </tr>
     </thead>
     <tbody>
-      <tr data-store="postgres">
-        <td>Postgres rows <code>${c.POSTGRES_SCHEMA}.${c.POSTGRES_QUOTES_TABLE}</code></td>
-        <td class="num topic-count">${pgTopic}</td>
-        <td class="num">${pgAll}</td>
-      </tr>
-      <tr data-store="mongo">
-        <td>Mongo documents <code>${c.MONGO_DATABASE}.${c.MONGO_COLLECTION}</code></td>
-        <td class="num topic-count">${mTopic}</td>
-        <td class="num">${mAll}</td>
-      </tr>
+      ${rows}
       <tr data-store="dead-letters">
         <td>dead letters <code>${c.POSTGRES_SCHEMA}.${c.POSTGRES_DEAD_LETTER_TABLE}</code> ${byKind}</td>
         <td class="num topic-count">${sum(dlTopic)}</td>
@@ -59,6 +57,12 @@ async function countsTable(ctx: UiContext, topic: string): Promise<Html> {
     </tbody>
   </table>`;
 }
+
+/** The read sides the consistency check compares: every record store's, and the dead letters'. */
+const inspectorsOf = (ctx: UiContext) => ({
+  records: ctx.stores.map((s) => s.inspector),
+  deadLetters: ctx.deadLetters,
+});
 
 interface Check {
   topic: string;
@@ -107,41 +111,52 @@ function missingList(d: RangeDiff, missing: StoredIdentity[], where: string): Ht
   </div>`;
 }
 
-function diffTable(diffs: RangeDiff[]): Html {
-  const rows = diffs.map(
-    (d) =>
-      html`<tr
-        data-partition="${d.partition}"
-        data-differences="${d.onlyPostgres.length + d.onlyMongo.length + d.differing.length}"
-      >
-        <td>${d.partition}</td>
-        <td class="num">${d.from}..${d.to}</td>
-        <td class="num">${d.postgres}</td>
-        <td class="num">${d.mongo}</td>
-        <td class="num">${d.deadLetters}</td>
-        <td>
-          ${
-            d.onlyPostgres.length + d.onlyMongo.length + d.differing.length === 0
-              ? html`<span class="ok">consistent</span>`
-              : html`${missingList(d, d.onlyPostgres, 'in Postgres, missing from Mongo')}${missingList(d, d.onlyMongo, 'in Mongo, missing from Postgres')}${missingList(d, d.differing, 'in both, with different content (not repaired)')}`
-          }
-        </td>
-      </tr>`,
-  );
-  return dataTable('consistency', ['partition', 'offsets', 'Postgres', 'Mongo', 'dead letters', 'differences'], rows);
+/** The records one store lacks, or none: `missing` is how many, all stores told. */
+const missingCount = (d: RangeDiff): number => Object.values(d.missing).reduce((n, m) => n + m.length, 0);
+
+/** What a range's differences list says of the records `s` lacks: where they are, and that it lacks them. */
+function missingLabel(s: StoreView, stores: readonly StoreView[]): string {
+  const others = stores.filter((o) => o !== s);
+  return `in ${others.length === 1 ? others[0].label : 'another store'}, missing from ${s.label}`;
 }
 
-function checkForm(c: Check, partitions: number[], topics: string[], diffs?: RangeDiff[]): Html {
-  const differences = diffs?.reduce((n, d) => n + d.onlyPostgres.length + d.onlyMongo.length, 0) ?? 0;
+function differences(d: RangeDiff, stores: readonly StoreView[]): Html {
+  if (missingCount(d) + d.differing.length === 0) return html`<span class="ok">consistent</span>`;
+  return html`${stores.map((s) => missingList(d, d.missing[s.name] ?? [], missingLabel(s, stores)))}${missingList(d, d.differing, `in ${stores.length === 2 ? 'both' : 'two stores'}, with different content (not repaired)`)}`;
+}
+
+function diffTable(diffs: RangeDiff[], stores: readonly StoreView[]): Html {
+  const rows = diffs.map(
+    (d) =>
+      html`<tr data-partition="${d.partition}" data-differences="${missingCount(d) + d.differing.length}">
+        <td>${d.partition}</td>
+        <td class="num">${d.from}..${d.to}</td>
+        ${stores.map((s) => html`<td class="num">${d.stored[s.name] ?? 0}</td>`)}
+        <td class="num">${d.deadLetters}</td>
+        <td>${differences(d, stores)}</td>
+      </tr>`,
+  );
+  const head = ['partition', 'offsets', ...stores.map((s) => s.label), 'dead letters', 'differences'];
+  return dataTable('consistency', head, rows);
+}
+
+function checkForm(
+  c: Check,
+  partitions: number[],
+  topics: string[],
+  stores: readonly StoreView[],
+  diffs?: RangeDiff[],
+): Html {
+  const toRepair = diffs?.reduce((n, d) => n + missingCount(d), 0) ?? 0;
   const params = html`<input type="hidden" name="topic" value="${c.topic}" /><input
       type="hidden"
       name="partition"
       value="${c.partition ?? ''}"
     />
     <input type="hidden" name="from" value="${c.from ?? ''}" /><input type="hidden" name="to" value="${c.to ?? ''}" />`;
-  const repair = differences
+  const repair = toRepair
     ? html`<form method="post" action="/stores/repair" class="repair">
-        ${params}<button class="repair">repair ${differences} record(s) from the stored payload</button>
+        ${params}<button class="repair">repair ${toRepair} record(s) from the stored payload</button>
       </form>`
     : '';
   return html`<form method="get" class="filters">
@@ -150,7 +165,7 @@ function checkForm(c: Check, partitions: number[], topics: string[], diffs?: Ran
       <label>to offset <input type="number" min="0" name="to" value="${c.to ?? ''}" placeholder="high − 1" /></label>
       <button name="check" value="1">check consistency</button>
     </form>
-    ${diffs ? diffTable(diffs) : ''}${repair}`;
+    ${diffs ? diffTable(diffs, stores) : ''}${repair}`;
 }
 
 function checkOf(ctx: UiContext, q: URLSearchParams): Check {
@@ -169,7 +184,7 @@ async function render(ctx: UiContext, c: Check, check: boolean, message?: Html):
     ctx.kafka.offsets(c.topic),
     countsTable(ctx, c.topic),
   ]);
-  const diffs = check ? await compareStores(ctx, await rangesOf(ctx, c)) : undefined;
+  const diffs = check ? await compareStores(inspectorsOf(ctx), await rangesOf(ctx, c)) : undefined;
   const body = html`${message}
     <h2>Counts</h2>
     ${counts}
@@ -184,6 +199,7 @@ async function render(ctx: UiContext, c: Check, check: boolean, message?: Html):
       c,
       parts.map((p) => p.partition),
       topics,
+      ctx.stores,
       diffs,
     )}`;
   return page(layout({ title: 'Stores', current: '/stores', body, context: contextLine(ctx) }));
@@ -195,8 +211,8 @@ export function storesPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> 
   return render(ctx, checkOf(ctx, q), q.get('check') === '1');
 }
 
-const repairMessage = (r: RepairResult): Html => {
-  const text = `repaired: ${r.written.mongo} written to Mongo, ${r.written.postgres} written to Postgres`;
+const repairMessage = (r: RepairResult, stores: readonly StoreView[]): Html => {
+  const text = `repaired: ${stores.map((s) => `${r.written[s.name] ?? 0} written to ${s.label}`).join(', ')}`;
   if (r.failed.length === 0) return notice(text, 'ok');
   return html`${notice(`${text}; ${r.failed.length} could not be repaired`, 'error')}
     <ul class="failed">
@@ -207,7 +223,7 @@ const repairMessage = (r: RepairResult): Html => {
 /** POST /stores/repair: compares the range again, then writes what one store lacks from the other. */
 export async function repairPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> {
   const c = checkOf(ctx, req.form);
-  const diffs = await compareStores(ctx, await rangesOf(ctx, c));
-  const result = await repairStores(ctx, ctx.recordStores(), diffs);
-  return render(ctx, c, true, repairMessage(result));
+  const diffs = await compareStores(inspectorsOf(ctx), await rangesOf(ctx, c));
+  const result = await repairStores(inspectorsOf(ctx).records, ctx.recordStores(), diffs);
+  return render(ctx, c, true, repairMessage(result, ctx.stores));
 }
