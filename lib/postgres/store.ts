@@ -26,15 +26,29 @@ import { sliceBounds } from '../sink/slices';
 import { storedKey } from '../sink/value-parts';
 import { ident, qualified, tableName, type Tables } from './names';
 
-/** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
-export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
+/** One route's records on Postgres: its record type and the bare name of its table. */
+export interface PostgresRoute<T> {
+  type: RecordType<T>;
+  table: string;
+}
+
+/** `tables` with the records table of `route`: the dead-letter tables are every route's. */
+const routeTables = (t: Tables, route: { table: string }): Tables => ({ ...t, records: route.table });
+
+/** DDL for every route's records table and the dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
+export function routesSchemaSql<T>(routes: readonly PostgresRoute<T>[], t: Tables): string {
   return [
     `create schema if not exists ${ident(t.schema)};`,
-    createTableSql(qualified(t, 'records'), t.records, recordsTable(type)),
+    ...routes.map((r) => createTableSql(qualified(routeTables(t, r), 'records'), r.table, recordsTable(r.type))),
     createTableSql(qualified(t, 'deadLetters'), t.deadLetters, deadLettersTable),
     createTableSql(qualified(t, 'tombstones'), tableName(t, 'tombstones'), appliedTombstonesTable),
     createTableSql(qualified(t, 'clusters'), tableName(t, 'clusters'), clustersTable),
   ].join('\n');
+}
+
+/** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
+export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
+  return routesSchemaSql([{ type, table: t.records }], t);
 }
 
 /** pg's `ssl` option from POSTGRES_SSLMODE / POSTGRES_SSL_CA_FILE. */
@@ -507,15 +521,32 @@ export function postgresStores<T>(
   tables: Tables,
   options: { copy?: boolean } = {},
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
+  const { records, deadLetters } = postgresRouteStores(pool, [{ type, table: tables.records }], tables, options);
+  return { records: records[0], deadLetters };
+}
+
+/**
+ * A records store for each route (its own table) and the one dead-letter store, all on one pool
+ * and one schema gate: the first store made ready makes every table, once. Every records store's
+ * close ends the shared pool, so the owner closes one of them or the pool (lib/stores.ts: the pool).
+ */
+export function postgresRouteStores<T>(
+  pool: pg.Pool,
+  routes: readonly PostgresRoute<T>[],
+  tables: Tables,
+  options: { copy?: boolean } = {},
+): { records: PostgresStore<T>[]; deadLetters: PostgresDeadLetterStore } {
   const expected = [
-    ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
+    ...routes.flatMap((r) =>
+      recordsTable(r.type).columns.map((c) => ({ tbl: qualified(routeTables(tables, r), 'records'), col: c.name })),
+    ),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
     ...appliedTombstonesTable.columns.map((c) => ({ tbl: qualified(tables, 'tombstones'), col: c.name })),
     ...clustersTable.columns.map((c) => ({ tbl: qualified(tables, 'clusters'), col: c.name })),
   ];
-  const gate = new SchemaGate(pool, schemaSql(type, tables), expected);
+  const gate = new SchemaGate(pool, routesSchemaSql(routes, tables), expected);
   return {
-    records: new PostgresStore(pool, gate, type, tables, options),
+    records: routes.map((r) => new PostgresStore(pool, gate, r.type, routeTables(tables, r), options)),
     deadLetters: new PostgresDeadLetterStore(pool, gate, tables),
   };
 }
