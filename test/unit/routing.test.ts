@@ -17,9 +17,9 @@ import { StoreWriteError } from '../../lib/sink/errors';
 import { emfDocuments } from '../../lib/sink/metrics';
 import { routeStores, type RoutedStores } from '../../lib/sink/port';
 import { processRoutedBatch, splitByRoute } from '../../lib/sink/route';
-import { buildEvent, toEventRecord, type SourceMessage } from '../../tools/emulator/event';
+import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { failingWrites } from '../helpers/faults';
-import { quote } from '../helpers/factories';
+import { messageAt, quote } from '../helpers/factories';
 import { MemoryDeadLetterStore, MemoryRecordStore } from '../helpers/memory-stores';
 import { order, routesOf } from '../helpers/orders';
 
@@ -46,14 +46,7 @@ function twoRoutes() {
   return { stores, quotes, orders, dead };
 }
 
-const at = (topic: string, partition: number, offset: number, value: string | null): SourceMessage => ({
-  topic,
-  partition,
-  offset,
-  timestamp: 1_700_000_000_000 + offset,
-  key: `k${offset}`,
-  value,
-});
+const at = messageAt;
 
 /** One event: quotes on quotes-0 (one not a quote), orders on orders-0 and -1, and two records of a topic no route takes. */
 const mixed = () =>
