@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { build } from 'esbuild';
 import { createSinkHandler } from '../../handlers/sink';
 import { loadConfig, PROJECT_ROOT } from '../../lib/config';
 import { createLogger } from '../../lib/log';
@@ -21,7 +22,8 @@ import { buildEvent, toEventRecord } from '../../tools/emulator/event';
 import { failingWrites } from '../helpers/faults';
 import { messageAt, quote } from '../helpers/factories';
 import { MemoryDeadLetterStore, MemoryRecordStore } from '../helpers/memory-stores';
-import { order, routesOf } from '../helpers/orders';
+import { order, ORDERS_SINK_FILE, routesOf } from '../helpers/orders';
+import { sinkFilePlugin } from '../../tools/routes/bundle';
 
 const config = loadConfig({});
 const [quotesPlan, ordersPlan] = routeTargets(config, routesOf());
@@ -279,5 +281,37 @@ describe('metrics and the handler', () => {
   test('the example sink file keeps its quotes schema identical to the default one', () => {
     const read = (...p: string[]) => readFileSync(path.join(PROJECT_ROOT, ...p), 'utf8');
     assert.equal(read('examples', 'orders', 'quotes.schema.json'), read('schemas', 'quotes.schema.json'));
+  });
+});
+
+describe('the sink file SINK_FILE names', () => {
+  test('the build compiles it into the bundle: both routes of the example, with their validators', async () => {
+    const before = process.env.SINK_FILE;
+    process.env.SINK_FILE = path.relative(PROJECT_ROOT, ORDERS_SINK_FILE);
+    try {
+      const out = await build({
+        entryPoints: [path.join(PROJECT_ROOT, 'lib', 'routes', 'default.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        write: false,
+        logLevel: 'silent',
+        plugins: [sinkFilePlugin()],
+      });
+      const module = {
+        exports: {} as { defaultRoutes(): { plan: { name: string }; type: { accepts(v: unknown): boolean } }[] },
+      };
+      new Function('require', 'module', 'exports', out.outputFiles[0].text)(require, module, module.exports);
+      const routes = module.exports.defaultRoutes();
+      assert.deepEqual(
+        routes.map((r) => r.plan.name),
+        ['quotes', 'orders'],
+      );
+      assert.equal(routes[1].type.accepts(JSON.parse(order(3))), true);
+      assert.equal(routes[1].type.accepts(JSON.parse(order(3, { placedAt: 'yesterday' }))), false);
+    } finally {
+      if (before === undefined) delete process.env.SINK_FILE;
+      else process.env.SINK_FILE = before;
+    }
   });
 });
