@@ -5,18 +5,18 @@ import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { runMain } from '../tools/cli/main';
 import { reachable } from '../tools/cli/reachable';
-import { quotesRoute } from '../lib/routes/default';
-import { openStores } from '../lib/stores';
-import { qualifiedTable } from '../lib/postgres/names';
+import { routeTargets, type RouteTarget } from '../lib/routes/default';
+import { openRouteStores } from '../lib/stores';
+import { qualified, qualifiedTable, tablesFrom } from '../lib/postgres/names';
 import { BACKFILL_BATCH } from '../lib/postgres/evolve';
 import type { BackfillProgress } from '../lib/sink/evolve';
 
 export const MIGRATE = defineCommand({
   command: 'npm run migrate --',
   summary: [
-    'Creates the PostgreSQL tables (records and dead letters, in POSTGRES_SCHEMA) and their indexes,',
-    'and the MongoDB indexes, where missing; only for the stores SINK_STORES names. The handler does',
-    'the same once per container. After a schema change that adds an optional property, fills the new',
+    'Creates the PostgreSQL tables (the records of every route and the dead letters, in POSTGRES_SCHEMA)',
+    'and their indexes, and the MongoDB indexes, where missing; only for the stores SINK_STORES names. The',
+    'handler does the same once per container. After a schema change that adds an optional property, fills the new',
     'column (and the Mongo field) of the records stored before from what they keep, in batches, with',
     'progress; a change that cannot be followed (a type change, a removed column, a new required',
     'property) is refused in one line and nothing is applied.',
@@ -32,16 +32,18 @@ export const MIGRATE = defineCommand({
   notes: ['Environment: POSTGRES_URL, POSTGRES_SCHEMA, POSTGRES_QUOTES_TABLE, MONGO_URL, MONGO_DATABASE, … (README).'],
 });
 
-/** What `migrate` made ready, one line per database it uses. */
-function readyLines(c: Config, used: readonly ('postgres' | 'mongo')[]): string[] {
+/** What `migrate` made ready, one line per database it uses: every route's table and collection. */
+function readyLines(c: Config, used: readonly ('postgres' | 'mongo')[], routes: readonly RouteTarget[]): string[] {
   const lines: string[] = [];
   if (used.includes('postgres')) {
-    const tables = `${qualifiedTable(c, 'records')} and ${qualifiedTable(c, 'deadLetters')}`;
+    const records = routes.map((r) => qualified({ ...tablesFrom(c), records: r.table }, 'records'));
+    const tables = `${records.join(', ')} and ${qualifiedTable(c, 'deadLetters')}`;
     lines.push(`postgres ${redactUrl(c.POSTGRES_URL)}: tables ${tables} ready`);
   }
   if (used.includes('mongo')) {
+    const collections = routes.map((r) => `${c.MONGO_DATABASE}.${r.collection}`).join(', ');
     const what = c.SINK_STORES.includes('mongo')
-      ? `${c.MONGO_DATABASE}.${c.MONGO_COLLECTION} indexes ready`
+      ? `${collections} indexes ready`
       : `reachable (${c.MONGO_DATABASE}.${c.MONGO_DEAD_LETTER_COLLECTION} appears with its first dead letter)`;
     lines.push(`mongo ${redactUrl(c.MONGO_URL)}: ${what}`);
   }
@@ -62,10 +64,11 @@ async function main(argv: string[]): Promise<void> {
   const used = storesInUse(c);
   await reachable(c, used);
   const evolution = { batch: flags.batch, onProgress: (p: BackfillProgress) => console.log(progressLine(p)) };
-  const stores = openStores(c, quotesRoute(), { evolution });
+  const routes = routeTargets(c);
+  const stores = openRouteStores(c, routes, { evolution });
   try {
     await stores.ready();
-    for (const line of readyLines(c, used)) console.log(line);
+    for (const line of readyLines(c, used, routes)) console.log(line);
   } finally {
     await stores.close();
   }

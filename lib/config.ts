@@ -221,11 +221,24 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:/-]{1,200}$/, 'SINK_CLUSTER_ID must be 1-200 letters, digits or _.:/-')
     .optional(),
+  /**
+   * The sink file (its routes), in development and tests: a path, relative to the project root
+   * unless absolute. Default: sink.yaml at the root. The build compiles the file it names into the
+   * bundle, so a deployed function never reads it.
+   */
+  SINK_FILE: z.string().min(1).optional(),
   LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
 /** The validated configuration. */
 export type Config = z.infer<typeof schema>;
+
+/** The default sink file: sink.yaml at the root. */
+export const DEFAULT_SINK_FILE = path.join(PROJECT_ROOT, 'sink.yaml');
+
+/** The sink file SINK_FILE names (relative to the project root), or the default one. */
+export const sinkFilePath = (c: Pick<Config, 'SINK_FILE'>): string =>
+  c.SINK_FILE ? path.resolve(PROJECT_ROOT, c.SINK_FILE) : DEFAULT_SINK_FILE;
 
 /** Where dead letters go: SINK_DEAD_LETTERS, or Postgres when it is a record store, else MongoDB. */
 export const deadLetterStore = (c: Pick<Config, 'SINK_STORES' | 'SINK_DEAD_LETTERS'>): BuiltInStore =>

@@ -18,6 +18,8 @@ export class InvalidEventError extends QuotesSinkError {
 /**
  * `forged`: the record carries an identity header that is not a valid signature of the project's
  * re-senders for its content; it is kept under its own identity, never stored as another's.
+ * `route`: no route of the sink file takes the record's topic (a mapping the sink file does not
+ * route); kept as received, whatever its value.
  */
 export const RECORD_ERROR_KINDS = [
   'base64',
@@ -28,6 +30,7 @@ export const RECORD_ERROR_KINDS = [
   'store',
   'collision',
   'forged',
+  'route',
 ] as const;
 export type RecordErrorKind = (typeof RECORD_ERROR_KINDS)[number];
 

@@ -28,15 +28,29 @@ import { ident, qualified, tableName, type Tables } from './names';
 import { PostgresEvolution } from './evolve';
 import type { EvolutionOptions } from '../sink/evolve';
 
-/** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
-export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
+/** One route's records on Postgres: its record type and the bare name of its table. */
+export interface PostgresRoute<T> {
+  type: RecordType<T>;
+  table: string;
+}
+
+/** `tables` with the records table of `route`: the dead-letter tables are every route's. */
+const routeTables = (t: Tables, route: { table: string }): Tables => ({ ...t, records: route.table });
+
+/** DDL for every route's records table and the dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
+export function routesSchemaSql<T>(routes: readonly PostgresRoute<T>[], t: Tables): string {
   return [
     `create schema if not exists ${ident(t.schema)};`,
-    createTableSql(qualified(t, 'records'), t.records, recordsTable(type)),
+    ...routes.map((r) => createTableSql(qualified(routeTables(t, r), 'records'), r.table, recordsTable(r.type))),
     createTableSql(qualified(t, 'deadLetters'), t.deadLetters, deadLettersTable),
     createTableSql(qualified(t, 'tombstones'), tableName(t, 'tombstones'), appliedTombstonesTable),
     createTableSql(qualified(t, 'clusters'), tableName(t, 'clusters'), clustersTable),
   ].join('\n');
+}
+
+/** DDL for the records and dead-letter tables (idempotent: IF NOT EXISTS everywhere). */
+export function schemaSql<T>(type: RecordType<T>, t: Tables): string {
+  return routesSchemaSql([{ type, table: t.records }], t);
 }
 
 /** pg's `ssl` option from POSTGRES_SSLMODE / POSTGRES_SSL_CA_FILE. */
@@ -87,7 +101,7 @@ const MISSING_COLUMNS = [
 /**
  * The schema, made sure of once per pool and tables: both adapters share it, and a failure is
  * forgotten so the next batch tries again. Serialised across containers by an advisory lock. With
- * an evolution (the records table of a route), a change of the route's schema is checked first
+ * the evolutions (one per route's records table), a change of a route's schema is checked first
  * (refused: {@link SchemaEvolutionError}), and rows written before a new column get it filled.
  */
 class SchemaGate {
@@ -97,7 +111,7 @@ class SchemaGate {
     private readonly pool: pg.Pool,
     private readonly ddl: string,
     private readonly columns: readonly { tbl: string; col: string }[],
-    private readonly evolution?: PostgresEvolution<unknown>,
+    private readonly evolutions: readonly PostgresEvolution<unknown>[] = [],
     private readonly options: EvolutionOptions = {},
   ) {}
 
@@ -114,14 +128,15 @@ class SchemaGate {
    * tables, no CREATE on the database) can then write. The catalogue lookups need no privilege.
    */
   private async migrateIfMissing(): Promise<void> {
-    const [r, evolving] = await Promise.all([
+    const [r, ...evolving] = await Promise.all([
       this.pool.query<{ missing: number }>(MISSING_COLUMNS, [JSON.stringify(this.columns)]),
-      this.evolution?.check(this.pool),
+      ...this.evolutions.map((e) => e.check(this.pool)),
     ]);
     if (r.rows[0].missing > 0) await this.migrate();
     // Added columns, or a backfill an earlier run left halfway (its columns are still marked).
-    if (this.evolution && (evolving?.added.length || evolving?.pending.length))
-      await this.evolution.backfill(this.pool, this.options);
+    for (const [i, e] of this.evolutions.entries()) {
+      if (evolving[i].added.length > 0 || evolving[i].pending.length > 0) await e.backfill(this.pool, this.options);
+    }
   }
 
   private async migrate(): Promise<void> {
@@ -130,9 +145,10 @@ class SchemaGate {
       await client.query('begin');
       await client.query("select pg_advisory_xact_lock(hashtext('quotes-sink:migrate'))");
       // Under the lock: what another container added meanwhile is not added (nor marked) twice.
-      const added = (await this.evolution?.check(client))?.added ?? [];
+      const added: string[][] = [];
+      for (const e of this.evolutions) added.push((await e.check(client)).added);
       await client.query(this.ddl);
-      await this.evolution?.markPending(client, added);
+      for (const [i, e] of this.evolutions.entries()) await e.markPending(client, added[i]);
       await client.query('commit');
     } catch (e) {
       await client.query('rollback').catch(() => undefined);
@@ -522,16 +538,35 @@ export function postgresStores<T>(
   tables: Tables,
   options: { copy?: boolean; evolution?: EvolutionOptions } = {},
 ): { records: PostgresStore<T>; deadLetters: PostgresDeadLetterStore } {
+  const { records, deadLetters } = postgresRouteStores(pool, [{ type, table: tables.records }], tables, options);
+  return { records: records[0], deadLetters };
+}
+
+/**
+ * A records store for each route (its own table) and the one dead-letter store, all on one pool
+ * and one schema gate: the first store made ready makes every table, once. Every records store's
+ * close ends the shared pool, so the owner closes one of them or the pool (lib/stores.ts: the pool).
+ */
+export function postgresRouteStores<T>(
+  pool: pg.Pool,
+  routes: readonly PostgresRoute<T>[],
+  tables: Tables,
+  options: { copy?: boolean; evolution?: EvolutionOptions } = {},
+): { records: PostgresStore<T>[]; deadLetters: PostgresDeadLetterStore } {
   const expected = [
-    ...recordsTable(type).columns.map((c) => ({ tbl: qualified(tables, 'records'), col: c.name })),
+    ...routes.flatMap((r) =>
+      recordsTable(r.type).columns.map((c) => ({ tbl: qualified(routeTables(tables, r), 'records'), col: c.name })),
+    ),
     ...deadLettersTable.columns.map((c) => ({ tbl: qualified(tables, 'deadLetters'), col: c.name })),
     ...appliedTombstonesTable.columns.map((c) => ({ tbl: qualified(tables, 'tombstones'), col: c.name })),
     ...clustersTable.columns.map((c) => ({ tbl: qualified(tables, 'clusters'), col: c.name })),
   ];
-  const evolution = new PostgresEvolution(qualified(tables, 'records'), type) as PostgresEvolution<unknown>;
-  const gate = new SchemaGate(pool, schemaSql(type, tables), expected, evolution, options.evolution);
+  const evolutions = routes.map(
+    (r) => new PostgresEvolution(qualified(routeTables(tables, r), 'records'), r.type) as PostgresEvolution<unknown>,
+  );
+  const gate = new SchemaGate(pool, routesSchemaSql(routes, tables), expected, evolutions, options.evolution);
   return {
-    records: new PostgresStore(pool, gate, type, tables, options),
+    records: routes.map((r) => new PostgresStore(pool, gate, r.type, routeTables(tables, r), options)),
     deadLetters: new PostgresDeadLetterStore(pool, gate, tables),
   };
 }

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
 import { eventClusterKey, partitionKey, type PartitionRange } from '../event/coordinates';
-import type { KafkaEventRecord } from '../event/types';
+import type { KafkaEvent, KafkaEventRecord } from '../event/types';
 import { QuotesSinkError } from '../errors';
 import type { BatchWriteError, ChunkBounds, StoreWriteError } from './errors';
 import { eventRecords, parseEvent } from '../event/parse';
@@ -14,7 +14,14 @@ import { STORE_NAMES } from '../config';
 import type { RecordType } from '../records/record-type';
 import type { Tombstone } from './model';
 import type { StoreName, Stores, WriteCount } from './port';
-import { BatchAccumulator, chunkBounds, prepareChunk, type PreparedChunk } from './prepare';
+import {
+  BatchAccumulator,
+  chunkBounds,
+  prepareChunk,
+  type PrepareContext,
+  type PreparedChunk,
+  type Screen,
+} from './prepare';
 import { writeChunk, type ChunkOutcome } from './write';
 
 export type { PartitionRange } from '../event/coordinates';
@@ -208,6 +215,15 @@ function summarise(
   };
 }
 
+/** Prepares one chunk of the event (pure): how a batch turns records into rows and dead letters. */
+export type ChunkPreparer<T> = (
+  all: readonly KafkaEventRecord[],
+  bounds: ChunkBounds,
+  acc: BatchAccumulator,
+  screens: readonly Screen<T>[],
+  context: PrepareContext,
+) => PreparedChunk<T>;
+
 /**
  * Processes one Lambda Kafka event. Throws InvalidEventError (nothing written) or a
  * StoreWriteError / BatchWriteError (the batch must be retried; writes are idempotent).
@@ -225,8 +241,23 @@ export async function processBatch<T>(
   stores: Stores<T>,
   opts: BatchOptions,
 ): Promise<BatchSummary> {
+  return processEvent(parseEvent(input), typePreparer(type), stores, opts);
+}
+
+/** The preparer of a record type: decode, validate against it, screen (lib/sink/prepare.ts). */
+export const typePreparer =
+  <T>(type: RecordType<T>): ChunkPreparer<T> =>
+  (all, bounds, acc, screens, context) =>
+    prepareChunk(all, bounds, type, acc, screens, context);
+
+/** {@link processBatch} of an event already checked by parseEvent, its chunks made by `prepare`. */
+export async function processEvent<T>(
+  event: KafkaEvent,
+  prepare: ChunkPreparer<T>,
+  stores: Stores<T>,
+  opts: BatchOptions,
+): Promise<BatchSummary> {
   const t0 = performance.now();
-  const event = parseEvent(input);
   const all = eventRecords(event);
   const acc = new BatchAccumulator();
   const ingestedAt = new Date();
@@ -248,7 +279,7 @@ export async function processBatch<T>(
   const chunks = [...chunkBounds(all.length, opts.writeChunk ?? DEFAULT_WRITE_CHUNK)];
   for (const [i, bounds] of chunks.entries()) {
     const tPrepare = performance.now();
-    const chunk: PreparedChunk<T> = prepareChunk(all, bounds, type, acc, screens, context);
+    const chunk: PreparedChunk<T> = prepare(all, bounds, acc, screens, context);
     acc.decodeMs += performance.now() - tPrepare;
     if (inFlight.length === CHUNKS_IN_FLIGHT) await settleFirst();
     inFlight.push({ bounds, outcome: writeChunk(stores, chunk, ingestedAt), tombstones: chunk.tombstones });

@@ -6,6 +6,7 @@
 import { STORE_NAMES } from '../config';
 import type { BatchSummary } from './batch';
 import type { StoreName } from './port';
+import type { RoutedBatchSummary, RouteSummary } from './route';
 
 export const METRICS_NAMESPACE = 'QuotesSink';
 
@@ -37,7 +38,7 @@ export function metricNames(stores: readonly StoreName[]): string[] {
 export const METRIC_NAMES: readonly string[] = metricNames(STORE_NAMES);
 
 /** The batch's metric values by name (dead letters by kind come as `DeadLetters_<kind>`). */
-export function batchMetrics(s: BatchSummary): Record<string, number> {
+export function batchMetrics(s: BatchSummary | RouteSummary): Record<string, number> {
   const values: Record<string, number> = { RecordsReceived: s.received };
   for (const [store, c] of Object.entries(s.stores)) {
     values[`${metricWord(store)}Written`] = c.written;
@@ -52,9 +53,13 @@ export function batchMetrics(s: BatchSummary): Record<string, number> {
   return values;
 }
 
-/** One EMF document for a batch, with the function name as the dimension. */
-export function emfDocument(s: BatchSummary, functionName: string, now = Date.now()): Record<string, unknown> {
-  const values = batchMetrics(s);
+/** The EMF document of `values` under the dimension sets `dimensions`, with the dimensions' values. */
+function emf(
+  values: Record<string, number>,
+  dimensions: string[][],
+  dimensionValues: Record<string, string>,
+  now: number,
+): Record<string, unknown> {
   const unit = (name: string) => (name.endsWith('Ms') ? 'Milliseconds' : 'Count');
   return {
     _aws: {
@@ -62,12 +67,44 @@ export function emfDocument(s: BatchSummary, functionName: string, now = Date.no
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [['FunctionName']],
+          Dimensions: dimensions,
           Metrics: Object.keys(values).map((Name) => ({ Name, Unit: unit(Name) })),
         },
       ],
     },
-    FunctionName: functionName,
+    ...dimensionValues,
     ...values,
   };
+}
+
+/** One EMF document for a batch, with the function name as the dimension. */
+export function emfDocument(s: BatchSummary, functionName: string, now = Date.now()): Record<string, unknown> {
+  return emf(batchMetrics(s), [['FunctionName']], { FunctionName: functionName }, now);
+}
+
+/**
+ * The EMF documents of a routed batch: one per route it had records for, its metrics under both
+ * `FunctionName` and `FunctionName, Route`, so the function's metrics are the sum of its routes'
+ * and each route has its own; the records of unrouted topics in one more, under `FunctionName`
+ * alone. A batch with no records (or a summary without routes) gives the one document of
+ * {@link emfDocument}. AWS sends one topic per mapping, so a deployed batch gives one document.
+ */
+export function emfDocuments(
+  s: BatchSummary | RoutedBatchSummary,
+  functionName: string,
+  now = Date.now(),
+): Record<string, unknown>[] {
+  const routes = 'routes' in s ? Object.entries(s.routes) : [];
+  const unrouted = 'routes' in s ? s.unrouted : undefined;
+  if (routes.length === 0 && !unrouted) return [emfDocument(s, functionName, now)];
+  const perRoute = routes.map(([name, part]) =>
+    emf(
+      batchMetrics(part),
+      [['FunctionName'], ['FunctionName', 'Route']],
+      { FunctionName: functionName, Route: name },
+      now,
+    ),
+  );
+  const rest = unrouted ? [emf(batchMetrics(unrouted), [['FunctionName']], { FunctionName: functionName }, now)] : [];
+  return [...perRoute, ...rest];
 }

@@ -3,6 +3,7 @@
  * fakes in tests) implement them and are handed their clients by the composition root.
  */
 import type { RecordMeta } from '../event/decode';
+import type { RecordType } from '../records/record-type';
 import type { DeadLetter, GoodRecord, Tombstone } from './model';
 
 /**
@@ -97,3 +98,24 @@ export interface Stores<T> {
   records: readonly RecordStore<T>[];
   deadLetters: DeadLetterStore;
 }
+
+/** One route's part of the stores: the topic it takes, its record type, and its own record stores. */
+export interface RouteStores<T = unknown> {
+  /** The route's name in the sink file: the key of its part of the batch summary and its metrics. */
+  name: string;
+  topic: string;
+  type: RecordType<T>;
+  records: readonly RecordStore<T>[];
+}
+
+/** Everything a routed batch writes to: every route's record stores, and the one dead-letter store. */
+export interface RoutedStores {
+  routes: readonly RouteStores[];
+  deadLetters: DeadLetterStore;
+}
+
+/**
+ * A route's stores as an element of {@link RoutedStores.routes}, which holds routes of different
+ * record types: the type and the stores agree by construction, so the type is erased here, once.
+ */
+export const routeStores = <T>(route: RouteStores<T>): RouteStores => route as unknown as RouteStores;

@@ -281,6 +281,34 @@ export function prepareChunk<T>(
   return chunk;
 }
 
+/**
+ * Prepares records [from, to) of a topic no route takes (no I/O): each one, tombstones and values
+ * that do not decode included, is a dead letter of kind `route` with its raw value, under its
+ * identity as decoded (`detail` says why). In-event duplicates are counted and left out.
+ */
+export function prepareUnrouted(
+  all: readonly KafkaEventRecord[],
+  bounds: ChunkBounds,
+  acc: BatchAccumulator,
+  context: PrepareContext,
+  detail: (topic: string) => string,
+): PreparedChunk<never> {
+  const chunk: PreparedChunk<never> = { bounds, partitions: {}, records: [], deadLetters: [], tombstones: [] };
+  const ranges = new PartitionRanges();
+  for (let i = bounds.from; i < bounds.to; i++) {
+    const r = all[i];
+    ranges.add(r);
+    acc.partitions.add(r);
+    const meta = fallbackMeta(r, context);
+    if (acc.firstOf(meta, 'dead') === 'duplicate') continue;
+    const error = new RecordError('route', meta.coordinates, detail(r.topic));
+    chunk.deadLetters.push({ meta, valueBase64: r.value ?? undefined, error });
+  }
+  chunk.partitions = ranges.toJSON();
+  acc.addPrepared(chunk);
+  return chunk;
+}
+
 /** The chunks of an event of `n` records: [0, size), [size, 2·size), … */
 export function* chunkBounds(n: number, size: number): Generator<ChunkBounds> {
   const step = Math.max(1, size);

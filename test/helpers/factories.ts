@@ -10,6 +10,14 @@ export const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dir
 export const quote = (i: number, fields: Record<string, unknown> = {}): string =>
   JSON.stringify({ quote: `Quote ${i}`, character: 'Homer Simpson', ...fields });
 
+/** A message at given coordinates, timestamped `1700000000000 + offset`, with key `k<offset>`. */
+export const messageAt = (
+  topic: string,
+  partition: number,
+  offset: number,
+  value: SourceMessage['value'],
+): SourceMessage => ({ topic, partition, offset, timestamp: 1_700_000_000_000 + offset, key: `k${offset}`, value });
+
 /**
  * A self-managed event of `values` on topic `quotes`: round-robin over `partitions` from `firstOffset`,
  * record `i` timestamped `1700000000000 + i` with key `k<i>`, unless `more(i)` gives other fields (keys, headers).

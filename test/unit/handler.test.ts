@@ -119,7 +119,9 @@ describe('logs and metrics', () => {
     } & Record<string, unknown>;
     const directive = doc._aws.CloudWatchMetrics[0];
     assert.equal(directive.Namespace, 'QuotesSink');
-    assert.deepEqual(directive.Dimensions, [['FunctionName']]);
+    // The function's metrics, and the same values as the batch's one route's (AWS sends one topic per mapping).
+    assert.deepEqual(directive.Dimensions, [['FunctionName'], ['FunctionName', 'Route']]);
+    assert.equal(doc.Route, 'quotes');
     for (const name of METRIC_NAMES) {
       assert.ok(
         directive.Metrics.some((m) => m.Name === name),

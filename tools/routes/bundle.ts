@@ -1,5 +1,5 @@
 /**
- * The esbuild plugin that puts the default sink file into the function's bundle: it checks the
+ * The esbuild plugin that puts the sink file (SINK_FILE, or the default) into the function's bundle: it checks the
  * file (a bad one fails the build with its problems) and replaces lib/routes/compiled.ts by its route plans
  * as JSON and Ajv's standalone code of their validators. The bundle holds no YAML parser and no
  * schema compiler.
@@ -7,20 +7,24 @@
 import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import { loadSinkFile } from './load';
-import { DEFAULT_SINK_FILE } from '../../lib/routes/compiled';
+import { sinkFilePath } from '../../lib/config';
 import { standaloneValidators } from './validators';
 
 const COMPILED = path.resolve(__dirname, '..', '..', 'lib', 'routes', 'compiled.ts');
 const VALIDATORS = 'sink-file:validators';
 
-/** Replaces lib/routes/compiled.ts in a bundle by the default sink file's routes, compiled ahead of time. */
-export function sinkFilePlugin(file = DEFAULT_SINK_FILE): Plugin {
+/**
+ * Replaces lib/routes/compiled.ts in a bundle by a sink file's routes, compiled ahead of time:
+ * `file`, else the one SINK_FILE names when the build starts, else the default sink.yaml.
+ */
+export function sinkFilePlugin(file?: string): Plugin {
   return {
     name: 'sink-file',
     setup(build) {
-      let loaded: ReturnType<typeof loadSinkFile> = { file, routes: [], sources: [file] };
+      const named = () => file ?? sinkFilePath({ SINK_FILE: process.env.SINK_FILE || undefined });
+      let loaded: ReturnType<typeof loadSinkFile> = { file: named(), routes: [], sources: [named()] };
       build.onStart(() => {
-        loaded = loadSinkFile(file);
+        loaded = loadSinkFile(named());
       });
       build.onLoad({ filter: /[\\/]lib[\\/]routes[\\/]compiled\.ts$/ }, (args) => {
         if (path.resolve(args.path) !== COMPILED) return undefined;

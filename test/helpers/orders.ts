@@ -1,0 +1,29 @@
+/** The example two-route sink file (examples/orders/sink.yaml): its routes, and orders to send to it. */
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/config';
+import type { Route } from '../../lib/routes/default';
+import { routeRecordType } from '../../lib/routes/record-type';
+import { loadSinkFile } from '../../tools/routes/load';
+import { compileValidators } from '../../tools/routes/validators';
+
+/** The example sink file: the quotes route and an `orders` route. */
+export const ORDERS_SINK_FILE = path.join(PROJECT_ROOT, 'examples', 'orders', 'sink.yaml');
+
+/** The routes of a sink file, as the function compiles them (lib/routes/default.ts does the same for its own). */
+export function routesOf(file = ORDERS_SINK_FILE): Route[] {
+  const { routes } = loadSinkFile(file);
+  const validators = compileValidators(routes);
+  return routes.map((plan) => ({ plan, type: routeRecordType(plan, validators[plan.name]) }));
+}
+
+/** The `i`-th order: valid against examples/orders/orders.schema.json, deterministic. */
+export const order = (i: number, fields: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    id: 1000 + i,
+    total: 12.5 + i,
+    placedAt: `2026-12-04T18:${String(i % 60).padStart(2, '0')}:00Z`,
+    status: i % 2 ? 'paid' : 'placed',
+    customer: { name: `Customer ${i}`, email: `c${i}@example.test` },
+    lines: [{ sku: `SKU-${i}`, quantity: 1 + (i % 3), price: 12.5 + i }],
+    ...fields,
+  });
