@@ -39,8 +39,10 @@ const b = (help: string) => ({ type: 'boolean' as const, help });
 /** The flags; those a template may set are optional here (flag > template > default). */
 export const LOCAL_COMMAND = defineCommand({
   command: 'npm run local --',
-  summary:
-    'The Kafka event source mapping emulator: polls every routed topic of the sink file (the quotes route on KAFKA_TOPIC), one consumer group per mapping, and invokes the sink function.',
+  summary: [
+    'The Kafka event source mapping emulator: polls every routed topic of the sink file (the quotes route on',
+    'KAFKA_TOPIC), one consumer group per mapping, and invokes the sink function.',
+  ].join('\n'),
   flags: {
     'from-template': s(
       '[PATH]',
