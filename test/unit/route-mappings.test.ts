@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig, PROJECT_ROOT } from '../../lib/config';
 import type { RoutePlan } from '../../lib/routes/plan';
+import { MappingSettingsPlugin } from '../../tools/deploy/esm-plugin';
 import { addRouteMappings, routeMappingId } from '../../tools/deploy/expand';
 import { parseDeployParams } from '../../tools/deploy/params';
 import { checkRoutes, routeMappings, sinkFilePath, type RouteCheckConfig } from '../../tools/deploy/routes';
@@ -138,6 +139,17 @@ describe('the plugin: one mapping per route', () => {
       checkTemplate(t).flatMap((m) => m.violations),
       [],
     );
+  });
+
+  test("the plugin reads the sink file it is given (SINK_FILE) and patches every route's mapping", () => {
+    const t = compiled();
+    const custom = { mapping: { ...params, minimumPollers: 2 } };
+    const serverless = { service: { custom, provider: { compiledCloudFormationTemplate: t } } };
+    new MappingSettingsPlugin(serverless, {}).apply(TWO_ROUTES);
+    const mappings = eventSourceMappings(t);
+    assert.equal(mappings.length, 4);
+    for (const [id, props] of mappings)
+      assert.equal((props.ProvisionedPollerConfig as { MinimumPollers: number }).MinimumPollers, 2, id);
   });
 
   test('the default sink file adds nothing; logical IDs of routes are PascalCase', () => {
