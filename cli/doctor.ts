@@ -1,5 +1,7 @@
 /**
- * `npm run doctor` packages every deploy variant of serverless.yml (trigger × scaling ×
+ * `npm run doctor` first checks every route of the sink file (SINK_FILE, default sink.yaml) as the
+ * configuration runs it (tools/deploy/routes.ts: legal and distinct table and collection names, no
+ * topic routed twice, no destination topic that is routed). It then packages every deploy variant of serverless.yml (trigger × scaling ×
  * destination, with the stage's params) and applies AWS's rules for Kafka mappings
  * (tools/deploy/mapping-rules.ts) to each packaged mapping: one line per violation, exit 1 if any.
  * `--template FILE` checks one packaged template instead; `--lint` runs cfn-lint on them too.
@@ -10,16 +12,20 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { runMain } from '../tools/cli/main';
+import { loadConfig } from '../lib/config';
 import { QuotesSinkError } from '../lib/errors';
 import { findCfnLint, runCfnLint } from '../tools/deploy/cfn-lint';
+import { checkRoutes, sinkFilePath } from '../tools/deploy/routes';
+import { loadSinkFile } from '../tools/routes/load';
 import { checkTemplate, type CfnTemplate } from '../tools/deploy/template';
 import { deployVariants, packageVariants, type PackageResult } from '../tools/deploy/variants';
 
 export const DOCTOR = defineCommand({
   command: 'npm run doctor --',
   summary: [
-    'Packages each deploy variant of serverless.yml and checks its Kafka event source mappings against',
-    "AWS's rules (tools/deploy/mapping-rules.ts). One line per violation; exit 1 if there is any.",
+    'Checks every route of the sink file (SINK_FILE, default sink.yaml), then packages each deploy variant',
+    "of serverless.yml and checks its Kafka event source mappings (one per route) against AWS's rules",
+    '(tools/deploy/mapping-rules.ts). One line per violation; exit 1 if there is any, 2 for a bad sink file.',
   ].join('\n'),
   flags: {
     stage: { type: 'string', value: 'NAME', help: 'stage whose params apply (default: ci)' },
@@ -86,6 +92,20 @@ function report(name: string, template: CfnTemplate): number {
   return violations.length;
 }
 
+/**
+ * Checks the routes of the sink file as the configuration (KAFKA_TOPIC, POSTGRES_QUOTES_TABLE,
+ * MONGO_COLLECTION, the dead letters') runs them: one line per violation; returns their count. A
+ * sink file that does not load throws its SinkFileError (one line per problem, exit 2).
+ */
+function checkSinkFile(o: DoctorOptions): number {
+  const { file, routes } = loadSinkFile(sinkFilePath());
+  const violations = checkRoutes(routes, loadConfig(), o.params.destinationTopic);
+  const what = routes.length === 1 ? '1 route' : `${routes.length} routes`;
+  console.log(`${violations.length ? 'FAIL' : 'ok  '} sink file ${file} (${what})`);
+  for (const v of violations) console.log(`  ✗ ${file}: route ${v.route}: [${v.rule}] ${v.message}`);
+  return violations.length;
+}
+
 /** Lints the templates; prints each finding; returns how many there were. */
 function lint(files: string[]): number {
   const command = findCfnLint();
@@ -132,7 +152,7 @@ function checkTemplates(o: DoctorOptions): number {
 
 async function main(argv: string[]): Promise<number> {
   const o = parseDoctorOptions(argv);
-  const problems = o.templates.length ? checkTemplates(o) : await checkVariants(o);
+  const problems = checkSinkFile(o) + (o.templates.length ? checkTemplates(o) : await checkVariants(o));
   console.log(problems ? `${problems} problem(s)` : 'no problems');
   return problems ? 1 : 0;
 }

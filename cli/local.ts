@@ -23,8 +23,12 @@ import {
 } from '../tools/emulator/emulator';
 import { inProcessInvoker, isSummary, offlineInvoker, type Invoker } from '../tools/emulator/invoke';
 import { DEFAULT_TEMPLATE, MappingRejectedError } from '../tools/emulator/mapping';
-import { batchLine, doneLine, statusLine } from '../tools/emulator/report';
-import { resolveSettings, type RunSettings } from '../tools/emulator/settings';
+import { EmulatorGroup, sharedInvoker } from '../tools/emulator/group';
+import { batchLine, doneLine, routesLine, statusLine } from '../tools/emulator/report';
+import { resolveRouteSettings, type RouteRun, type RunSettings } from '../tools/emulator/settings';
+import { mergeStatuses } from '../tools/emulator/status';
+import { sinkFilePath } from '../tools/deploy/routes';
+import { loadSinkFile } from '../tools/routes/load';
 import { clusterIdOf, createKafka } from '../tools/kafka';
 import { createLogger, type Logger } from '../lib/log';
 import { EmulatorStatusWriter } from '../tools/ui/status-file';
@@ -35,7 +39,10 @@ const b = (help: string) => ({ type: 'boolean' as const, help });
 /** The flags; those a template may set are optional here (flag > template > default). */
 export const LOCAL_COMMAND = defineCommand({
   command: 'npm run local --',
-  summary: 'The Kafka event source mapping emulator: polls KAFKA_TOPIC and invokes the sink function.',
+  summary: [
+    'The Kafka event source mapping emulator: polls every routed topic of the sink file (the quotes route on',
+    'KAFKA_TOPIC), one consumer group per mapping, and invokes the sink function.',
+  ].join('\n'),
   flags: {
     'from-template': s(
       '[PATH]',
@@ -105,7 +112,8 @@ export const LOCAL_COMMAND = defineCommand({
     })
     .strict(),
   notes: [
-    "Environment: KAFKA_TOPIC, KAFKA_GROUP_ID (default quotes-sink-local), and the sink's settings.",
+    "Environment: KAFKA_TOPIC, KAFKA_GROUP_ID (default quotes-sink-local), SINK_FILE (default sink.yaml), and the sink's settings.",
+    'Routes other than quotes: consumer group <group>-<route>, Kafka destination <topic>-failed (docs/deploying.md).',
     'Exit codes: 0 idle (--until-idle), 1 failed (delivery gave up with no destination, a record too large to invoke, Kafka unusable), 2 bad flags or a mapping AWS would reject, 130 after SIGINT, 143 after SIGTERM. A second signal stops at once.',
   ],
 });
@@ -191,27 +199,36 @@ function invoker(o: LocalOptions, out: Output): Invoker {
   return invoke;
 }
 
-/** Logs, prints and publishes each status tick. */
-function statusReporter(out: Output, writer: EmulatorStatusWriter): (s: EmulatorStatus) => void {
-  return (st) => {
-    writer.update(st);
-    if (out.human) process.stderr.write(`\r\x1b[2K${statusLine(st)}`);
-    else out.log.info({ status: st }, 'status');
+/**
+ * Logs, prints and publishes each mapping's status ticks: on a terminal one line for every route
+ * together (with each route's part when there are several); the UI's status file gets the primary
+ * route's mapping (the one it knows: its topic and group).
+ */
+function statusReporter(out: Output, writer: EmulatorStatusWriter, routes: RouteRun[]): (route: string) => Reporter {
+  const latest: Record<string, EmulatorStatus> = {};
+  const primary = primaryRun(routes).mapping.route;
+  return (route) => (st) => {
+    latest[route] = st;
+    if (route === primary) writer.update(st);
+    if (!out.human) return void out.log.info(routes.length > 1 ? { route, status: st } : { status: st }, 'status');
+    const several = routesLine(latest);
+    process.stderr.write(`\r\x1b[2K${statusLine(mergeStatuses(Object.values(latest)))}${several && ` | ${several}`}`);
   };
 }
+
+type Reporter = (s: EmulatorStatus) => void;
 
 function createEmulator(
   r: RunSettings,
   o: LocalOptions,
   config: Config,
-  out: Output,
-  writer: EmulatorStatusWriter,
+  use: { invoke: Invoker; log: Logger; onStatus: Reporter; human: boolean },
 ): Emulator {
   return new Emulator({
     kafka: createKafka(config, 'quotes-sink-emulator'),
-    invoke: invoker(o, out),
-    log: out.log,
-    topic: config.KAFKA_TOPIC,
+    invoke: use.invoke,
+    log: use.log,
+    topic: r.topic,
     groupId: r.groupId,
     bootstrapServers: config.KAFKA_BROKERS,
     startingPosition: r.startingPosition,
@@ -224,9 +241,27 @@ function createEmulator(
     stopWhen: o['until-idle'] ? { idleMs: o['idle-ms'] } : 'signal',
     fetchMaxBytes: o['fetch-max-bytes'],
     partitionFetchMaxBytes: o['partition-fetch-max-bytes'],
-    statusEveryMs: out.human ? 1_000 : 5_000,
-    onStatus: statusReporter(out, writer),
+    statusEveryMs: use.human ? 1_000 : 5_000,
+    onStatus: use.onStatus,
   });
+}
+
+/** The primary route's run (the quotes route's, whose settings the flags and KAFKA_* name). */
+const primaryRun = (runs: RouteRun[]): RouteRun => runs.find((r) => r.mapping.primary) ?? runs[0];
+
+/**
+ * One emulator per route's mapping, sharing one invoker (closed once, by the group). With one
+ * route, the emulator logs as it always did; with several, each one's lines name its route.
+ */
+function createGroup(runs: RouteRun[], o: LocalOptions, config: Config, out: Output, writer: EmulatorStatusWriter) {
+  const invoke = invoker(o, out);
+  const report = statusReporter(out, writer, runs);
+  const members = runs.map(({ mapping, settings }) => {
+    const log = runs.length > 1 ? out.log.child({ route: mapping.route }) : out.log;
+    const use = { invoke: sharedInvoker(invoke), log, onStatus: report(mapping.route), human: out.human };
+    return { route: mapping.route, emulator: createEmulator(settings, o, config, use) };
+  });
+  return new EmulatorGroup(members, invoke, out.log);
 }
 
 /** How long a signalled emulator may take to stop before the process exits anyway. */
@@ -241,7 +276,10 @@ const signalExitCode = (sig: NodeJS.Signals) => 128 + constants.signals[sig];
  * SIGINT/SIGTERM/SIGHUP stop the emulator; a second signal, or no stop within
  * {@link STOP_DEADLINE_MS}, exits at once (nothing more gets committed either way).
  */
-function stopOnSignals(emulator: Emulator, log: Logger): { received(): NodeJS.Signals | undefined; dispose(): void } {
+function stopOnSignals(
+  emulator: Pick<EmulatorGroup, 'stop' | 'status'>,
+  log: Logger,
+): { received(): NodeJS.Signals | undefined; dispose(): void } {
   let received: NodeJS.Signals | undefined;
   let at = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -271,54 +309,74 @@ function stopOnSignals(emulator: Emulator, log: Logger): { received(): NodeJS.Si
   return { received: () => received, dispose };
 }
 
-/** Runs the emulator until idle or signalled; the exit code. */
-async function runEmulator(r: RunSettings, o: LocalOptions, config: Config, out: Output): Promise<number> {
-  const writer = new EmulatorStatusWriter({ topic: config.KAFKA_TOPIC, groupId: r.groupId });
-  const emulator = createEmulator(r, o, config, out, writer);
-  const signals = stopOnSignals(emulator, out.log);
+/** The final lines: every route's totals, and each route's part when there are several. */
+function printDone(group: EmulatorGroup, status: EmulatorStatus): void {
+  process.stderr.write(`${doneLine(status)}\n`);
+  const several = routesLine(group.byRoute());
+  if (several) process.stderr.write(`routes: ${several}\n`);
+}
+
+/** Runs an emulator per route until idle or signalled; the exit code. */
+async function runEmulator(runs: RouteRun[], o: LocalOptions, config: Config, out: Output): Promise<number> {
+  const primary = primaryRun(runs);
+  const writer = new EmulatorStatusWriter({ topic: primary.settings.topic, groupId: primary.settings.groupId });
+  const group = createGroup(runs, o, config, out, writer);
+  const signals = stopOnSignals(group, out.log);
   try {
-    const status = await emulator.run();
-    writer.update(status); // the final totals, for the UI
+    const status = await group.run();
+    writer.update(group.byRoute()[primary.mapping.route]); // the final totals, for the UI
     if (out.human) process.stderr.write('\r\x1b[2K');
     out.log.info({ status }, 'emulator stopped');
-    process.stderr.write(`${doneLine(status)}\n`);
+    printDone(group, status);
     const sig = signals.received();
     return sig ? signalExitCode(sig) : 0;
   } finally {
     writer.stop();
     signals.dispose();
-    await r.policy.destination?.close().catch(() => undefined);
+    for (const r of runs) await r.settings.policy.destination?.close().catch(() => undefined);
     await new Promise<void>((resolve) => (out.file ? out.file.end(resolve) : resolve()));
   }
+}
+
+/** The banner's lines after the primary route's: where its settings came from, then every other route's mapping. */
+function describeRoutes(runs: RouteRun[]): string[] {
+  const lines = runs.filter((r) => r.mapping.primary).flatMap((r) => r.settings.describe);
+  for (const { mapping: m, settings: s } of runs.filter((r) => !r.mapping.primary)) {
+    const failure = s.policy.destination ? `, on failure ${s.policy.destination.uri}` : '';
+    lines.push(`route ${m.route}: topic ${m.topic}, group ${m.groupId}${failure}`);
+  }
+  return lines;
 }
 
 async function main(argv: string[]): Promise<number> {
   const options = parseLocalOptions(argv);
   loadStackEnv();
   const config = loadConfig();
-  let settings: RunSettings;
+  const { routes } = loadSinkFile(sinkFilePath());
+  let runs: RouteRun[];
   try {
-    settings = await resolveSettings(options, config, templateFile(options));
+    runs = await resolveRouteSettings(options, config, templateFile(options), routes);
   } catch (e) {
     if (!(e instanceof MappingRejectedError)) throw e;
     for (const line of e.lines) process.stderr.write(`local: ${line}\n`);
     return 2;
   }
+  const primary = primaryRun(runs).settings;
   const out = output(config, options);
-  if (settings.partialResponses) process.env.SINK_PARTIAL_BATCH_RESPONSE = 'true';
+  if (primary.partialResponses) process.env.SINK_PARTIAL_BATCH_RESPONSE = 'true';
   printBanner('local', config, {
-    topic: config.KAFKA_TOPIC,
-    group: settings.groupId,
+    topic: primary.topic,
+    group: primary.groupId,
     stores: options.invoke === 'inprocess',
   });
-  for (const line of settings.describe) process.stderr.write(`[local] ${line}\n`);
+  for (const line of describeRoutes(runs)) process.stderr.write(`[local] ${line}\n`);
   // Once, before consuming: a wrong password or a store that is down is one line now, not endless retries.
   const stores = options.invoke === 'inprocess' && !options['no-store-check'];
   await reachable(config, stores ? ['kafka', ...storesInUse(config)] : ['kafka']);
   // Records are named by Kafka's own cluster id, not by how the brokers are spelled (the handler
   // reads it from its environment, as a deployed function does from the clusterId param).
   process.env.SINK_CLUSTER_ID = await clusterIdOf(config, createKafka(config, 'quotes-sink-local'));
-  return runEmulator(settings, options, config, out);
+  return runEmulator(runs, options, config, out);
 }
 
 if (require.main === module) runMain('local', main);

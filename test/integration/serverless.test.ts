@@ -4,12 +4,13 @@
  * local and offline, each checked by what they produce or write. npm test builds dist/ first.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { availableParallelism } from 'node:os';
+import { PROJECT_ROOT } from '../../lib/config';
 import { findCfnLint, runCfnLint } from '../../tools/deploy/cfn-lint';
 import { checkTemplate, eventSourceMappings, type CfnTemplate } from '../../tools/deploy/template';
 import {
@@ -168,15 +169,23 @@ describe('every deploy variant (trigger × scaling × destination)', () => {
   };
   const loop: Variant = { name: 'loop', params: { trigger: 'msk', destinationTopic: 'quotes' } };
   const variants = deployVariants();
+  // Every variant again with the two-route sink file: a mapping per route (and trigger).
+  const twoRoutes = variants.map((v) => ({
+    ...v,
+    name: `${v.name}-routes`,
+    env: { SINK_FILE: 'examples/orders/sink.yaml' },
+  }));
   let results: PackageResult[];
   const result = (name: string) => results.find((r) => r.variant.name === name) as PackageResult;
 
   before(async () => {
-    results = await packageVariants([...variants, renamed, loop], root, 'ci', Math.max(2, availableParallelism()));
+    const all = [...variants, ...twoRoutes, renamed, loop];
+    results = await packageVariants(all, root, 'ci', Math.max(2, availableParallelism()));
   });
 
-  test('each variant packages', () => {
+  test('each variant packages, with one route and with two', () => {
     assert.equal(variants.length, 19);
+    assert.equal(results.length, 2 * 19 + 2);
     for (const r of results) assert.ok(r.ok && r.template, `${r.variant.name} failed to package:\n${r.output}`);
   });
 
@@ -214,6 +223,41 @@ describe('every deploy variant (trigger × scaling × destination)', () => {
     assert.equal(eventSourceMappings(result('none').template as CfnTemplate).length, 0);
   });
 
+  test('with two routes: one mapping per route and trigger, each with its own topic, group and destination', () => {
+    const uri: Record<string, (topic: string) => string> = {
+      kafka: (topic) => `kafka://${topic}-failed`,
+      s3: () => 'arn:aws:s3:::quotes-sink-failed-batches',
+      sqs: () => 'arn:aws:sqs:eu-west-1:123456789012:quotes-sink-failed-batches',
+    };
+    for (const v of twoRoutes) {
+      const mappings = eventSourceMappings(result(v.name).template as CfnTemplate).map(([, p]) => p);
+      const perTrigger = { none: 0, kafka: 1, msk: 1, both: 2 }[v.params.trigger] as number;
+      assert.equal(mappings.length, 2 * perTrigger, v.name);
+      for (const p of mappings) {
+        const topic = (p.Topics as string[])[0];
+        const group = (
+          (p.SelfManagedKafkaEventSourceConfig ?? p.AmazonManagedKafkaEventSourceConfig) as {
+            ConsumerGroupId: string;
+          }
+        ).ConsumerGroupId;
+        assert.equal(group, topic === 'quotes' ? 'quotes-sink-ci' : 'quotes-sink-ci-orders', v.name);
+        const destination = uri[v.params.destination](topic);
+        assert.deepEqual(p.DestinationConfig, { OnFailure: { Destination: destination } }, v.name);
+      }
+      assert.deepEqual(mappings.map((p) => (p.Topics as string[])[0]).sort(), [
+        ...Array(perTrigger).fill('orders'),
+        ...Array(perTrigger).fill('quotes'),
+      ]);
+      const statements = roleStatementsOf(result(v.name).template as CfnTemplate);
+      const writes = statements.filter((st) => ([] as string[]).concat(st.Action).includes('kafka-cluster:WriteData'));
+      const written = writes
+        .flatMap((st) => ([] as string[]).concat(st.Resource as string))
+        .map((r) => r.split('/').pop());
+      const withMsk = ['msk', 'both'].includes(v.params.trigger) && v.params.destination === 'kafka';
+      assert.deepEqual(written, withMsk ? ['quotes-failed', 'orders-failed'] : [], v.name);
+    }
+  });
+
   test('the chosen on-failure destination is on every mapping', () => {
     const uri: Record<string, string> = {
       kafka: 'kafka://quotes-failed',
@@ -228,7 +272,7 @@ describe('every deploy variant (trigger × scaling × destination)', () => {
   });
 
   test('each role has exactly what its trigger and destination need, on named resources', () => {
-    for (const v of variants) {
+    for (const v of [...variants, ...twoRoutes]) {
       const statements = roleStatementsOf(result(v.name).template as CfnTemplate);
       const actions = [...new Set(statements.flatMap((s) => ([] as string[]).concat(s.Action)))].sort();
       assert.deepEqual(actions, expectedActions(v), v.name);
@@ -280,6 +324,64 @@ describe('every deploy variant (trigger × scaling × destination)', () => {
     assert.match(
       lines[0],
       /\[destination-not-source\] destination topic "quotes" is the source topic.*kafka-on-failure-destination/,
+    );
+  });
+  test('npm run doctor with two routes: passes on the shipped files, one line for each rule it checks', async () => {
+    const file = result('both-provisioned-kafka-routes').templateFile as string;
+    const doctor = (env: Record<string, string>) =>
+      runCommand(TSX, ['cli/doctor.ts', '--template', file], { SINK_FILE: 'examples/orders/sink.yaml', ...env });
+    const clean = await doctor({});
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /ok {3}sink file examples\/orders\/sink\.yaml \(2 routes\)\n.*\(4 mappings\)/);
+    const failing = (out: string) => out.split('\n').filter((l) => l.includes('✗'));
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { POSTGRES_QUOTES_TABLE: 'orders' },
+        /route orders: \[route-names-distinct\] table "orders" is route quotes's already$/,
+      ],
+      [
+        { MONGO_COLLECTION: 'system.x' },
+        /route quotes: \[route-names-legal\] collection "system\.x" is not a name MongoDB takes$/,
+      ],
+      [
+        { KAFKA_TOPIC: 'orders' },
+        /route orders: \[topic-routed-twice\] topic "orders" is routed by route quotes already$/,
+      ],
+      [
+        { KAFKA_TOPIC: 'orders-failed' },
+        /route orders: \[destination-routed\] destination topic "orders-failed" is routed by route quotes$/,
+      ],
+    ];
+    for (const [env, line] of cases) {
+      const bad = await doctor(env);
+      assert.equal(bad.code, 1, JSON.stringify(env) + bad.stdout + bad.stderr);
+      assert.equal(failing(bad.stdout).length, 1, bad.stdout);
+      assert.match(failing(bad.stdout)[0], line);
+    }
+    // A sink file routing one topic twice does not load: the loader's one line, exit 2.
+    const twice = path.join(tmp, 'twice.yaml');
+    writeFileSync(
+      twice,
+      readFileSync(path.join(PROJECT_ROOT, 'examples/orders/sink.yaml'), 'utf8').replace(
+        'topic: orders',
+        'topic: quotes',
+      ),
+    );
+    writeFileSync(
+      path.join(tmp, 'quotes.schema.json'),
+      readFileSync(path.join(PROJECT_ROOT, 'schemas/quotes.schema.json')),
+    );
+    writeFileSync(
+      path.join(tmp, 'orders.schema.json'),
+      readFileSync(path.join(PROJECT_ROOT, 'examples/orders/orders.schema.json')),
+    );
+    const loop = await doctor({ SINK_FILE: twice });
+    assert.equal(loop.code, 2, loop.stdout + loop.stderr);
+    const lines = loop.stderr.split('\n').filter((l) => l.includes('$.'));
+    assert.deepEqual(lines.length, 1, loop.stderr);
+    assert.match(
+      lines[0],
+      /twice\.yaml: route orders: \$\.routes\.orders\.topic: topic quotes is routed by route quotes already/,
     );
   });
 });

@@ -3,11 +3,15 @@
  * framework compiles the kafka/msk events, it adds to every generated AWS::Lambda::EventSourceMapping
  * what v3 cannot express from params (provisioned mode, the error handling controls, the on-failure
  * destination) and the IAM statements they need. It finds the mappings by type, so any topic or
- * cluster name packages. It warns (without failing) about what the rules of mapping-rules.ts flag;
+ * cluster name packages. Each route of the sink file gets its own mapping (./expand.ts, naming
+ * rules in ./routes.ts): the compiled one is the primary route's. It warns (without failing) about what the rules of mapping-rules.ts flag;
  * `npm run doctor` fails on them.
  */
 import { QuotesSinkError } from '../../lib/errors';
+import { loadSinkFile } from '../routes/load';
+import { addRouteMappings } from './expand';
 import { parseDeployParams } from './params';
+import { sinkFilePath } from './routes';
 import { applyMappingParams, checkTemplate, type CfnTemplate } from './template';
 
 /** The parts of the framework's `serverless` object this plugin uses. */
@@ -47,11 +51,15 @@ export class MappingSettingsPlugin {
     }
   }
 
-  /** Validates `custom.mapping`, patches the compiled template, and warns about rule violations. */
-  apply(): void {
+  /**
+   * Validates `custom.mapping`, adds a mapping per route of the sink file (SINK_FILE, default
+   * sink.yaml), patches them all, and warns about rule violations.
+   */
+  apply(sinkFile = sinkFilePath()): void {
     const params = parseDeployParams(this.serverless.service.custom?.mapping);
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
-    applyMappingParams(template, params);
+    const { routes } = loadSinkFile(sinkFile);
+    applyMappingParams(template, params, addRouteMappings(template, routes, params.destinationTopic));
     for (const report of checkTemplate(template)) {
       for (const v of report.violations) {
         this.utils?.log.warning(`${report.logicalId}: [${v.rule}] ${v.message} (${v.source})`);

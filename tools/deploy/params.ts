@@ -49,11 +49,14 @@ export function parseDeployParams(raw: unknown): DeployParams {
   throw new DeployParamsError(parsed.error.issues.map((i) => `${i.path.join('.') || 'custom.mapping'}: ${i.message}`));
 }
 
-/** The on-failure destination as the mapping's DestinationConfig takes it. */
-export function destinationUri(p: DeployParams): string {
+/**
+ * The on-failure destination as the mapping's DestinationConfig takes it; a Kafka destination sends
+ * to `topic` (a route's own, tools/deploy/routes.ts; default: the destinationTopic param).
+ */
+export function destinationUri(p: DeployParams, topic = p.destinationTopic): string {
   switch (p.destination) {
     case 'kafka':
-      return `kafka://${p.destinationTopic}`;
+      return `kafka://${topic}`;
     case 's3':
       return p.destinationBucketArn;
     case 'sqs':

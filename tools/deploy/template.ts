@@ -53,10 +53,13 @@ export function eventSourceMappings(template: CfnTemplate): [string, Record<stri
     .map(([id, r]) => [id, (r.Properties ??= {})]);
 }
 
-/** The properties every Kafka mapping gets from the params, beside what the framework compiled. */
-export function mappingProperties(p: DeployParams): Record<string, unknown> {
+/**
+ * The properties every Kafka mapping gets from the params, beside what the framework compiled; a
+ * Kafka destination sends to `destinationTopic` (the route's, default the destinationTopic param).
+ */
+export function mappingProperties(p: DeployParams, destinationTopic = p.destinationTopic): Record<string, unknown> {
   const props: Record<string, unknown> = {
-    DestinationConfig: { OnFailure: { Destination: destinationUri(p) } },
+    DestinationConfig: { OnFailure: { Destination: destinationUri(p, destinationTopic) } },
   };
   // Error handling controls exist only in provisioned mode (kafka-retry-configurations); AWS
   // rejects them on an on-demand mapping.
@@ -85,8 +88,18 @@ export function mskTopicArn(clusterArn: string, topic: string): string {
   return `${clusterArn.replace(':cluster/', ':topic/')}/${topic}`;
 }
 
-/** IAM for the destination: Kafka-topic (MSK only: self-managed Kafka authorises by its own ACLs), S3 or SQS. */
-function destinationStatements(p: DeployParams, clusters: string[]): IamStatement[] {
+/** The topic of a mapping's Kafka on-failure destination, if it has one. */
+const kafkaDestinationTopic = (props: Record<string, unknown>): string | undefined => {
+  const uri = (props.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure
+    ?.Destination;
+  return typeof uri === 'string' && uri.startsWith('kafka://') ? uri.slice('kafka://'.length) : undefined;
+};
+
+/**
+ * IAM for the destination: Kafka topics (MSK only: self-managed Kafka authorises by its own ACLs;
+ * `topics` are the MSK mappings' destination topic ARNs), S3 or SQS.
+ */
+function destinationStatements(p: DeployParams, topics: string[]): IamStatement[] {
   const key: IamStatement[] = [];
   if (p.destination !== 'kafka' && p.destinationKmsKeyArn) {
     // An SSE-KMS bucket needs GenerateDataKey; an encrypted queue needs Decrypt too (kafka-on-failure).
@@ -95,15 +108,8 @@ function destinationStatements(p: DeployParams, clusters: string[]): IamStatemen
   }
   switch (p.destination) {
     case 'kafka':
-      return clusters.length
-        ? [
-            {
-              Sid: 'KafkaDestination',
-              Effect: 'Allow',
-              Action: ['kafka-cluster:WriteData'],
-              Resource: clusters.map((c) => mskTopicArn(c, p.destinationTopic)),
-            },
-          ]
+      return topics.length
+        ? [{ Sid: 'KafkaDestination', Effect: 'Allow', Action: ['kafka-cluster:WriteData'], Resource: topics }]
         : [];
     case 's3':
       return [
@@ -151,8 +157,11 @@ export function roleStatements(mappings: Record<string, unknown>[], p: DeployPar
       Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } } },
     });
   }
-  const clusters = [...new Set(msk.map((m) => mskClusterArn(m) as string))];
-  return [...statements, ...destinationStatements(p, clusters)];
+  // Each MSK mapping's own destination topic (a route's, tools/deploy/routes.ts), on its cluster.
+  const topics = msk.map((m) =>
+    mskTopicArn(mskClusterArn(m) as string, kafkaDestinationTopic(m) ?? p.destinationTopic),
+  );
+  return [...statements, ...destinationStatements(p, [...new Set(topics)])];
 }
 
 /** The statement list of the framework's role policy (undefined if the template has no such role). */
@@ -181,10 +190,18 @@ function tellFunctionsAboutPartialResponses(template: CfnTemplate, mappings: Rec
   }
 }
 
-/** Adds the params' properties to every Kafka mapping and their IAM statements to the role, in place. */
-export function applyMappingParams(template: CfnTemplate, p: DeployParams): void {
-  const mappings = eventSourceMappings(template).map(([, props]) => props);
-  for (const props of mappings) Object.assign(props, mappingProperties(p));
+/**
+ * Adds the params' properties to every Kafka mapping and their IAM statements to the role, in place.
+ * `destinationTopics`: a mapping's own Kafka destination topic, by logical ID (default: the param).
+ */
+export function applyMappingParams(
+  template: CfnTemplate,
+  p: DeployParams,
+  destinationTopics: Readonly<Record<string, string>> = {},
+): void {
+  const found = eventSourceMappings(template);
+  for (const [id, props] of found) Object.assign(props, mappingProperties(p, destinationTopics[id]));
+  const mappings = found.map(([, props]) => props);
   tellFunctionsAboutPartialResponses(template, mappings);
   const extra = roleStatements(mappings, p);
   if (extra.length === 0) return;
@@ -202,10 +219,51 @@ export interface MappingReport {
   notes: string[];
 }
 
-/** Applies the rules of tools/deploy/mapping-rules.ts to every Kafka mapping of a packaged template. */
+/** Where the rules across mappings come from (they are this sink's: one route per topic). */
+export const ROUTES_DOC = 'docs/deploying.md#one-mapping-per-route';
+
+/** A mapping's cluster: its MSK cluster ARN, or its self-managed bootstrap servers. */
+const clusterOf = (props: Record<string, unknown>): string =>
+  mskClusterArn(props) ??
+  JSON.stringify((props.SelfManagedEventSource as { Endpoints?: unknown } | undefined)?.Endpoints ?? null);
+
+/**
+ * The rules across the mappings of one cluster: a topic read by two of them (the function routes
+ * by topic, so both would sink every record), and a Kafka destination topic another one reads
+ * (its failed records would be sunk again as that route's).
+ */
+function acrossMappings(mappings: [string, Record<string, unknown>][]): Map<string, Violation[]> {
+  const found = new Map<string, Violation[]>(mappings.map(([id]) => [id, []]));
+  const readers = new Map<string, string>();
+  for (const [id, props] of mappings) {
+    const key = (topic: string) => `${clusterOf(props)} ${topic}`;
+    const topic = settingsFromCloudFormation(props).topics[0];
+    const first = topic === undefined ? undefined : readers.get(key(topic));
+    if (first !== undefined) {
+      const message = `topic "${topic}" is read by ${first} already: one mapping (one route) per topic`;
+      found.get(id)?.push({ rule: 'topic-routed-twice', message, source: ROUTES_DOC });
+    } else if (topic !== undefined) readers.set(key(topic), id);
+  }
+  for (const [id, props] of mappings) {
+    const destination = kafkaDestinationTopic(props);
+    const reader = destination === undefined ? undefined : readers.get(`${clusterOf(props)} ${destination}`);
+    if (reader === undefined || reader === id) continue; // its own topic: destination-not-source says so
+    const message = `destination topic "${destination}" is routed (${reader} reads it): its failed records would be sunk again`;
+    found.get(id)?.push({ rule: 'destination-routed', message, source: ROUTES_DOC });
+  }
+  return found;
+}
+
+/**
+ * Applies the rules of tools/deploy/mapping-rules.ts to every Kafka mapping of a packaged
+ * template, and the rules across its mappings (one per routed topic).
+ */
 export function checkTemplate(template: CfnTemplate): MappingReport[] {
-  return eventSourceMappings(template).map(([logicalId, props]) => {
+  const mappings = eventSourceMappings(template);
+  const across = acrossMappings(mappings);
+  return mappings.map(([logicalId, props]) => {
     const settings = settingsFromCloudFormation(props);
-    return { logicalId, settings, violations: checkMapping(settings), notes: mappingNotes(settings) };
+    const violations = [...checkMapping(settings), ...(across.get(logicalId) ?? [])];
+    return { logicalId, settings, violations, notes: mappingNotes(settings) };
   });
 }

@@ -19,6 +19,8 @@ export interface Variant {
   /** e.g. `msk-provisioned-s3`, or `none` (no mapping, so scaling and destination do not apply). */
   name: string;
   params: Record<string, string>;
+  /** Environment for `serverless package` beside this process's, e.g. SINK_FILE (the routes' mappings). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -88,7 +90,8 @@ export function packageVariant(
   const args = ['package', '--stage', stage, ...paramArgs(variant.params), '--package', dir];
   const cwd = serviceFolder(`${dir}.service`);
   return new Promise((resolve, reject) => {
-    const child = spawn(SERVERLESS_BIN, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, ...variant.env };
+    const child = spawn(SERVERLESS_BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const collect = (d: Buffer) => (output += d.toString());
     child.stdout.on('data', collect);

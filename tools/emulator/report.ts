@@ -50,3 +50,12 @@ export function batchLine(s: BatchSummary): string {
     `${dl} dead letters, ${s.tombstones.received} tombstones in ${Math.round(s.durationMs.total)} ms ${parts}`
   ).trimEnd();
 }
+
+/** Each route's part of the totals, when there are several: `quotes 1200 records (lag 0), orders 300 records (lag 12)`. */
+export function routesLine(byRoute: Readonly<Record<string, EmulatorStatus>>): string {
+  const parts = Object.entries(byRoute).map(([route, s]) => {
+    const lag = Object.values(s.lag).reduce((n, l) => n + l, 0);
+    return `${route} ${s.records} records (lag ${lag})`;
+  });
+  return parts.length > 1 ? parts.join(', ') : '';
+}

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { destinationKind, KAFKA_DEFAULTS, type EffectiveMapping } from '../deploy/mapping-rules';
 import { STACK_DIR, type Config } from '../../lib/config';
 import { createKafka } from '../kafka';
+import { PRIMARY_ROUTE, primaryRoute, routeMappings, type RouteMapping } from '../deploy/routes';
+import type { RoutePlan } from '../../lib/routes/plan';
 import type { FailurePolicy } from './delivery';
 import { folderDestination, kafkaDestination, type EventContext, type FailureDestination } from './destination';
 import type { StartingPosition } from './emulator';
@@ -17,6 +19,7 @@ import {
   pickMapping,
   templateMappings,
   type EmulatedMapping,
+  type TemplateMapping,
 } from './mapping';
 
 /** The flags that bear on the mapping's settings (as cli/local.ts parses them). */
@@ -38,8 +41,12 @@ export interface MappingFlags {
   's3-destination'?: string;
 }
 
-/** What the emulator runs with. */
+/** What the emulator runs with (one mapping). */
 export interface RunSettings {
+  /** The topic the mapping reads (KAFKA_TOPIC for the quotes route). */
+  topic: string;
+  /** The sink file's route it is for (unset: the settings of {@link resolveSettings}, the quotes route's). */
+  route?: string;
   groupId: string;
   source: 'self-managed' | 'msk';
   startingPosition: StartingPosition;
@@ -62,16 +69,27 @@ const paramsOf = (s: string | undefined): Record<string, string> =>
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
 
-/** The template's mapping, checked; undefined when none is used. */
-async function fromTemplate(
-  f: MappingFlags,
-  t: { file?: string; explicit: boolean },
-): Promise<EmulatedMapping | undefined> {
+/** The template's Kafka mappings; undefined when no template is used. */
+async function templateOf(f: MappingFlags, t: TemplateChoice): Promise<TemplateMapping[] | undefined> {
   if (!t.file) return undefined;
   const mappings = templateMappings(await loadTemplate(t.file, f.stage, paramsOf(f.params)));
   // The packaged default of a stage without a trigger is no reason to refuse to run.
   if (mappings.length === 0 && !t.explicit) return undefined;
-  return emulatedMapping(pickMapping(mappings, f.source));
+  return mappings;
+}
+
+/**
+ * The template's mapping for `topic`, checked: the one of the flag's source on that topic, else
+ * (a template packaged with another sink file) the one `pickMapping` takes.
+ */
+function mappingFor(
+  mappings: TemplateMapping[] | undefined,
+  f: MappingFlags,
+  topic?: string,
+): EmulatedMapping | undefined {
+  if (!mappings) return undefined;
+  const onTopic = mappings.filter((m) => topic !== undefined && m.settings.topics.includes(topic));
+  return emulatedMapping(pickMapping(onTopic.length ? onTopic : mappings, f.source));
 }
 
 /** Invocations allowed: MaximumRetryAttempts + 1 (-1 is forever); `--max-attempts` counts invocations. */
@@ -81,25 +99,25 @@ function attemptsOf(f: MappingFlags, m: EffectiveMapping | undefined): number | 
   return retries < 0 ? 'forever' : retries + 1;
 }
 
-/** The on-failure destination: a flag, else the template's (S3 becomes a folder under .stack/s3). */
+/**
+ * The on-failure destination: a flag, else the template's (S3 becomes a folder under .stack/s3). A
+ * route other than the primary one sends to its own Kafka topic (tools/deploy/routes.ts), and
+ * shares the primary's folder.
+ */
 function destinationOf(
   f: MappingFlags,
   m: EffectiveMapping | undefined,
   config: Config,
   ctx: EventContext,
+  route?: RouteMapping,
 ): FailureDestination | undefined {
   if (f['s3-destination']) return folderDestination(f['s3-destination'], ctx);
   const uri = f.destination ?? m?.onFailureDestination;
   if (uri === undefined) return undefined;
   if (destinationKind(uri) === 'kafka') {
-    return kafkaDestination(
-      createKafka(config, 'quotes-sink-emulator-destination'),
-      uri.slice('kafka://'.length),
-      ctx,
-      {
-        sourceTopic: config.KAFKA_TOPIC,
-      },
-    );
+    const topic = route && !route.primary ? route.destinationTopic : uri.slice('kafka://'.length);
+    const kafka = createKafka(config, 'quotes-sink-emulator-destination');
+    return kafkaDestination(kafka, topic, ctx, { sourceTopic: route?.topic ?? config.KAFKA_TOPIC });
   }
   // An ARN: S3 (or SQS/SNS, which AWS gives metadata only) is kept in a folder named after it.
   const name = uri.split(':').pop() ?? 'destination';
@@ -135,6 +153,7 @@ function policyOf(
   mapping: EmulatedMapping | undefined,
   config: Config,
   source: RunSettings['source'],
+  route?: RouteMapping,
 ): FailurePolicy {
   const m = mapping?.effective;
   const age = f['max-record-age'] ?? m?.maximumRecordAgeInSeconds ?? -1;
@@ -143,7 +162,7 @@ function policyOf(
     maxRecordAgeMs: age < 0 ? undefined : age * 1000,
     bisect: f.bisect ?? m?.bisectBatchOnFunctionError ?? false,
     reportBatchItemFailures: f['report-batch-item-failures'] ?? m?.reportBatchItemFailures ?? false,
-    destination: destinationOf(f, m, config, { source, bootstrapServers: config.KAFKA_BROKERS }),
+    destination: destinationOf(f, m, config, { source, bootstrapServers: config.KAFKA_BROKERS }, route),
   };
 }
 
@@ -159,28 +178,86 @@ function describeRun(mapping: EmulatedMapping | undefined, file: string | undefi
   return lines;
 }
 
+/** Which template to read (cli/local.ts `templateFile`). */
+export interface TemplateChoice {
+  file?: string;
+  explicit: boolean;
+}
+
+/** Records per event: flag, else the template's, else AWS's 100. */
+const batchSizeOf = (f: MappingFlags, m: EffectiveMapping | undefined) =>
+  f['batch-size'] ?? m?.batchSize ?? KAFKA_DEFAULTS.batchSize;
+
+/** The consumer group: a route's own by the naming rules, else the flag, the template's, KAFKA_GROUP_ID. */
+const groupIdOf = (f: MappingFlags, m: EffectiveMapping | undefined, config: Config, route?: RouteMapping) =>
+  route && !route.primary ? route.groupId : (f['group-id'] ?? m?.consumerGroupId ?? config.KAFKA_GROUP_ID);
+
 /**
- * The run's settings: flags over the template's mapping over AWS's defaults. Throws
- * {@link MappingRejectedError} listing what AWS would reject.
+ * One mapping's settings: flags over the template's mapping over AWS's defaults. A route other than
+ * the primary one takes its consumer group and Kafka destination from the naming rules.
  */
-export async function resolveSettings(
+function settingsOf(
   f: MappingFlags,
   config: Config,
-  t: { file?: string; explicit: boolean },
-): Promise<RunSettings> {
-  const mapping = await fromTemplate(f, t);
+  mapping: EmulatedMapping | undefined,
+  file: string | undefined,
+  route?: RouteMapping,
+): RunSettings {
   const m = mapping?.effective;
   const source = f.source ?? m?.source ?? 'self-managed';
-  const policy = policyOf(f, mapping, config, source);
+  const policy = policyOf(f, mapping, config, source, route);
   return {
-    groupId: f['group-id'] ?? m?.consumerGroupId ?? config.KAFKA_GROUP_ID,
+    topic: route?.topic ?? config.KAFKA_TOPIC,
+    route: route?.route,
+    groupId: groupIdOf(f, m, config, route),
     source,
     ...startOf(f, m),
-    batchSize: f['batch-size'] ?? m?.batchSize ?? KAFKA_DEFAULTS.batchSize,
+    batchSize: batchSizeOf(f, m),
     windowMs: windowOf(f, m),
     attempts: attemptsOf(f, m),
     policy,
     partialResponses: policy.reportBatchItemFailures,
-    describe: describeRun(mapping, t.file, policy),
+    describe: route?.primary === false ? [] : describeRun(mapping, file, policy),
   };
+}
+
+/**
+ * The run's settings: flags over the template's mapping over AWS's defaults. Throws
+ * {@link MappingRejectedError} listing what AWS would reject.
+ */
+export async function resolveSettings(f: MappingFlags, config: Config, t: TemplateChoice): Promise<RunSettings> {
+  return settingsOf(f, config, mappingFor(await templateOf(f, t), f), t.file);
+}
+
+/** One route's mapping (by the naming rules of tools/deploy/routes.ts) and what it runs with. */
+export interface RouteRun {
+  mapping: RouteMapping;
+  settings: RunSettings;
+}
+
+/**
+ * The settings of every route's mapping, in the sink file's order: the primary route's as
+ * {@link resolveSettings} gives them (on its topic), each other route's the same but for its topic,
+ * consumer group and Kafka destination (and the template's mapping of its topic, when there is one).
+ */
+export async function resolveRouteSettings(
+  f: MappingFlags,
+  config: Config,
+  t: TemplateChoice,
+  routes: readonly Pick<RoutePlan, 'name' | 'topic'>[],
+): Promise<RouteRun[]> {
+  const mappings = await templateOf(f, t);
+  const first = primaryRoute(routes);
+  const firstTopic = first === PRIMARY_ROUTE ? config.KAFKA_TOPIC : routes.find((r) => r.name === first)?.topic;
+  const primary = settingsOf(f, config, mappingFor(mappings, f, firstTopic), t.file);
+  const destination = primary.policy.destination?.uri ?? '';
+  const named = routeMappings(routes, {
+    topic: config.KAFKA_TOPIC,
+    groupId: primary.groupId,
+    destinationTopic: destination.startsWith('kafka://') ? destination.slice('kafka://'.length) : '',
+  });
+  return named.map((m) => {
+    if (!m.primary) return { mapping: m, settings: settingsOf(f, config, mappingFor(mappings, f, m.topic), t.file, m) };
+    return { mapping: m, settings: { ...primary, topic: m.topic, route: m.route } };
+  });
 }

@@ -192,3 +192,29 @@ export class StatusAccumulator {
     return { ...structuredClone(this.s), elapsedMs: this.now() - this.started };
   }
 }
+
+/** `a` plus `b`, key by key (counts by store, kind, metric or partition). */
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [k, n] of Object.entries(b)) sum[k] = (sum[k] ?? 0) + n;
+  return sum;
+}
+
+/**
+ * The totals of several mappings' statuses (one per route) as one: counts, rates and lag added
+ * (lag is keyed by topic and partition, so it never overlaps), the longest run's time.
+ */
+export function mergeStatuses(statuses: readonly EmulatorStatus[]): EmulatorStatus {
+  if (statuses.length === 1) return statuses[0];
+  const [first, ...rest] = statuses;
+  return rest.reduce<EmulatorStatus>((sum, s) => {
+    const out = { ...sum };
+    for (const [k, v] of Object.entries(s) as [keyof EmulatorStatus, unknown][]) {
+      if (k === 'elapsedMs') out.elapsedMs = Math.max(sum.elapsedMs, s.elapsedMs);
+      else if (typeof v === 'number') (out[k] as number) = (sum[k] as number) + v;
+      else
+        (out[k] as Record<string, number>) = addCounts(sum[k] as Record<string, number>, v as Record<string, number>);
+    }
+    return out;
+  }, structuredClone(first));
+}
