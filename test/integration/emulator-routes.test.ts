@@ -152,10 +152,8 @@ describe('two routes in one emulator run: one mapping, group and position per to
     }
     assert.deepEqual(received, { [l.topic]: QUOTES, [ordersTopic]: ORDERS });
 
-    // The quotes route's table got every quote once. Once the function routes by topic (lib/, handlers/),
-    // also: ORDERS rows in ordersTable and documents in its collection, and no dead letter.
-    const [rows] = await l.sb.query<{ n: number }>(`select count(*)::int as n from ${l.sb.tables.records}`);
-    assert.equal(rows.n, QUOTES);
+    // Each route's table and collection got its own records once, and nothing was dead-lettered.
+    assert.deepEqual(await counts(), { quotes: QUOTES, orders: ORDERS, ordersDocs: ORDERS, deadLetters: 0 });
   });
 
   test('a second run adds nothing: each group resumes at its own position', async () => {
@@ -168,7 +166,23 @@ describe('two routes in one emulator run: one mapping, group and position per to
     const batches = jsonLines(readFileSync(logFile, 'utf8')).filter((line) => line.msg === 'batch written');
     assert.equal(batches.length, 0, 'nothing left to deliver');
     assert.match(r.output, /routes: quotes 0 records \(lag 0\), orders 0 records \(lag 0\)/);
-    const [rows] = await l.sb.query<{ n: number }>(`select count(*)::int as n from ${l.sb.tables.records}`);
-    assert.equal(rows.n, QUOTES);
+    assert.deepEqual(await counts(), { quotes: QUOTES, orders: ORDERS, ordersDocs: ORDERS, deadLetters: 0 });
   });
+
+  /** Rows of each route's table, the orders collection's documents, and the dead letters. */
+  async function counts() {
+    const n = async (table: string) =>
+      (await l.sb.query<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
+    const mongo = await MongoClient.connect(l.sb.config.MONGO_URL);
+    try {
+      return {
+        quotes: await n(l.sb.tables.records),
+        orders: await n(`"${ordersTable}"`),
+        ordersDocs: await mongo.db(l.sb.config.MONGO_DATABASE).collection(ordersTable).countDocuments(),
+        deadLetters: await n(l.sb.tables.deadLetters),
+      };
+    } finally {
+      await mongo.close();
+    }
+  }
 });
