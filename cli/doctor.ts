@@ -12,7 +12,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineCommand, intFlag, parseCommand } from '../tools/cli/args';
 import { runMain } from '../tools/cli/main';
-import { loadConfig } from '../lib/config';
+import { loadConfig, loadStackEnv, storesInUse } from '../lib/config';
+import { routeTargets } from '../lib/routes/default';
+import { reachable } from '../tools/cli/reachable';
+import { storedSchemaProblems } from '../tools/routes/stored';
 import { QuotesSinkError } from '../lib/errors';
 import { findCfnLint, runCfnLint } from '../tools/deploy/cfn-lint';
 import { checkRoutes, sinkFilePath } from '../tools/deploy/routes';
@@ -42,6 +45,10 @@ export const DOCTOR = defineCommand({
       help: 'check this packaged template instead of packaging',
     },
     lint: { type: 'boolean', help: 'also run cfn-lint on each template (fails on any finding)' },
+    stores: {
+      type: 'boolean',
+      help: "also compare the stores' tables and collections with the routes: a schema change the sink would refuse",
+    },
     keep: { type: 'string', value: 'DIR', help: 'package into DIR and keep it (default: a temporary folder, removed)' },
     concurrency: { type: 'string', value: 'N', help: 'packages at once (default: the number of CPUs)' },
   },
@@ -51,6 +58,7 @@ export const DOCTOR = defineCommand({
       param: z.array(z.string().regex(/^[^=]+=/, 'takes KEY=VALUE')).default([]),
       template: z.array(z.string().min(1)).default([]),
       lint: z.boolean().default(false),
+      stores: z.boolean().default(false),
       keep: z.string().min(1).optional(),
       concurrency: intFlag(1).default(String(availableParallelism())),
     })
@@ -63,6 +71,7 @@ export interface DoctorOptions {
   params: Record<string, string>;
   templates: string[];
   lint: boolean;
+  stores: boolean;
   keep?: string;
   concurrency: number;
 }
@@ -75,7 +84,8 @@ export function parseDoctorOptions(argv: string[]): DoctorOptions {
     const eq = p.indexOf('=');
     params[p.slice(0, eq)] = p.slice(eq + 1);
   }
-  return { stage: o.stage, params, templates: o.template, lint: o.lint, keep: o.keep, concurrency: o.concurrency };
+  const { stage, lint, stores, keep, concurrency } = o;
+  return { stage, params, templates: o.template, lint, stores, keep, concurrency };
 }
 
 /** Prints one variant's verdict, its violations (one line each) and notes; returns the violation count. */
@@ -104,6 +114,21 @@ function checkSinkFile(o: DoctorOptions): number {
   console.log(`${violations.length ? 'FAIL' : 'ok  '} sink file ${file} (${what})`);
   for (const v of violations) console.log(`  ✗ ${file}: route ${v.route}: [${v.rule}] ${v.message}`);
   return violations.length;
+}
+
+/**
+ * Compares every route's table and collection with its schema as the sink would at start: one
+ * line per change it would refuse (a type change, a removed or renamed property, a new required
+ * one); returns their count. Changes nothing.
+ */
+async function checkStores(): Promise<number> {
+  loadStackEnv();
+  const config = loadConfig();
+  await reachable(config, storesInUse(config));
+  const problems = await storedSchemaProblems(config, routeTargets(config));
+  console.log(`${problems.length ? 'FAIL' : 'ok  '} stores against the routes' schemas`);
+  for (const p of problems) console.log(`  ✗ ${p}`);
+  return problems.length;
 }
 
 /** Lints the templates; prints each finding; returns how many there were. */
@@ -152,7 +177,9 @@ function checkTemplates(o: DoctorOptions): number {
 
 async function main(argv: string[]): Promise<number> {
   const o = parseDoctorOptions(argv);
-  const problems = checkSinkFile(o) + (o.templates.length ? checkTemplates(o) : await checkVariants(o));
+  let problems = checkSinkFile(o);
+  if (o.stores) problems += await checkStores();
+  problems += o.templates.length ? checkTemplates(o) : await checkVariants(o);
   console.log(problems ? `${problems} problem(s)` : 'no problems');
   return problems ? 1 : 0;
 }

@@ -74,11 +74,7 @@ export class MongoEvolution<T> {
    * notes the type's fields. One lookup when nothing changed.
    */
   async evolve(): Promise<void> {
-    const noted = await this.meta.findOne({ _id: this.records.collectionName });
-    // A collection emptied (dropped) since it was noted holds nothing to lose.
-    const empty = async () => (await this.records.countDocuments({}, { limit: 1 })) === 0;
-    let { added, problems } = fieldChanges(this.route, this.names, noted?.fields);
-    if (problems.length > 0 && (await empty())) ({ added, problems } = fieldChanges(this.route, this.names, undefined));
+    const { added, problems } = await this.changes();
     if (problems.length > 0) throw new SchemaEvolutionError(this.route, 'mongo', problems);
     if (added.length === 0) return;
     await this.move(added);
@@ -87,6 +83,20 @@ export class MongoEvolution<T> {
       { $set: { fields: this.names, updatedAt: new Date() } },
       { upsert: true },
     );
+  }
+
+  /** The fields to move, and what cannot be followed; reads only. */
+  private async changes(): Promise<{ added: string[]; problems: string[] }> {
+    const noted = await this.meta.findOne({ _id: this.records.collectionName });
+    const changes = fieldChanges(this.route, this.names, noted?.fields);
+    // A collection emptied (dropped) since it was noted holds nothing to lose.
+    if (changes.problems.length === 0 || (await this.records.countDocuments({}, { limit: 1 })) > 0) return changes;
+    return fieldChanges(this.route, this.names, undefined);
+  }
+
+  /** What {@link evolve} would refuse, one line each, changing nothing (`npm run doctor -- --stores`). */
+  async problems(): Promise<string[]> {
+    return (await this.changes()).problems;
   }
 
   /** Moves `added` fields into place in every document that holds one in `extra` or its raw text. */

@@ -74,10 +74,19 @@ export class PostgresEvolution<T> {
    */
   async check(db: Queryable): Promise<{ added: string[]; pending: string[] }> {
     const existing = await this.existing(db);
-    const changes = columnChanges(this.route, this.wanted, existing);
+    const changes = this.changes(existing);
     if (changes.problems.length > 0) throw new SchemaEvolutionError(this.route, 'postgres', changes.problems);
     const pending = existing.filter((c) => c.note === PENDING).map((c) => c.name);
     return { added: changes.added.map((c) => c.name), pending };
+  }
+
+  private changes(existing: readonly ExistingColumn[]) {
+    return columnChanges(this.route, this.wanted, existing);
+  }
+
+  /** What {@link check} would refuse, one line each, changing nothing (`npm run doctor -- --stores`). */
+  async problems(db: Queryable): Promise<string[]> {
+    return this.changes(await this.existing(db)).problems;
   }
 
   /** Marks `columns` (just added, in the caller's transaction) as still to be filled. */

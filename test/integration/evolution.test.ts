@@ -284,6 +284,38 @@ describe('a change the stores cannot follow is refused, and nothing is applied',
     });
   }
 
+  test('npm run doctor -- --stores names each refused change, in both stores, and changes nothing', async () => {
+    const c = laneConfig('doctor');
+    await write(c, typeOf(V1), values(10));
+    const before = await stored(c);
+    const route = (schema: object) => ({
+      topic: 'items',
+      schema,
+      mode: 'append',
+      postgres: { table: c.POSTGRES_QUOTES_TABLE },
+      mongo: { collection: c.MONGO_COLLECTION },
+    });
+    const doctor = (schema: object) => {
+      const file = path.join(dir, `doctor-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(file, stringify({ routes: { items: route(schema) } }));
+      const template = path.join(dir, 'empty-template.json');
+      writeFileSync(template, JSON.stringify({ Resources: {} }));
+      const env = { SINK_FILE: file, POSTGRES_DEAD_LETTER_TABLE: c.POSTGRES_DEAD_LETTER_TABLE };
+      return runCommand(TSX, ['cli/doctor.ts', '--stores', '--template', template], env);
+    };
+    const ok = await doctor(V1);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /ok {3}stores against the routes' schemas/);
+    const bad = await doctor({ ...V1, properties: { ...V1.properties, name: { type: 'integer' } } });
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    const lines = bad.stdout.split('\n').filter((l) => l.includes('✗'));
+    assert.deepEqual(lines, [
+      '  ✗ postgres: route items: property name (column name) is text in the table, the schema makes it bigint',
+      '  ✗ mongo: route items: field name of the stored documents is not a text field of the schema any more',
+    ]);
+    assert.deepEqual(await stored(c), before);
+  });
+
   test('in MongoDB alone: a text field that is not one any more', async () => {
     const c = laneConfig('mongo_refused');
     const mongoOnly = { ...c, SINK_STORES: ['mongo'] } as Config;
