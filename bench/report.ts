@@ -42,6 +42,8 @@ export interface Ratios {
   handler_vs_naive: number;
   e2e_vs_handler: number;
   replay_vs_first: number | null;
+  /** The `orders` route's lane ÷ the quotes' (both stores, the reference batch size, the same record count). */
+  orders_vs_quotes: number | null;
 }
 
 /** The ratios a run is measured against before a change: bench/baseline.json. */
@@ -167,7 +169,8 @@ export interface BenchResults {
     referenceBatchSize: number;
   };
   /** The handler at the reference batch size with one store each (`SINK_STORES`). */
-  lanes: { postgres: HandlerSamples; mongo: HandlerSamples };
+  /** `orders`: the example's second route (bench/orders.ts), both stores; absent in results before it. */
+  lanes: { postgres: HandlerSamples; mongo: HandlerSamples; orders?: HandlerSamples };
   storage: StorageSample;
   memory: { batchSize: number; probes: MemoryProbe[] };
   /** CPU probes in fresh processes, per batch size. */
@@ -265,6 +268,13 @@ function coldStartReport(c: ColdStartSample) {
   };
 }
 
+/** Each store's lane and the orders route's, summarised. */
+const lanesReport = (l: BenchResults['lanes']) => ({
+  postgres: summariseHandlerRun(l.postgres),
+  mongo: summariseHandlerRun(l.mongo),
+  orders: l.orders ? summariseHandlerRun(l.orders) : undefined,
+});
+
 /** The report of a run: rates, ratios to the limits and the baseline, memory and cold start (no I/O). */
 export function buildReport(r: BenchResults, baseline?: Baseline) {
   const handler = r.handler.runs.map(summariseHandlerRun);
@@ -276,7 +286,7 @@ export function buildReport(r: BenchResults, baseline?: Baseline) {
     insertManyRps: rate(r.limits.insertMany),
     combinedRps: rate(r.limits.combined),
   };
-  const lanes = { postgres: summariseHandlerRun(r.lanes.postgres), mongo: summariseHandlerRun(r.lanes.mongo) };
+  const lanes = lanesReport(r.lanes);
   const coldStart = coldStartReport(r.coldStart);
   const memory = memoryReport(
     r.memory,
@@ -322,6 +332,7 @@ export function buildReport(r: BenchResults, baseline?: Baseline) {
       e2e_vs_handler: round(endToEnd.recordsPerSec / reference.recordsPerSec, 2),
       // The replay is measured at the reference batch size, so `reference` is its first write.
       replay_vs_first: replay ? round(replay.recordsPerSec / reference.recordsPerSec, 2) : null,
+      orders_vs_quotes: lanes.orders ? round(lanes.orders.recordsPerSec / reference.recordsPerSec, 2) : null,
     } satisfies Ratios,
     targets: targetsFor(baseline),
     baseline: baseline ?? null,
@@ -351,6 +362,7 @@ export function formatReport(report: BenchReport): string[] {
     ...(replay ? [line(`replay, batch ${replay.batchSize}`, `${replay.recordsPerSec} rec/s  ${split(replay)}`)] : []),
     line(`handler, postgres only, batch ${lanes.postgres.batchSize}`, run(lanes.postgres)),
     line(`handler, mongo only, batch ${lanes.mongo.batchSize}`, run(lanes.mongo)),
+    ...(lanes.orders ? [line(`handler, orders route, batch ${lanes.orders.batchSize}`, run(lanes.orders))] : []),
     line('raw kafkajs read', `${report.endToEnd.rawKafkaReadRps} rec/s`),
     line(`end to end (emulator, batch ${report.endToEnd.emulatorBatchSize})`, `${report.endToEnd.recordsPerSec} rec/s`),
     line(

@@ -17,6 +17,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { COLD_START_RUNS, measureColdStart } from './cold-start';
 import { createTopic, dropStores, functionNodeOptions, syntheticRecords, watchRss, writeResult } from './common';
 import { measureStorage, type StorageSample } from './storage';
+import { ordersType, syntheticOrders } from './orders';
 import { z } from 'zod';
 import {
   EMULATOR_BATCH_SIZE,
@@ -47,6 +48,7 @@ import { createKafka } from '../tools/kafka';
 import { spawnCapture } from '../tools/proc/spawn';
 import { publish, syntheticMessages } from '../tools/producer/publish';
 import type { Quote } from '../lib/records/quote';
+import type { RecordType } from '../lib/records/record-type';
 import { quotesRoute } from '../lib/routes/default';
 import { processBatch, type Stores } from '../lib/sink/batch';
 import { toDocument, type GoodRecord } from '../lib/sink/model';
@@ -161,7 +163,11 @@ class Lanes {
   constructor(private readonly run: string) {}
 
   /** A fresh lane named `<run>_<name>`, its tables and indexes created. */
-  async open(name: string, stores: LaneStores = 'postgres,mongo'): Promise<Lane> {
+  async open(
+    name: string,
+    stores: LaneStores = 'postgres,mongo',
+    type: RecordType<unknown> = quoteType as RecordType<unknown>,
+  ): Promise<Lane> {
     const table = `${this.run}_${name}`;
     const config = loadConfig({
       ...process.env,
@@ -172,7 +178,7 @@ class Lanes {
       // FerretDB answers a replayed chunk slowly when the machine is busy: a slow answer is a figure, not a failure.
       MONGO_TIMEOUT_MS: '300000',
     });
-    const lane = { config, stores: openStores(config, quoteType) };
+    const lane = { config, stores: openStores(config, type) as OpenStores<Quote> };
     this.opened.push(lane);
     await lane.stores.ready();
     return lane;
@@ -319,6 +325,7 @@ async function runHandler(
   events: readonly KafkaEvent[],
   batchSize: number,
   which: LaneStores = 'postgres,mongo',
+  type: RecordType<unknown> = quoteType as RecordType<unknown>,
 ): Promise<HandlerSamples> {
   global.gc?.();
   const stores = only(lane.stores, which);
@@ -330,7 +337,7 @@ async function runHandler(
   const t0 = performance.now();
   for (const ev of events) {
     const t = performance.now();
-    const s = await processBatch(ev, quoteType, stores, { tombstones: 'skip' });
+    const s = await processBatch(ev, type, stores as Stores<unknown>, { tombstones: 'skip' });
     latenciesMs.push(performance.now() - t);
     splitMs.decode += s.durationMs.decode;
     splitMs.postgres += s.durationMs.stores.postgres ?? 0;
@@ -383,12 +390,23 @@ async function measureLanes(lanes: Lanes, records: readonly KafkaEventRecord[], 
     storage = await measureStorage(laneOfSize.config, valueBytesOf(records));
   }
   runs.sort((a, b) => a.batchSize - b.batchSize);
+  const orders = await ordersLane(lanes, records.length, reference);
   return {
     limits: { copy, insertMany, combined },
     handler: { runs, replay, referenceBatchSize: reference },
-    lanes: { postgres, mongo },
+    lanes: { postgres, mongo, orders },
     storage: storage as StorageSample,
   };
+}
+
+/** The `orders` route's lane: as many synthetic orders as quotes, both stores, the reference batch size. */
+async function ordersLane(lanes: Lanes, n: number, batchSize: number): Promise<HandlerSamples> {
+  log(`handler, orders route, batch ${batchSize}`);
+  const type = ordersType();
+  const events = eventsOf(syntheticOrders(n, 2024), batchSize);
+  const run = await runHandler(await lanes.open('orders', 'postgres,mongo', type), events, batchSize, undefined, type);
+  log(`  ${summary(run)}`);
+  return run;
 }
 
 /** A limit, logged. */

@@ -34,12 +34,13 @@ test('doctor: the defaults (stage ci, no params or templates, the CPU count)', (
     params: {},
     templates: [],
     lint: false,
+    stores: false,
     keep: undefined,
     concurrency: availableParallelism(),
   });
 });
 
-test('doctor: --param and --template repeat; a value may hold "="', () => {
+test('doctor: --param and --template repeat; a value may hold "="; --lint and --stores', () => {
   const o = parseDoctorOptions([
     '--param',
     'trigger=msk',
@@ -53,6 +54,7 @@ test('doctor: --param and --template repeat; a value may hold "="', () => {
     '--stage',
     'prod',
     '--lint',
+    '--stores',
     '--keep',
     'out',
     '--concurrency',
@@ -63,6 +65,7 @@ test('doctor: --param and --template repeat; a value may hold "="', () => {
     params: { trigger: 'msk', clusterId: 'a=b', empty: '' },
     templates: ['a.json', 'b.json'],
     lint: true,
+    stores: true,
     keep: 'out',
     concurrency: 3,
   });
