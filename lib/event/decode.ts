@@ -3,19 +3,9 @@ import { IDENTITY_HEADER, NO_CLUSTER, type ClusterKey, type Coordinates } from '
 import { isUtf8 } from 'node:buffer';
 import { RecordError } from './errors';
 import { fingerprint, isResendHeader, verifyIdentity, type Fingerprint } from './identity';
-import type { KafkaEventHeaders, KafkaEventRecord } from './types';
+import type { KafkaEventHeaders, KafkaEventRecord, StoredHeader } from './types';
 
-/**
- * A header as stored: text when its bytes are UTF-8, else the bytes in base64. A name no store can
- * hold (a NUL, a lone surrogate) is kept in `nameBase64` (its UTF-8 bytes), out of band: `name`
- * then only shows it, so no producer's name can pass for an encoded one.
- */
-export interface StoredHeader {
-  name: string;
-  nameBase64?: string;
-  value?: string;
-  valueBase64?: string;
-}
+export type { StoredHeader } from './types';
 
 /** The parts every decoded record keeps, whatever became of its value. */
 export interface RecordMeta {

@@ -12,7 +12,7 @@
  *   for the very bytes it was made for.
  */
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
-import type { StoredHeader } from './decode';
+import type { StoredHeader } from './types';
 import { QuotesSinkError } from '../errors';
 import { IDENTITY_HEADER, type ClusterKey, type Coordinates } from './coordinates';
 

@@ -32,3 +32,15 @@ export interface KafkaEvent {
   /** `"<topic>-<partition>"` → that partition's records, in offset order. */
   records: Record<string, KafkaEventRecord[]>;
 }
+
+/**
+ * A header as stored: text when its bytes are UTF-8, else the bytes in base64. A name no store can
+ * hold (a NUL, a lone surrogate) is kept in `nameBase64` (its UTF-8 bytes), out of band: `name`
+ * then only shows it, so no producer's name can pass for an encoded one.
+ */
+export interface StoredHeader {
+  name: string;
+  nameBase64?: string;
+  value?: string;
+  valueBase64?: string;
+}
