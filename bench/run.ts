@@ -491,7 +491,7 @@ async function runEmulator(lane: Lane, topic: string, groupId: string, batchSize
   };
   const tsx = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
   const t0 = performance.now();
-  await spawnCapture(tsx, ['cli/local.ts', '--until-idle', '--idle-ms', '300', '--batch-size', String(batchSize)], {
+  await spawnCapture(tsx, ['cli/local.ts', '--until-idle', '--batch-size', String(batchSize)], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     check: true,
