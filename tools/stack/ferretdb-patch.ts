@@ -11,7 +11,7 @@
  *    patch pushes down an `$in` of strings or ObjectIDs as `IN (?, …)`; FerretDB filters the rows
  *    in memory afterwards as before, so the answer is the same.
  */
-import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** One exact replacement in one file of the module; the build fails if the text is not there. */
@@ -97,6 +97,10 @@ export function prepareFerretdbBuild(moduleDir: string, srcDir: string, outDir: 
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   cpSync(moduleDir, copy, { recursive: true });
+  // The module cache's folders are read-only: make the copy's writable, so the next build can remove it.
+  chmodSync(copy, 0o755);
+  for (const e of readdirSync(copy, { recursive: true, withFileTypes: true }))
+    if (e.isDirectory()) chmodSync(path.join(e.parentPath ?? e.path, e.name), 0o755);
   for (const file of [...new Set(EDITS.map((e) => e.file))]) {
     const text = edited(moduleDir, file);
     chmodSync(path.join(copy, file), 0o644);
