@@ -73,8 +73,13 @@ export const LOCAL_COMMAND = defineCommand({
     'backoff-cap-ms': s('MS', 'longest wait between retries (default 30000)'),
     'fetch-max-bytes': s('N', `bytes per Kafka fetch (default ${DEFAULT_FETCH_MAX_BYTES})`),
     'partition-fetch-max-bytes': s('N', `bytes per partition per fetch (default ${DEFAULT_PARTITION_FETCH_MAX_BYTES})`),
-    'until-idle': b('exit 0 once every partition is caught up for --idle-ms'),
-    'idle-ms': s('MS', 'with --until-idle (default 1500)'),
+    'until-idle': b(
+      'exit 0 once every partition is drained to its end offset (with --idle-ms: once caught up that long)',
+    ),
+    'idle-ms': s(
+      'MS',
+      'with --until-idle: exit once caught up this long (default: once drained; 1500 if no record came)',
+    ),
     'log-file': s('PATH', "also write every log line of the run (the handler's batch reports too) to PATH"),
     json: b('JSON logs on stderr/stdout even on a terminal'),
     'no-store-check': b('start even when a store does not answer (the emulator then retries; outage drills)'),
@@ -118,7 +123,8 @@ export const LOCAL_COMMAND = defineCommand({
   ],
 });
 
-export type LocalOptions = z.infer<typeof LOCAL_COMMAND.schema>;
+/** The flags, and whether `--idle-ms` was given (then --until-idle waits that long caught up). */
+export type LocalOptions = z.infer<typeof LOCAL_COMMAND.schema> & { idleMsGiven?: boolean };
 
 /** `--from-template` with no path takes the default template. */
 function withTemplateDefault(argv: string[]): string[] {
@@ -131,7 +137,9 @@ function withTemplateDefault(argv: string[]): string[] {
 
 /** Parses and validates the command line; throws a one-line UsageError (or HelpRequested). */
 export function parseLocalOptions(argv: string[]): LocalOptions {
-  return parseCommand(LOCAL_COMMAND, withTemplateDefault(argv));
+  const o: LocalOptions = parseCommand(LOCAL_COMMAND, withTemplateDefault(argv));
+  o.idleMsGiven = argv.some((a) => a === '--idle-ms' || a.startsWith('--idle-ms='));
+  return o;
 }
 
 /** Which template to read: named, or the packaged one when it exists (unless --no-template). */
@@ -238,7 +246,7 @@ function createEmulator(
     source: r.source,
     retry: { attempts: r.attempts, baseMs: 200, capMs: o['backoff-cap-ms'] },
     policy: r.policy,
-    stopWhen: o['until-idle'] ? { idleMs: o['idle-ms'] } : 'signal',
+    stopWhen: o['until-idle'] ? { idleMs: o['idle-ms'], drained: !o.idleMsGiven } : 'signal',
     fetchMaxBytes: o['fetch-max-bytes'],
     partitionFetchMaxBytes: o['partition-fetch-max-bytes'],
     statusEveryMs: use.human ? 1_000 : 5_000,

@@ -33,8 +33,13 @@ export type { EmulatorStatus } from './status';
 /** TRIM_HORIZON (earliest), LATEST or AT_TIMESTAMP: where a group with no committed offset starts. */
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
 
-/** Run until every partition is caught up for `idleMs`, or until {@link Emulator.stop} is called. */
-export type StopWhen = { idleMs: number } | 'signal';
+/**
+ * Run until every partition is caught up for `idleMs`, or, with `drained`, as soon as every
+ * partition is drained to the end offsets last seen once records were handled (`idleMs` still
+ * applies while none were, so records produced after start-up are waited for); or until
+ * {@link Emulator.stop} is called.
+ */
+export type StopWhen = { idleMs: number; drained?: boolean } | 'signal';
 
 export interface EmulatorOptions {
   /** The kafkajs client (only its consumer and admin are used). */
@@ -417,7 +422,7 @@ export class Emulator {
       this.lastReport = now;
       this.o.onStatus(this.stats.tick());
     }
-    if (this.o.stopWhen !== 'signal') this.stopIfIdle(now, this.o.stopWhen.idleMs);
+    if (this.o.stopWhen !== 'signal') this.stopIfIdle(now, this.o.stopWhen);
   }
 
   private async refresh(): Promise<void> {
@@ -441,10 +446,12 @@ export class Emulator {
     );
   }
 
-  private stopIfIdle(now: number, idleMs: number): void {
+  private stopIfIdle(now: number, { idleMs, drained }: { idleMs: number; drained?: boolean }): void {
     const lag = Object.values(this.stats.snapshot().lag);
     const caughtUp = lag.every((l) => l === 0) && this.collector.waiting === 0 && this.collector.inFlight === 0;
     if (!caughtUp) this.idleSince = undefined;
+    // Drained: every record up to the end offsets the tick just read is handled and committed.
+    else if (drained && this.stats.snapshot().records > 0) this.stop('idle: every partition drained to its end offset');
     else if (this.idleSince === undefined) this.idleSince = now;
     else if (now - this.idleSince >= idleMs) this.stop('idle: every partition caught up');
   }
