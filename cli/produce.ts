@@ -10,10 +10,9 @@ import { PROJECT_ROOT, loadConfig, loadStackEnv, redactUrl, type Config } from '
 import { createKafka } from '../tools/kafka';
 import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires, topicFlag } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
-import { MissingTopicError, UsageError } from '../tools/cli/errors';
+import { MissingTopicError } from '../tools/cli/errors';
 import { runMain } from '../tools/cli/main';
-import { routeTargets } from '../lib/routes/default';
-import { sinkFilePath } from '../tools/deploy/routes';
+import { routeFlag } from '../tools/cli/route';
 import { missingTopics } from '../tools/cli/reachable';
 import { stopSignal } from '../tools/cli/signals';
 import { createTopic } from '../tools/cli/topics';
@@ -199,20 +198,11 @@ function report(round: number, sent: number, topic: string, t0: number, what: st
   return { sent, ms };
 }
 
-/** The topic of the sink file's route `name` (as the function runs it: quotes on KAFKA_TOPIC). */
-function routeTopic(config: Config, name: string): string {
-  const targets = routeTargets(config);
-  const target = targets.find((t) => t.name === name);
-  if (target) return target.topic;
-  const known = targets.map((t) => t.name).join(', ');
-  throw new UsageError(`--route ${name}: the sink file ${sinkFilePath()} has no such route (it has ${known})`);
-}
-
 async function main(argv: string[]): Promise<number> {
   const o = parseCommand(PRODUCE, argv);
   loadStackEnv();
   const config = loadConfig();
-  const topic = o.topic ?? (o.route ? routeTopic(config, o.route) : config.KAFKA_TOPIC);
+  const topic = o.topic ?? (o.route ? routeFlag(config, o.route).topic : config.KAFKA_TOPIC);
   const source = sourceOf(o);
   // A missing or malformed file (every bad line of a .jsonl) is reported before anything connects.
   if (source.kind === 'file') readQuotes(source.file);

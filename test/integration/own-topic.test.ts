@@ -9,15 +9,15 @@
  * one document) against examples/orders/orders.jsonl.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import { parse, stringify } from 'yaml';
 import { PROJECT_ROOT } from '../../lib/config';
 import { uniqueName } from '../helpers/env';
 import { lane, type Lane } from '../helpers/lane';
+import { ordersSinkFileIn } from '../helpers/orders';
 import { runCommand, startCommand, stopCommand } from '../helpers/run';
 
 const PAGE = path.join(PROJECT_ROOT, 'docs', 'own-topic.md');
@@ -34,25 +34,6 @@ function pageCommands(markdown: string): string[] {
   return blocks.flatMap((b) => b.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '').trim())).filter(Boolean);
 }
 
-interface ExampleRoute {
-  topic: string;
-  postgres: { table: string };
-  mongo: { collection: string };
-}
-
-/** The example's sink file in `dir` with its schemas, its orders route on `name` (topic, table, collection). */
-function sinkFileFor(dir: string, name: string): string {
-  const example = parse(readFileSync(path.join(EXAMPLE, 'sink.yaml'), 'utf8')) as {
-    routes: Record<string, ExampleRoute>;
-  };
-  for (const f of ['quotes.schema.json', 'orders.schema.json']) copyFileSync(path.join(EXAMPLE, f), path.join(dir, f));
-  const o = example.routes.orders;
-  example.routes.orders = { ...o, topic: name, postgres: { ...o.postgres, table: name }, mongo: { collection: name } };
-  const file = path.join(dir, 'sink.yaml');
-  writeFileSync(file, stringify({ routes: example.routes }));
-  return file;
-}
-
 describe('docs/own-topic.md, run as written', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'quotes-sink-own-topic-'));
   let l: Lane;
@@ -63,7 +44,7 @@ describe('docs/own-topic.md, run as written', () => {
   before(async () => {
     l = await lane('own');
     name = uniqueName('orders').toLowerCase();
-    env = { ...l.env, SINK_FILE: sinkFileFor(tmp, name), LOG_LEVEL: 'warn' };
+    env = { ...l.env, SINK_FILE: ordersSinkFileIn(tmp, name), LOG_LEVEL: 'warn' };
     mongo = await MongoClient.connect(l.sb.config.MONGO_URL);
   });
 
