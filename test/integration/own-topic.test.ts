@@ -92,6 +92,14 @@ describe('docs/own-topic.md, run as written', () => {
       const check = await (await fetch(new URL('/stores?route=orders&check=1', url))).text();
       const differences = [...check.matchAll(/data-differences="(\d+)"/g)].map((m) => Number(m[1]));
       assert.ok(differences.length > 0 && differences.every((n) => n === 0), 'consistent');
+      // The Records page of the route: each order with its row and document, by the route's group.
+      const fates: string[] = [];
+      for (const partition of [0, 1, 2]) {
+        const records = await (await fetch(new URL(`/records?route=orders&partition=${partition}`, url))).text();
+        assert.ok(records.includes(`${l.env.KAFKA_GROUP_ID}-orders`), "the route's consumer group");
+        fates.push(...[...records.matchAll(/data-fate="([^"]+)"/g)].map((m) => m[1]));
+      }
+      assert.deepEqual(fates, Array<string>(LINES.length).fill('stored'));
     } finally {
       await stopCommand(child);
     }
