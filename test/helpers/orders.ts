@@ -1,7 +1,9 @@
 /** The example two-route sink file (examples/orders/sink.yaml): its routes, and orders to send to it. */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { MongoClient } from 'mongodb';
 import { parse, stringify } from 'yaml';
+import type { Lane } from './lane';
 import { PROJECT_ROOT } from '../../lib/config';
 import type { Route } from '../../lib/routes/default';
 import { routeRecordType } from '../../lib/routes/record-type';
@@ -49,4 +51,20 @@ export function ordersSinkFileIn(dir: string, name: string): string {
   const out = path.join(dir, 'sink.yaml');
   writeFileSync(out, stringify({ routes: file.routes }));
   return out;
+}
+
+/** Removes what a test's orders route `name` made: its topic, table and collection (each if there). */
+export async function dropOrders(l: Lane, name: string): Promise<void> {
+  await l.admin.deleteTopics({ topics: [name] }).catch(() => undefined);
+  await l.sb.query(`drop table if exists "${name}"`).catch(() => undefined);
+  const mongo = await MongoClient.connect(l.sb.config.MONGO_URL);
+  try {
+    await mongo
+      .db(l.sb.config.MONGO_DATABASE)
+      .collection(name)
+      .drop()
+      .catch(() => undefined);
+  } finally {
+    await mongo.close();
+  }
 }

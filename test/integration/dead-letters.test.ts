@@ -5,12 +5,11 @@ import { after, before, test } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../../lib/config';
 import { uniqueName } from '../helpers/env';
 import { emulate, lane, produce, until, type Lane } from '../helpers/lane';
-import { order, ordersSinkFileIn } from '../helpers/orders';
+import { dropOrders, order, ordersSinkFileIn } from '../helpers/orders';
 import { runCommand, TSX } from '../helpers/run';
 
 let l: Lane;
@@ -90,15 +89,7 @@ test("list --route: a second route's dead letters (its topic's), and replay send
     assert.equal(await high(), 4, 'the dead letter was re-published to its route topic');
     assert.match(await list('--route', 'orders'), /^0 dead letter\(s\) not yet replayed$/m);
   } finally {
-    await own.admin.deleteTopics({ topics: [name] }).catch(() => undefined);
-    await own.sb.query(`drop table if exists "${name}"`).catch(() => undefined);
-    const mongo = await MongoClient.connect(own.sb.config.MONGO_URL);
-    await mongo
-      .db(own.sb.config.MONGO_DATABASE)
-      .collection(name)
-      .drop()
-      .catch(() => undefined);
-    await mongo.close();
+    await dropOrders(own, name);
     await own.close();
     rmSync(tmp, { recursive: true, force: true });
   }

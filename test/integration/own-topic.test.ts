@@ -17,7 +17,7 @@ import { MongoClient } from 'mongodb';
 import { PROJECT_ROOT } from '../../lib/config';
 import { uniqueName } from '../helpers/env';
 import { lane, type Lane } from '../helpers/lane';
-import { ordersSinkFileIn } from '../helpers/orders';
+import { dropOrders, ordersSinkFileIn } from '../helpers/orders';
 import { runCommand, startCommand, stopCommand } from '../helpers/run';
 
 const PAGE = path.join(PROJECT_ROOT, 'docs', 'own-topic.md');
@@ -49,13 +49,7 @@ describe('docs/own-topic.md, run as written', () => {
   });
 
   after(async () => {
-    await l.admin.deleteTopics({ topics: [name] }).catch(() => undefined);
-    await l.sb.query(`drop table if exists "${name}"`).catch(() => undefined);
-    await mongo
-      .db(l.sb.config.MONGO_DATABASE)
-      .collection(name)
-      .drop()
-      .catch(() => undefined);
+    await dropOrders(l, name);
     await mongo.close();
     await l.close();
     if (!process.env.KEEP_TMP) rmSync(tmp, { recursive: true, force: true });

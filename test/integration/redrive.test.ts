@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Message } from 'kafkajs';
-import { MongoClient } from 'mongodb';
 import { PROJECT_ROOT } from '../../lib/config';
 import { IDENTITY_HEADER } from '../../lib/event/coordinates';
 import { kafkaFailureRecord, s3InvocationRecord } from '../../tools/emulator/destination';
@@ -18,7 +17,7 @@ import type { KafkaEventRecord } from '../../lib/event/types';
 import { createKafka } from '../../tools/kafka';
 import { uniqueName } from '../helpers/env';
 import { committedOffsets, lane, produce, readTopic, runEmulator, until, type Lane } from '../helpers/lane';
-import { order, ordersSinkFileIn } from '../helpers/orders';
+import { dropOrders, order, ordersSinkFileIn } from '../helpers/orders';
 import { runCommand, TSX } from '../helpers/run';
 import { quotes } from '../helpers/sink';
 
@@ -373,15 +372,8 @@ describe('redrive of a second route (the example orders route)', () => {
     });
   });
   after(async () => {
-    await l.admin.deleteTopics({ topics: [name, failed] }).catch(() => undefined);
-    await l.sb.query(`drop table if exists "${name}"`).catch(() => undefined);
-    const mongo = await MongoClient.connect(l.sb.config.MONGO_URL);
-    await mongo
-      .db(l.sb.config.MONGO_DATABASE)
-      .collection(name)
-      .drop()
-      .catch(() => undefined);
-    await mongo.close();
+    await l.admin.deleteTopics({ topics: [failed] }).catch(() => undefined);
+    await dropOrders(l, name);
     await l.close();
     rmSync(tmp, { recursive: true, force: true });
   });
