@@ -13,6 +13,7 @@ import { checkPostgres, reachable } from '../tools/cli/reachable';
 import { parseCoordinates } from '../lib/event/coordinates';
 import { QuotesSinkError } from '../lib/errors';
 import { createKafka } from '../tools/kafka';
+import { routeFlag } from '../tools/cli/route';
 import { DeadLetters, printable, type DeadLetterPage } from '../tools/replay/dead-letters';
 
 const LIST = defineCommand({
@@ -22,9 +23,11 @@ const LIST = defineCommand({
     limit: { type: 'string', value: 'N', help: 'show at most N (default 50)' },
     offset: { type: 'string', value: 'N', help: 'skip the N newest (default 0): the next page' },
     all: { type: 'boolean', help: 'replayed ones too (default: not yet replayed only)' },
+    route: { type: 'string', value: 'NAME', help: "only this route's: its topic's (the sink file's, SINK_FILE)" },
   },
   schema: z
     .object({
+      route: z.string().min(1).optional(),
       limit: intFlag(1, 100_000).default('50'),
       offset: intFlag(0).default('0'),
       all: z.boolean().default(false),
@@ -88,9 +91,11 @@ function stopped(e: unknown, what: string): unknown {
 }
 
 async function list(config: Config, o: z.infer<typeof LIST.schema>): Promise<void> {
+  // One table for every route: a route's dead letters are its topic's.
+  const topics = o.route ? [routeFlag(config, o.route).topic] : undefined;
   await checkPostgres(config);
   const page = await new DeadLetters(config)
-    .list({ limit: o.limit, offset: o.offset, includeReplayed: o.all })
+    .list({ limit: o.limit, offset: o.offset, includeReplayed: o.all, topics })
     .catch((e: unknown) => {
       throw stopped(e, 'list failed');
     });

@@ -12,6 +12,7 @@ import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires, 
 import { printBanner } from '../tools/cli/banner';
 import { MissingTopicError } from '../tools/cli/errors';
 import { runMain } from '../tools/cli/main';
+import { routeFlag } from '../tools/cli/route';
 import { missingTopics } from '../tools/cli/reachable';
 import { stopSignal } from '../tools/cli/signals';
 import { createTopic } from '../tools/cli/topics';
@@ -51,6 +52,7 @@ export const PRODUCE = defineCommand({
     seed: { type: 'string', value: 'S', help: 'seed of --synthetic (default 42; round k of --every uses S+k-1)' },
     'invalid-ratio': { type: 'string', value: 'R', help: 'share of bad records in --synthetic, 0 to 1 (default 0)' },
     topic: { type: 'string', value: 'T', help: 'topic (default KAFKA_TOPIC, "quotes")' },
+    route: { type: 'string', value: 'NAME', help: 'the topic of this route of the sink file (SINK_FILE), e.g. orders' },
     key: {
       type: 'string',
       value: 'POINTER',
@@ -73,6 +75,7 @@ export const PRODUCE = defineCommand({
       seed: intFlag(0, 2 ** 32 - 1).optional(),
       'invalid-ratio': numberFlag(0, 1).optional(),
       topic: topicFlag().optional(),
+      route: z.string().min(1).optional(),
       key: z.string().regex(JSON_POINTER, 'takes a JSON Pointer: "" or /-separated tokens, e.g. /id').optional(),
       'no-key': z.boolean().optional(),
       every: numberFlag(0, 86_400, true).optional(),
@@ -81,6 +84,7 @@ export const PRODUCE = defineCommand({
     })
     .strict()
     .superRefine(exclusive('synthetic', 'file', 'url', 'api'))
+    .superRefine(exclusive('topic', 'route'))
     .superRefine(exclusive('key', 'no-key', 'synthetic'))
     .superRefine(requires('invalid-ratio', 'synthetic'))
     .superRefine(requires('seed', 'synthetic'))
@@ -198,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
   const o = parseCommand(PRODUCE, argv);
   loadStackEnv();
   const config = loadConfig();
-  const topic = o.topic ?? config.KAFKA_TOPIC;
+  const topic = o.topic ?? (o.route ? routeFlag(config, o.route).topic : config.KAFKA_TOPIC);
   const source = sourceOf(o);
   // A missing or malformed file (every bad line of a .jsonl) is reported before anything connects.
   if (source.kind === 'file') readQuotes(source.file);

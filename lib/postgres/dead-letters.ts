@@ -211,10 +211,12 @@ const readSql = (table: string) => ({
 /** The statements of the replay tool (tools/replay/dead-letters.ts). */
 const replaySql = (table: string) => ({
   /** How many there are: all with `$1` true, else the pending ones. */
-  count: `select count(*)::int as n from ${table} where $1 or (${PENDING_DEAD_LETTER})`,
+  count: `select count(*)::int as n from ${table} where ($1 or (${PENDING_DEAD_LETTER}))
+          and ($2::text[] is null or topic = any($2::text[]))`,
   /** A page of them, newest first: `$1` as in {@link count}, `$2` the limit, `$3` the offset. */
   page: `select topic, partition, "offset", error_kind, error, value_base64, failed_at, replayed_at, stored_at from ${table}
-         where $1 or (${PENDING_DEAD_LETTER}) order by failed_at desc, topic, partition, "offset" limit $2 offset $3`,
+         where ($1 or (${PENDING_DEAD_LETTER})) and ($4::text[] is null or topic = any($4::text[]))
+         order by failed_at desc, topic, partition, "offset" limit $2 offset $3`,
 
   /** Topics with dead letters to replay (only `topic`'s when given). */
   replayTopics: (asNew: boolean, topic?: string): Query => ({

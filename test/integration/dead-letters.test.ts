@@ -2,10 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../../lib/config';
 import { uniqueName } from '../helpers/env';
 import { emulate, lane, produce, until, type Lane } from '../helpers/lane';
+import { dropOrders, order, ordersSinkFileIn } from '../helpers/orders';
 import { runCommand, TSX } from '../helpers/run';
 
 let l: Lane;
@@ -43,6 +47,52 @@ test('list shows coordinates, reason and a preview; replay re-publishes the raw 
   );
   assert.equal(again.length, 10);
   assert.ok(again.every((r) => r.topic === l.topic));
+});
+
+test("list --route: a second route's dead letters (its topic's), and replay sends them back to it", async () => {
+  const own = await lane('dlroute');
+  const tmp = mkdtempSync(path.join(tmpdir(), 'quotes-sink-dl-route-'));
+  const name = uniqueName('orders').toLowerCase();
+  const env = { ...own.env, SINK_FILE: ordersSinkFileIn(tmp, name) };
+  try {
+    const lines = path.join(tmp, 'orders.jsonl');
+    writeFileSync(lines, [order(1), order(2, { total: 'free' }), order(3)].join('\n'));
+    const sent = await runCommand(TSX, ['cli/produce.ts', '--route', 'orders', '--create-topic', '--file', lines], env);
+    assert.equal(sent.code, 0, sent.stderr);
+    await produce(own, ['--synthetic', '20', '--invalid-ratio', '0.2', '--seed', '4']); // the quotes route's
+    await emulate(own, [], { SINK_FILE: env.SINK_FILE });
+    const list = async (...args: string[]) => {
+      const r = await runCommand(TSX, ['cli/dead-letters.ts', 'list', ...args], env);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const orders = await list('--route', 'orders');
+    assert.match(orders, new RegExp(`^${name}/\\d/\\d+ +schema .*total`, 'm'));
+    assert.match(orders, /^1 dead letter\(s\) not yet replayed$/m);
+    const quotes = await list('--route', 'quotes');
+    assert.ok(!quotes.includes(name), 'the quotes route lists none of the orders');
+    const [n] = await own.sb.query<{ n: number }>(
+      `select count(*)::int as n from ${own.sb.tables.deadLetters} where topic = $1`,
+      [own.topic],
+    );
+    assert.match(quotes, new RegExp(`^${n.n} dead letter\\(s\\) not yet replayed$`, 'm'));
+    const bad = await runCommand(TSX, ['cli/dead-letters.ts', 'list', '--route', 'nope'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--route nope: the sink file .* has no such route \(it has quotes, orders\)/);
+
+    // Replay is by each dead letter's topic: the order goes back to the orders topic.
+    const high = async () => (await own.admin.fetchTopicOffsets(name)).reduce((s, p) => s + Number(p.high), 0);
+    assert.equal(await high(), 3);
+    const id = new RegExp(`(${name}/\\d/\\d+)`).exec(orders)?.[1] as string;
+    const r = await runCommand(TSX, ['cli/dead-letters.ts', 'replay', '--id', id], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await high(), 4, 'the dead letter was re-published to its route topic');
+    assert.match(await list('--route', 'orders'), /^0 dead letter\(s\) not yet replayed$/m);
+  } finally {
+    await dropOrders(own, name);
+    await own.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('a dead letter valid by now, sent twice (a crash between the send and the mark), is stored once', async () => {

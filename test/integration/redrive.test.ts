@@ -17,6 +17,7 @@ import type { KafkaEventRecord } from '../../lib/event/types';
 import { createKafka } from '../../tools/kafka';
 import { uniqueName } from '../helpers/env';
 import { committedOffsets, lane, produce, readTopic, runEmulator, until, type Lane } from '../helpers/lane';
+import { dropOrders, order, ordersSinkFileIn } from '../helpers/orders';
 import { runCommand, TSX } from '../helpers/run';
 import { quotes } from '../helpers/sink';
 
@@ -348,5 +349,52 @@ describe('what is not an invocation record in the destination', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['b.json', 'c.json', 'redriven']);
     assert.deepEqual(readdirSync(path.join(dir, 'redriven')), ['a.json']);
     assert.equal((await readAll(l, l.topic)).length - before, 4);
+  });
+});
+
+describe('redrive of a second route (the example orders route)', () => {
+  let l: Lane;
+  let name: string;
+  let failed: string;
+  let env: Record<string, string>;
+  const tmp = mkdtempSync(path.join(tmpdir(), 'quotes-sink-redrive-orders-'));
+  before(async () => {
+    l = await lane('rdorders');
+    name = uniqueName('orders').toLowerCase();
+    failed = `${name}-failed`;
+    env = { ...l.env, SINK_FILE: ordersSinkFileIn(tmp, name) };
+    await l.admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: name, numPartitions: 3, replicationFactor: 1 },
+        { topic: failed, numPartitions: 1, replicationFactor: 1 },
+      ],
+    });
+  });
+  after(async () => {
+    await l.admin.deleteTopics({ topics: [failed] }).catch(() => undefined);
+    await dropOrders(l, name);
+    await l.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("the orders' invocation records go back to the orders topic, and land in the route's table once", async () => {
+    const n = 12;
+    const messages = Array.from({ length: n }, (_, i) => {
+      const r = { ...failedRecord(l, i, order(i)), topic: name };
+      return { value: JSON.stringify(kafkaFailureRecord(r, { records: [r], ...FAILED }, context(l))) };
+    });
+    await put(l, failed, messages);
+    const r = await runCommand(TSX, ['cli/redrive.ts', '--from', `kafka://${failed}`], env, 120_000);
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`redriven ${n} records`));
+    assert.equal(await endOffsets(l, name), n, 'each record sent back to its own topic');
+    assert.equal(await endOffsets(l, l.topic), 0, 'none to the quotes topic');
+    const up = await runEmulator(l, ['--until-idle', '--no-template'], { SINK_FILE: env.SINK_FILE });
+    assert.equal(up.code, 0, up.output);
+    const [rows] = await l.sb.query<{ n: number; ids: number }>(
+      `select count(*)::int as n, count(distinct id)::int as ids from "${name}"`,
+    );
+    assert.deepEqual(rows, { n, ids: n });
   });
 });

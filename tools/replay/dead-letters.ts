@@ -33,6 +33,8 @@ export interface DeadLetterQuery {
   offset?: number;
   /** Replayed, superseded and stored ones too (default: pending ones only). */
   includeReplayed?: boolean;
+  /** Only those of these topics (e.g. a route's); default every topic. */
+  topics?: readonly string[];
 }
 
 /** A page of dead letters and the number of all that match. */
@@ -202,9 +204,10 @@ export class DeadLetters {
    */
   list(page: DeadLetterQuery = {}): Promise<DeadLetterPage> {
     const { limit = 50, offset = 0, includeReplayed = false } = page;
+    const topics = page.topics ? [...page.topics] : null;
     return this.withClient(async (c) => {
-      const total = await c.query<{ n: number }>(this.sql.count, [includeReplayed]);
-      const r = await c.query<DeadLetterListRow>(this.sql.page, [includeReplayed, limit, offset]);
+      const total = await c.query<{ n: number }>(this.sql.count, [includeReplayed, topics]);
+      const r = await c.query<DeadLetterListRow>(this.sql.page, [includeReplayed, limit, offset, topics]);
       return { rows: r.rows.map(toDeadLetterRow), total: total.rows[0].n, offset };
     });
   }

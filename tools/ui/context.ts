@@ -7,7 +7,7 @@ import { LOCAL_MSK_ARN } from '../emulator/event';
 import { clusterKey, clusterName, eventClusterKey, type ClusterKey } from '../../lib/event/coordinates';
 import { createKafka } from '../kafka';
 import type { Quote } from '../../lib/records/quote';
-import { quotesRoute } from '../../lib/routes/default';
+import { QUOTES_ROUTE, routeTargets, type RouteTarget } from '../../lib/routes/default';
 import { DeadLetters } from '../replay/dead-letters';
 import type { DeadLetterInspector, RecordInspector } from '../../lib/sink/inspect';
 import { MongoRecordInspector } from '../../lib/mongo/inspect';
@@ -15,6 +15,7 @@ import { createMongoClient, mongoTargetFrom } from '../../lib/mongo/store';
 import { PostgresDeadLetterInspector, PostgresRecordInspector } from '../../lib/postgres/inspect';
 import { createPostgresPool } from '../../lib/postgres/store';
 import type { RecordStore } from '../../lib/sink/port';
+import type { RecordType } from '../../lib/records/record-type';
 import { openStores } from '../../lib/stores';
 import { tablesFrom } from '../../lib/postgres/names';
 import { KafkaView } from './kafka-view';
@@ -38,12 +39,27 @@ const storeView = (inspector: RecordInspector, v: Omit<StoreView, 'inspector' | 
   ...v,
 });
 
+/**
+ * A route of the sink file as the pages show it: its topic, the consumer group its mapping commits
+ * (the emulator's: KAFKA_GROUP_ID for quotes, `<KAFKA_GROUP_ID>-<route>` for the others), its
+ * record stores' views and, for repairs, its record stores.
+ */
+export interface UiRoute {
+  name: string;
+  topic: string;
+  group: string;
+  stores: readonly StoreView[];
+  recordStores(): readonly RecordStore<Quote>[];
+}
+
 /** Everything a page may use. Tests may build one with fakes. */
 export interface UiContext {
   config: Config;
   kafka: KafkaView;
-  /** The record stores, in order; pages and the consistency check iterate over them by name. */
+  /** The quotes route's record stores, in order; pages and the consistency check iterate over them by name. */
   stores: readonly StoreView[];
+  /** Every route's (the sink file's order); without them (fakes), the pages know the quotes route only. */
+  routes?: readonly UiRoute[];
   deadLetters: DeadLetterInspector;
   /** Replays dead letters by id (`topic/partition/offset`); returns the ids that were re-published. */
   replay(ids: readonly string[]): Promise<string[]>;
@@ -65,41 +81,62 @@ export const clustersOf = (c: Config): ClusterKey[] => [
   clusterKey(clusterName({ eventSourceArn: LOCAL_MSK_ARN })),
 ];
 
+/** The clients every route's views share. */
+interface Clients {
+  pool: ReturnType<typeof createPostgresPool>;
+  mongoClient: ReturnType<typeof createMongoClient>;
+}
+
+/** A route's view: its stores' inspectors on the shared clients, its record stores opened on first repair. */
+function uiRoute(config: Config, target: RouteTarget, clients: Clients, opened: OpenedStores): UiRoute {
+  // The route's table and collection, named as the configuration names the quotes route's.
+  const own: Config = { ...config, POSTGRES_QUOTES_TABLE: target.table, MONGO_COLLECTION: target.collection };
+  const type = target.type as unknown as RecordType<Quote>;
+  const stores = [
+    storeView(new PostgresRecordInspector(clients.pool, tablesFrom(own), type), {
+      label: 'Postgres',
+      unit: 'row',
+      where: `${config.POSTGRES_SCHEMA}.${target.table}`,
+    }),
+    storeView(new MongoRecordInspector(clients.mongoClient, mongoTargetFrom(own), clustersOf(config), type), {
+      label: 'Mongo',
+      unit: 'document',
+      where: `${config.MONGO_DATABASE}.${target.collection}`,
+    }),
+  ];
+  const group = target.name === QUOTES_ROUTE ? config.KAFKA_GROUP_ID : `${config.KAFKA_GROUP_ID}-${target.name}`;
+  const recordStores = () => (opened[target.name] ??= openStores(own, type)).records;
+  return { name: target.name, topic: target.topic, group, stores, recordStores };
+}
+
+/** The record stores opened for repairs, by route. */
+type OpenedStores = Record<string, ReturnType<typeof openStores<Quote>>>;
+
 /** The UI's context on new clients for `config`; connects lazily. */
 export function createUiContext(config: Config): UiContext {
-  const pool = createPostgresPool(config);
-  const mongoClient = createMongoClient(config);
+  const clients: Clients = { pool: createPostgresPool(config), mongoClient: createMongoClient(config) };
   const kafka = createKafka(config, 'quotes-sink-ui');
-  const tables = tablesFrom(config);
   const deadLetters = new DeadLetters(config);
-  let stores: ReturnType<typeof openStores<Quote>> | undefined;
-  const quoteType = quotesRoute();
+  const opened: OpenedStores = {};
+  const routes = routeTargets(config).map((t) => uiRoute(config, t, clients, opened));
+  const quotes = routes.find((r) => r.name === QUOTES_ROUTE) ?? routes[0];
   return {
     config,
     kafka: new KafkaView(kafka),
-    stores: [
-      storeView(new PostgresRecordInspector(pool, tables, quoteType), {
-        label: 'Postgres',
-        unit: 'row',
-        where: `${config.POSTGRES_SCHEMA}.${config.POSTGRES_QUOTES_TABLE}`,
-      }),
-      storeView(new MongoRecordInspector(mongoClient, mongoTargetFrom(config), clustersOf(config), quoteType), {
-        label: 'Mongo',
-        unit: 'document',
-        where: `${config.MONGO_DATABASE}.${config.MONGO_COLLECTION}`,
-      }),
-    ],
-    deadLetters: new PostgresDeadLetterInspector(pool, tables),
+    stores: quotes.stores,
+    routes,
+    deadLetters: new PostgresDeadLetterInspector(clients.pool, tablesFrom(config)),
     // One id at a time through the CLI's replay: the same locking, marking and headers.
     async replay(ids) {
       const done: string[] = [];
       for (const id of ids) done.push(...(await deadLetters.replay(kafka, { id })).replayed);
       return done;
     },
-    recordStores: () => (stores ??= openStores(config, quoteType)).records,
+    recordStores: () => quotes.recordStores(),
     statusDir: EMULATOR_STATUS_DIR,
     async close() {
-      await Promise.allSettled([this.kafka.close(), pool.end(), mongoClient.close(), stores?.close()]);
+      const stores = Object.values(opened).map((s) => s.close());
+      await Promise.allSettled([this.kafka.close(), clients.pool.end(), clients.mongoClient.close(), ...stores]);
     },
   };
 }

@@ -1,7 +1,7 @@
 /** What a page handler receives and returns, and the checks on what a request may ask. */
 import { QuotesSinkError } from '../../lib/errors';
 import { TOPIC_NAME } from '../../lib/event/coordinates';
-import type { UiContext } from './context';
+import type { UiContext, UiRoute } from './context';
 import { html, type Html, type HtmlValue } from './html';
 
 /** A request, reduced to what pages read: the URL's parameters and a POSTed form. */
@@ -37,10 +37,39 @@ export function dateParam(params: URLSearchParams, name: string): Date | undefin
   return d;
 }
 
-/** The topic a page is about: `?topic=`, else the configured one. */
+/** The routes the pages know: the context's, or (a context without them) the quotes route on its stores. */
+export function uiRoutes(ctx: UiContext): readonly UiRoute[] {
+  if (ctx.routes?.length) return ctx.routes;
+  const c = ctx.config;
+  return [
+    {
+      name: 'quotes',
+      topic: c.KAFKA_TOPIC,
+      group: c.KAFKA_GROUP_ID,
+      stores: ctx.stores,
+      recordStores: ctx.recordStores,
+    },
+  ];
+}
+
+/**
+ * The route a page is about: `?route=`, else the route of `?topic=`, else the first (the quotes
+ * route); an unknown route name is refused.
+ */
+export function routeParam(ctx: UiContext, params: URLSearchParams): UiRoute {
+  const routes = uiRoutes(ctx);
+  const name = params.get('route')?.trim();
+  const topic = params.get('topic')?.trim();
+  if (!name) return routes.find((r) => r.topic === topic) ?? routes[0];
+  const route = routes.find((r) => r.name === name);
+  if (!route) throw new UiInputError(`no route ${name} (the sink file has ${routes.map((r) => r.name).join(', ')})`);
+  return route;
+}
+
+/** The topic a page is about: `?topic=`, else the chosen route's ({@link routeParam}). */
 export function topicParam(ctx: UiContext, params: URLSearchParams): string {
   const t = params.get('topic')?.trim();
-  if (!t) return ctx.config.KAFKA_TOPIC;
+  if (!t) return routeParam(ctx, params).topic;
   if (!TOPIC_NAME.test(t)) throw new UiInputError('topic is not a legal Kafka topic name');
   return t;
 }
@@ -92,9 +121,24 @@ export const topicPartitionFields = (
       </select></label
     >`;
 
-/** The page header's context line: what the UI reads. */
-export function contextLine(ctx: UiContext): Html {
-  const c = ctx.config;
-  const stores = ctx.stores.map((s) => html` · ${s.label} <code>${s.where}</code>`);
-  return html`topic <code>${c.KAFKA_TOPIC}</code> · group <code>${c.KAFKA_GROUP_ID}</code>${stores}`;
+/**
+ * The route picker: a link to this page for each route (`?route=NAME`), the chosen one marked, or
+ * nothing when there is one route.
+ */
+export function routePicker(ctx: UiContext, chosen: UiRoute): Html | string {
+  const routes = uiRoutes(ctx);
+  if (routes.length < 2) return '';
+  const links = routes.map((r) =>
+    r.name === chosen.name
+      ? html` <strong class="route" aria-current="true" data-route="${r.name}">${r.name}</strong>`
+      : html` <a class="route" data-route="${r.name}" href="?route=${encodeURIComponent(r.name)}">${r.name}</a>`,
+  );
+  return html`<nav class="routes" aria-label="routes">route${links}</nav>
+    · `;
+}
+
+/** The page header's context line: the route picker, and what the UI reads for the chosen route. */
+export function contextLine(ctx: UiContext, route: UiRoute = routeParam(ctx, new URLSearchParams())): Html {
+  const stores = route.stores.map((s) => html` · ${s.label} <code>${s.where}</code>`);
+  return html`${routePicker(ctx, route)}topic <code>${route.topic}</code> · group <code>${route.group}</code>${stores}`;
 }

@@ -7,6 +7,7 @@ import { show } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
 import {
   contextLine,
+  routeParam,
   dataTable,
   dateParam,
   intParam,
@@ -66,12 +67,13 @@ function row(d: DeadLetterRecord): Html {
   </tr>`;
 }
 
-function filterOf(q: URLSearchParams): DeadLetterFilter {
+/** The list's filter; a `route` without a `topic` filters by the route's topic. */
+function filterOf(ctx: UiContext, q: URLSearchParams): DeadLetterFilter {
   const kind = q.get('kind') || undefined;
   if (kind !== undefined && !KINDS.includes(kind as RecordErrorKind))
     throw new UiInputError(`kind must be one of ${KINDS.join(', ')}`);
   return {
-    topic: q.get('topic')?.trim() || undefined,
+    topic: q.get('topic')?.trim() || (q.get('route')?.trim() ? routeParam(ctx, q).topic : undefined),
     kind,
     since: dateParam(q, 'since'),
     until: dateParam(q, 'until'),
@@ -106,7 +108,7 @@ function filterForm(q: URLSearchParams, topics: string[]): Html {
 }
 
 async function render(ctx: UiContext, q: URLSearchParams, message?: Html): Promise<UiResponse> {
-  const [list, topics] = await Promise.all([ctx.deadLetters.list(filterOf(q)), ctx.kafka.topics()]);
+  const [list, topics] = await Promise.all([ctx.deadLetters.list(filterOf(ctx, q)), ctx.kafka.topics()]);
   const table = list.length
     ? dataTable(
         'dead-letters',
@@ -132,7 +134,9 @@ async function render(ctx: UiContext, q: URLSearchParams, message?: Html): Promi
       </p>
       ${table}
     </form>`;
-  return page(layout({ title: 'Dead letters', current: '/dead-letters', body, context: contextLine(ctx) }));
+  return page(
+    layout({ title: 'Dead letters', current: '/dead-letters', body, context: contextLine(ctx, routeParam(ctx, q)) }),
+  );
 }
 
 /** GET /dead-letters?topic&kind&since&until&replayed&limit. */

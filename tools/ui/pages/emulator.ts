@@ -1,7 +1,7 @@
 /** The emulator, live: records/s over time, events, retries, dead letters by kind; or that none runs. */
 import type { UiContext } from '../context';
 import { html, layout, query, type Html } from '../html';
-import { contextLine, page, topicParam, type UiRequest, type UiResponse } from '../route';
+import { contextLine, routeParam, page, topicParam, type UiRequest, type UiResponse } from '../route';
 import { readEmulatorStatuses, type EmulatorStatusView } from '../status-file';
 
 /** The emulator the page follows: a live one of the topic, else the last one seen. */
@@ -100,7 +100,7 @@ export async function emulatorPage(ctx: UiContext, req: UiRequest): Promise<UiRe
       title: 'Emulator',
       current: '/emulator',
       body,
-      context: contextLine(ctx),
+      context: contextLine(ctx, routeParam(ctx, req.url.searchParams)),
       scripts: ['uPlot.iife.min.js', 'emulator.js'],
       styles: ['uPlot.min.css'],
     }),

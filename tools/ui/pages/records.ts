@@ -1,7 +1,7 @@
 /** Records: one partition from an offset, decoded, each with its fate in the stores. */
 import { formatCoordinates, recordId } from '../../../lib/event/coordinates';
 import type { StoredRecord } from '../../../lib/sink/inspect';
-import type { StoreView, UiContext } from '../context';
+import type { StoreView, UiContext, UiRoute } from '../context';
 import { fateLabel, fateOf, show, storedAs, type FateKind, type Found } from '../fate';
 import { html, layout, pre, query, type Html } from '../html';
 import type { KafkaRecord } from '../kafka-view';
@@ -10,6 +10,7 @@ import {
   dataTable,
   intParam,
   page,
+  routeParam,
   topicParam,
   topicPartitionFields,
   type UiRequest,
@@ -86,6 +87,7 @@ interface Browse {
   from: number;
   limit: number;
   group: string;
+  route: UiRoute;
 }
 
 /** The records of the browse, each with what the stores hold for it. */
@@ -94,21 +96,22 @@ async function recordsWithFates(ctx: UiContext, b: Browse): Promise<Html[]> {
   const coordinates = records.map((r) => ({ topic: b.topic, partition: b.partition, offset: r.offset }));
   const parts = await ctx.kafka.offsets(b.topic);
   const [held, dl, group] = await Promise.all([
-    Promise.all(ctx.stores.map((s) => s.inspector.find(coordinates))),
+    Promise.all(b.route.stores.map((s) => s.inspector.find(coordinates))),
     ctx.deadLetters.find(coordinates),
     ctx.kafka.position(b.group, b.topic, parts),
   ]);
   const committed = group.partitions.find((p) => p.partition === b.partition)?.committed ?? -1;
   return records.map((r, i) => {
     const id = recordId(coordinates[i]);
-    const stored = Object.fromEntries(ctx.stores.map((s, k) => [s.name, held[k].get(id)]));
+    const stored = Object.fromEntries(b.route.stores.map((s, k) => [s.name, held[k].get(id)]));
     const found: Found = { stored, deadLetter: dl.get(id) };
-    return recordRow(r, fateOf(r.offset, r.value === null, found, committed), found, ctx.stores);
+    return recordRow(r, fateOf(r.offset, r.value === null, found, committed), found, b.route.stores);
   });
 }
 
 function browseForm(b: Browse, partitions: number[], topics: string[]): Html {
   return html`<form method="get" class="filters">
+    <input type="hidden" name="route" value="${b.route.name}" />
     ${topicPartitionFields(topics, b.topic, partitions, b.partition)}
     <label>from offset <input name="from" type="number" min="0" value="${b.from}" /></label>
     <label>records <input name="limit" type="number" min="1" max="${MAX_LIMIT}" value="${b.limit}" /></label>
@@ -117,16 +120,18 @@ function browseForm(b: Browse, partitions: number[], topics: string[]): Html {
   </form>`;
 }
 
-/** GET /records?topic&partition&from&limit&group. */
+/** GET /records?route&topic&partition&from&limit&group: fates in the route's stores (default the quotes route's). */
 export async function recordsPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> {
   const q = req.url.searchParams;
   const topic = topicParam(ctx, q);
+  const route = routeParam(ctx, q);
   const b: Browse = {
+    route,
     topic,
     partition: intParam(q, 'partition', 0, 0, 1_000_000),
     from: intParam(q, 'from', 0, 0, Number.MAX_SAFE_INTEGER),
     limit: intParam(q, 'limit', 50, 1, MAX_LIMIT),
-    group: q.get('group')?.trim() || ctx.config.KAFKA_GROUP_ID,
+    group: q.get('group')?.trim() || route.group,
   };
   const [topics, parts, rows] = await Promise.all([
     ctx.kafka.topics(),
@@ -138,12 +143,12 @@ export async function recordsPage(ctx: UiContext, req: UiRequest): Promise<UiRes
     ${formatCoordinates({ topic, partition: b.partition, offset: b.from })} · partition offsets
     ${part?.low ?? 0}..${(part?.high ?? 0) - 1} ·
     <a
-      href="/records${query({ topic, partition: b.partition, from: Math.max(0, b.from - b.limit), limit: b.limit, group: b.group })}"
+      href="/records${query({ route: route.name, topic, partition: b.partition, from: Math.max(0, b.from - b.limit), limit: b.limit, group: b.group })}"
       >previous</a
     >
     ·
     <a
-      href="/records${query({ topic, partition: b.partition, from: b.from + b.limit, limit: b.limit, group: b.group })}"
+      href="/records${query({ route: route.name, topic, partition: b.partition, from: b.from + b.limit, limit: b.limit, group: b.group })}"
       >next</a
     >
   </p>`;
@@ -155,5 +160,5 @@ export async function recordsPage(ctx: UiContext, req: UiRequest): Promise<UiRes
     parts.map((p) => p.partition),
     topics,
   )}${nav}${table}`;
-  return page(layout({ title: 'Records', current: '/records', body, context: contextLine(ctx) }));
+  return page(layout({ title: 'Records', current: '/records', body, context: contextLine(ctx, route) }));
 }

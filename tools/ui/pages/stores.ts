@@ -2,7 +2,7 @@
 import { formatCoordinates, NO_CLUSTER } from '../../../lib/event/coordinates';
 import { identityKey, MAX_RANGE_OFFSETS, type OffsetRange, type StoredIdentity } from '../../../lib/sink/inspect';
 import { compareStores, repairStores, type RangeDiff, type RepairResult } from '../consistency';
-import type { StoreView, UiContext } from '../context';
+import type { StoreView, UiContext, UiRoute } from '../context';
 import { offsetRanges } from '../fate';
 import { html, layout, query, type Html } from '../html';
 import {
@@ -11,6 +11,7 @@ import {
   intParam,
   notice,
   page,
+  routeParam,
   topicParam,
   topicPartitionFields,
   type UiRequest,
@@ -30,9 +31,9 @@ async function countRow(s: StoreView, topic: string): Promise<Html> {
   </tr>`;
 }
 
-async function countsTable(ctx: UiContext, topic: string): Promise<Html> {
+async function countsTable(ctx: UiContext, route: UiRoute, topic: string): Promise<Html> {
   const [rows, dlTopic, dlAll] = await Promise.all([
-    Promise.all(ctx.stores.map((s) => countRow(s, topic))),
+    Promise.all(route.stores.map((s) => countRow(s, topic))),
     ctx.deadLetters.countByKind(topic),
     ctx.deadLetters.countByKind(),
   ]);
@@ -58,13 +59,14 @@ async function countsTable(ctx: UiContext, topic: string): Promise<Html> {
   </table>`;
 }
 
-/** The read sides the consistency check compares: every record store's, and the dead letters'. */
-const inspectorsOf = (ctx: UiContext) => ({
-  records: ctx.stores.map((s) => s.inspector),
+/** The read sides the consistency check compares: every record store's of the route, and the dead letters'. */
+const inspectorsOf = (ctx: UiContext, route: UiRoute) => ({
+  records: route.stores.map((s) => s.inspector),
   deadLetters: ctx.deadLetters,
 });
 
 interface Check {
+  route: UiRoute;
   topic: string;
   partition?: number;
   from?: number;
@@ -148,11 +150,11 @@ function checkForm(
   diffs?: RangeDiff[],
 ): Html {
   const toRepair = diffs?.reduce((n, d) => n + missingCount(d), 0) ?? 0;
-  const params = html`<input type="hidden" name="topic" value="${c.topic}" /><input
+  const params = html`<input type="hidden" name="route" value="${c.route.name}" /><input
       type="hidden"
-      name="partition"
-      value="${c.partition ?? ''}"
-    />
+      name="topic"
+      value="${c.topic}"
+    /><input type="hidden" name="partition" value="${c.partition ?? ''}" />
     <input type="hidden" name="from" value="${c.from ?? ''}" /><input type="hidden" name="to" value="${c.to ?? ''}" />`;
   const repair = toRepair
     ? html`<form method="post" action="/stores/repair" class="repair">
@@ -160,6 +162,7 @@ function checkForm(
       </form>`
     : '';
   return html`<form method="get" class="filters">
+      <input type="hidden" name="route" value="${c.route.name}" />
       ${topicPartitionFields(topics, c.topic, partitions, c.partition, 'all')}
       <label>from offset <input type="number" min="0" name="from" value="${c.from ?? ''}" placeholder="low" /></label>
       <label>to offset <input type="number" min="0" name="to" value="${c.to ?? ''}" placeholder="high − 1" /></label>
@@ -171,6 +174,7 @@ function checkForm(
 function checkOf(ctx: UiContext, q: URLSearchParams): Check {
   const opt = (name: string, max: number) => (q.get(name) ? intParam(q, name, 0, 0, max) : undefined);
   return {
+    route: routeParam(ctx, q),
     topic: topicParam(ctx, q),
     partition: opt('partition', 1_000_000),
     from: opt('from', Number.MAX_SAFE_INTEGER),
@@ -182,9 +186,9 @@ async function render(ctx: UiContext, c: Check, check: boolean, message?: Html):
   const [topics, parts, counts] = await Promise.all([
     ctx.kafka.topics(),
     ctx.kafka.offsets(c.topic),
-    countsTable(ctx, c.topic),
+    countsTable(ctx, c.route, c.topic),
   ]);
-  const diffs = check ? await compareStores(inspectorsOf(ctx), await rangesOf(ctx, c)) : undefined;
+  const diffs = check ? await compareStores(inspectorsOf(ctx, c.route), await rangesOf(ctx, c)) : undefined;
   const body = html`${message}
     <h2>Counts</h2>
     ${counts}
@@ -199,13 +203,13 @@ async function render(ctx: UiContext, c: Check, check: boolean, message?: Html):
       c,
       parts.map((p) => p.partition),
       topics,
-      ctx.stores,
+      c.route.stores,
       diffs,
     )}`;
-  return page(layout({ title: 'Stores', current: '/stores', body, context: contextLine(ctx) }));
+  return page(layout({ title: 'Stores', current: '/stores', body, context: contextLine(ctx, c.route) }));
 }
 
-/** GET /stores?topic&partition&from&to&check. */
+/** GET /stores?route&topic&partition&from&to&check: the route's stores (default the quotes route's). */
 export function storesPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> {
   const q = req.url.searchParams;
   return render(ctx, checkOf(ctx, q), q.get('check') === '1');
@@ -223,7 +227,7 @@ const repairMessage = (r: RepairResult, stores: readonly StoreView[]): Html => {
 /** POST /stores/repair: compares the range again, then writes what one store lacks from the other. */
 export async function repairPage(ctx: UiContext, req: UiRequest): Promise<UiResponse> {
   const c = checkOf(ctx, req.form);
-  const diffs = await compareStores(inspectorsOf(ctx), await rangesOf(ctx, c));
-  const result = await repairStores(inspectorsOf(ctx).records, ctx.recordStores(), diffs);
-  return render(ctx, c, true, repairMessage(result, ctx.stores));
+  const diffs = await compareStores(inspectorsOf(ctx, c.route), await rangesOf(ctx, c));
+  const result = await repairStores(inspectorsOf(ctx, c.route).records, c.route.recordStores(), diffs);
+  return render(ctx, c, true, repairMessage(result, c.route.stores));
 }

@@ -2,7 +2,16 @@
 import type { UiContext } from '../context';
 import { html, layout, query, type Html } from '../html';
 import type { GroupPosition, PartitionOffsets } from '../kafka-view';
-import { contextLine, dataTable, options, page, topicParam, type UiRequest, type UiResponse } from '../route';
+import {
+  contextLine,
+  routeParam,
+  dataTable,
+  options,
+  page,
+  topicParam,
+  type UiRequest,
+  type UiResponse,
+} from '../route';
 
 function partitionsTable(topic: string, parts: PartitionOffsets[]): Html {
   const rows = parts.map(
@@ -73,5 +82,12 @@ export async function topicsPage(ctx: UiContext, req: UiRequest): Promise<UiResp
       ><button>show</button>
     </form>
     <div data-refresh="/topics/live${query({ topic })}" data-every="2000">${live}</div>`;
-  return page(layout({ title: 'Topics', current: '/topics', body, context: contextLine(ctx) }));
+  return page(
+    layout({
+      title: 'Topics',
+      current: '/topics',
+      body,
+      context: contextLine(ctx, routeParam(ctx, req.url.searchParams)),
+    }),
+  );
 }
