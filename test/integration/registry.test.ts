@@ -3,25 +3,14 @@
  * the services this run uses as they are (external mode), so nothing else is started or stopped.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { parseEnvFile } from '../../lib/config';
 import { isAlive } from '../../tools/stack/proc';
-import { stackConfig } from '../helpers/env';
+import { startRegistry, type TestRegistry } from '../helpers/registry';
 import { stackCli } from '../helpers/run';
 
-const cfg = stackConfig();
-const dir = mkdtempSync(path.join(os.tmpdir(), 'quotes-sink-registry-'));
-// The services as they are: external mode, so `down` stops only what this folder's `up` started.
-const env = {
-  QUOTES_SINK_STACK_DIR: dir,
-  KAFKA_BROKERS: cfg.KAFKA_BROKERS,
-  POSTGRES_URL: cfg.POSTGRES_URL,
-  MONGO_URL: cfg.MONGO_URL,
-  SCHEMA_REGISTRY_URL: '',
-};
+let registry: TestRegistry | undefined;
 const H = { 'Content-Type': 'application/vnd.schemaregistry.v1+json' };
 const SCHEMA = JSON.stringify({
   type: 'record',
@@ -31,25 +20,23 @@ const SCHEMA = JSON.stringify({
 });
 
 after(async () => {
-  await stackCli(['down'], env).catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
+  await registry?.stop();
 });
 
 test('stack up --registry starts Apicurio; an Avro schema registered is read back by id; down stops it by pid', async () => {
-  const upRun = await stackCli(['up', '--registry'], env, 300_000);
-  assert.equal(upRun.code, 0, upRun.stderr);
-  assert.match(upRun.stderr, /external stack up/);
-  const url = parseEnvFile(readFileSync(path.join(dir, 'env'), 'utf8')).SCHEMA_REGISTRY_URL;
+  registry = await startRegistry();
+  const { url, dir, env } = registry;
+  assert.match(registry.upLog, /external stack up/);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7$/);
   const pid = Number(readFileSync(path.join(dir, 'apicurio.pid'), 'utf8'));
   assert.ok(isAlive(pid));
 
   const statusRun = await stackCli(['status', '--json'], env);
   assert.equal(statusRun.code, 0, statusRun.stdout);
-  const registry = (JSON.parse(statusRun.stdout) as { name: string; up: boolean; pid?: number }[]).find(
+  const state = (JSON.parse(statusRun.stdout) as { name: string; up: boolean; pid?: number }[]).find(
     (s) => s.name === 'apicurio',
   );
-  assert.deepEqual({ up: registry?.up, pid: registry?.pid }, { up: true, pid });
+  assert.deepEqual({ up: state?.up, pid: state?.pid }, { up: true, pid });
 
   const subject = `probe-${Date.now().toString(36)}-value`;
   const res = await fetch(`${url}/subjects/${subject}/versions`, {
