@@ -9,7 +9,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
 import { closeConnections, handler } from '../handlers/sink';
-import { defineCommand, enumFlag, intFlag, kafkaDestinationFlag, parseCommand } from '../tools/cli/args';
+import { defineCommand, enumFlag, intFlag, kafkaDestinationFlag, parseCommand, requires } from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
 import { UsageError } from '../tools/cli/errors';
 import { runMain } from '../tools/cli/main';
@@ -22,6 +22,7 @@ import {
   type EmulatorStatus,
 } from '../tools/emulator/emulator';
 import { inProcessInvoker, isSummary, offlineInvoker, type Invoker } from '../tools/emulator/invoke';
+import { ConfluentJsonDecoder } from '../tools/emulator/schema-registry';
 import { DEFAULT_TEMPLATE, MappingRejectedError } from '../tools/emulator/mapping';
 import { EmulatorGroup, sharedInvoker } from '../tools/emulator/group';
 import { batchLine, doneLine, routesLine, statusLine } from '../tools/emulator/report';
@@ -83,6 +84,14 @@ export const LOCAL_COMMAND = defineCommand({
     'log-file': s('PATH', "also write every log line of the run (the handler's batch reports too) to PATH"),
     json: b('JSON logs on stderr/stdout even on a terminal'),
     'no-store-check': b('start even when a store does not answer (the emulator then retries; outage drills)'),
+    'schema-registry': s(
+      'URL',
+      'a Confluent-compatible registry: Avro values framed for it are decoded (e.g. $SCHEMA_REGISTRY_URL)',
+    ),
+    'event-record-format': s(
+      'F',
+      'with --schema-registry: JSON (default; decoded values, valueSchemaMetadata); SOURCE not yet',
+    ),
   },
   schema: z
     .object({
@@ -114,8 +123,14 @@ export const LOCAL_COMMAND = defineCommand({
       'log-file': z.string().min(1).optional(),
       json: z.boolean().default(false),
       'no-store-check': z.boolean().default(false),
+      'schema-registry': z
+        .string()
+        .refine((u) => /^https?:\/\//i.test(u) && URL.canParse(u), 'takes an http(s) URL')
+        .optional(),
+      'event-record-format': enumFlag(['JSON']).optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine(requires('event-record-format', 'schema-registry')),
   notes: [
     "Environment: KAFKA_TOPIC, KAFKA_GROUP_ID (default quotes-sink-local), SINK_FILE (default sink.yaml), and the sink's settings.",
     'Routes other than quotes: consumer group <group>-<route>, Kafka destination <topic>-failed (docs/deploying.md).',
@@ -232,6 +247,8 @@ function createEmulator(
   config: Config,
   use: { invoke: Invoker; log: Logger; onStatus: Reporter; human: boolean },
 ): Emulator {
+  const registry = o['schema-registry'];
+  const decoder = registry ? new ConfluentJsonDecoder(registry) : undefined;
   return new Emulator({
     kafka: createKafka(config, 'quotes-sink-emulator'),
     invoke: use.invoke,
@@ -251,6 +268,7 @@ function createEmulator(
     partitionFetchMaxBytes: o['partition-fetch-max-bytes'],
     statusEveryMs: use.human ? 1_000 : 5_000,
     onStatus: use.onStatus,
+    decode: decoder?.decode.bind(decoder),
   });
 }
 

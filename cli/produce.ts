@@ -8,9 +8,18 @@ import type { Kafka, Message } from 'kafkajs';
 import { z } from 'zod';
 import { PROJECT_ROOT, loadConfig, loadStackEnv, redactUrl, type Config } from '../lib/config';
 import { createKafka } from '../tools/kafka';
-import { defineCommand, exclusive, intFlag, numberFlag, parseCommand, requires, topicFlag } from '../tools/cli/args';
+import {
+  defineCommand,
+  enumFlag,
+  exclusive,
+  intFlag,
+  numberFlag,
+  parseCommand,
+  requires,
+  topicFlag,
+} from '../tools/cli/args';
 import { printBanner } from '../tools/cli/banner';
-import { MissingTopicError } from '../tools/cli/errors';
+import { MissingTopicError, UsageError } from '../tools/cli/errors';
 import { runMain } from '../tools/cli/main';
 import { routeFlag } from '../tools/cli/route';
 import { missingTopics } from '../tools/cli/reachable';
@@ -29,6 +38,7 @@ import { readJsonLines, isJsonLinesFile } from '../tools/producer/lines';
 import { JSON_POINTER } from '../tools/producer/pointer';
 import { perSecond, runRounds, type RoundResult } from '../tools/producer/rounds';
 import { progressBar } from '../tools/cli/progress';
+import { avroMessages, readAvroSchema, registerSchema, valueSubject, type AvroType } from '../tools/producer/avro';
 
 export const PRODUCE = defineCommand({
   command: 'npm run produce --',
@@ -62,6 +72,17 @@ export const PRODUCE = defineCommand({
     every: { type: 'string', value: 'SECONDS', help: 'publish again every SECONDS (start to start) until Ctrl-C' },
     'create-topic': { type: 'boolean', help: 'create the topic if it does not exist' },
     partitions: { type: 'string', value: 'N', help: 'partitions of a topic --create-topic creates (default 3)' },
+    format: {
+      type: 'string',
+      value: 'json|avro',
+      help: 'json (default): each value as is; avro: encoded with --schema, framed for the schema registry',
+    },
+    schema: { type: 'string', value: 'FILE.avsc', help: 'the Avro schema of --format avro (e.g. schemas/quotes.avsc)' },
+    'schema-registry': {
+      type: 'string',
+      value: 'URL',
+      help: "a Confluent-compatible registry's API (default SCHEMA_REGISTRY_URL, which `stack up --registry` writes)",
+    },
   },
   schema: z
     .object({
@@ -81,8 +102,15 @@ export const PRODUCE = defineCommand({
       every: numberFlag(0, 86_400, true).optional(),
       'create-topic': z.boolean().optional(),
       partitions: intFlag(1, 1_000).optional(),
+      format: enumFlag(['json', 'avro']).default('json'),
+      schema: z.string().min(1).optional(),
+      'schema-registry': z
+        .string()
+        .refine((u) => /^https?:\/\//i.test(u) && URL.canParse(u), 'takes an http(s) URL')
+        .optional(),
     })
     .strict()
+    .superRefine(avroNeedsSchema)
     .superRefine(exclusive('synthetic', 'file', 'url', 'api'))
     .superRefine(exclusive('topic', 'route'))
     .superRefine(exclusive('key', 'no-key', 'synthetic'))
@@ -105,8 +133,25 @@ export const PRODUCE = defineCommand({
       'The topic must exist (Kafka here does not create topics on use): --create-topic, or',
       '`npm run topics -- create NAME`. Environment: KAFKA_BROKERS, KAFKA_TOPIC; see the README.',
     ].join('\n'),
+    [
+      '--format avro registers --schema under <topic>-value (TopicNameStrategy) and sends each JSON value',
+      "Avro-encoded in Confluent's wire format: byte 0, the schema id (4 bytes, big-endian), the Avro binary.",
+      'A value that does not fit the schema stops the run at that record (exit 2); fields the schema lacks',
+      'are dropped.',
+    ].join('\n'),
   ],
 });
+
+/** --schema goes with --format avro, and --format avro needs it. */
+function avroNeedsSchema(v: { format?: string; schema?: string; 'schema-registry'?: string }, ctx: z.RefinementCtx) {
+  const avro = v.format === 'avro';
+  const issue = (path: string, message: string) =>
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message, params: { whole: true } });
+  if (avro && v.schema === undefined) issue('format', '--format avro needs --schema FILE.avsc');
+  if (!avro && v.schema !== undefined) issue('schema', '--schema only applies with --format avro');
+  if (!avro && v['schema-registry'] !== undefined)
+    issue('schema-registry', '--schema-registry only applies with --format avro');
+}
 
 type Options = z.infer<typeof PRODUCE.schema>;
 const say = (m: string) => process.stderr.write(`[produce] ${m}\n`);
@@ -178,12 +223,38 @@ async function batchOf(s: Source, o: Options, round: number): Promise<Batch> {
   return { messages: quoteMessages(quotes, opts), count: quotes.length, what: () => `from ${label}` };
 }
 
+/** How values are encoded: as they are, or as Avro framed with a registered schema's id. */
+type Encoding = { format: 'json' } | { format: 'avro'; type: AvroType; schemaId: number };
+
+/** --format avro: registers the schema under the topic's value subject; says which id it got. */
+async function encodingOf(o: Options, topic: string): Promise<Encoding> {
+  if (o.format !== 'avro' || o.schema === undefined) return { format: 'json' };
+  const { text, type } = readAvroSchema(path.resolve(o.schema));
+  const registry = o['schema-registry'] ?? process.env.SCHEMA_REGISTRY_URL;
+  if (!registry) {
+    throw new UsageError('--format avro needs a registry: `npm run stack -- up --registry`, or --schema-registry URL');
+  }
+  const subject = valueSubject(topic);
+  const schemaId = await registerSchema(registry, subject, text);
+  say(`schema ${o.schema} registered as ${subject}, id ${schemaId} (${redactUrl(registry)})`);
+  return { format: 'avro', type, schemaId };
+}
+
 /** One round: fetch or read (or generate), split, publish; returns what it sent and how long it took. */
-async function publishRound(kafka: Kafka, topic: string, s: Source, o: Options, round: number): Promise<RoundResult> {
+async function publishRound(
+  kafka: Kafka,
+  topic: string,
+  s: Source,
+  o: Options,
+  round: number,
+  encoding: Encoding,
+): Promise<RoundResult> {
   const t0 = Date.now();
   const batch = await batchOf(s, o, round);
   const bar = progressBar(batch.count, 'records');
-  const sent = await publish(kafka, topic, batch.messages, bar.update);
+  const messages =
+    encoding.format === 'avro' ? avroMessages(batch.messages, encoding.type, encoding.schemaId) : batch.messages;
+  const sent = await publish(kafka, topic, messages, bar.update);
   bar.done();
   return report(round, sent, topic, t0, batch.what(sent));
 }
@@ -210,10 +281,11 @@ async function main(argv: string[]): Promise<number> {
   printBanner('produce', config, { topic });
   const kafka = createKafka(config, 'quotes-sink-producer');
   await ensureTopic(config, kafka, topic, o);
+  const encoding = await encodingOf(o, topic);
   const everyMs = o.every === undefined ? undefined : o.every * 1000;
   // One round keeps Node's Ctrl-C (stop at once); a schedule finishes its round, then stops.
   const signal = everyMs === undefined ? new AbortController().signal : stopSignal(say);
-  const rounds = await runRounds((n) => publishRound(kafka, topic, source, o, n), {
+  const rounds = await runRounds((n) => publishRound(kafka, topic, source, o, n, encoding), {
     everyMs,
     signal,
     onError: (e, n) => say(`round ${n} failed, next in ${o.every}s: ${e instanceof Error ? e.message : String(e)}`),

@@ -24,8 +24,12 @@ export const STACK = defineGroup({
           type: 'boolean',
           help: 'also pgAdmin on 127.0.0.1:5050 and mongo-express on 127.0.0.1:8081 (installed on first use)',
         },
+        registry: {
+          type: 'boolean',
+          help: 'also a Confluent-compatible schema registry (Apicurio 2.6, natively, on 127.0.0.1:18081)',
+        },
       },
-      schema: z.object({ uis: z.boolean().default(false) }).strict(),
+      schema: z.object({ uis: z.boolean().default(false), registry: z.boolean().default(false) }).strict(),
       notes: [
         [
           'Uses your services when KAFKA_BROKERS, POSTGRES_URL and MONGO_URL are all set (environment or .env)',
@@ -36,6 +40,10 @@ export const STACK = defineGroup({
           '--uis runs the web UIs of docker-compose.yml natively (docker mode: compose runs them): pgAdmin 4',
           "from PyPI (needs python3 with venv) with the stack's Postgres registered, and mongo-express from npm,",
           'both cached under the stack folder. Nothing for Kafka installs natively: `npm run ui` shows the topics.',
+        ].join('\n'),
+        [
+          '--registry runs Apicurio Registry 2.6 natively in any mode (Java 17 + Maven; 142 MB from Maven Central',
+          'on first use, cached), in memory, and writes SCHEMA_REGISTRY_URL (its Confluent API) to .stack/env.',
         ].join('\n'),
       ],
     }),
@@ -80,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = parseSubcommand(STACK, argv);
   switch (cmd.name) {
     case 'up':
-      await up(log, { uis: cmd.options.uis });
+      await up(log, { uis: cmd.options.uis, registry: cmd.options.registry });
       log(`settings in ${shownPath(STACK_ENV_FILE)}`);
       return 0;
     case 'down':

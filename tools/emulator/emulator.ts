@@ -68,6 +68,8 @@ export interface EmulatorOptions {
   /** Called about every `statusEveryMs` (default 2 s) with the running totals. */
   onStatus?: (s: EmulatorStatus) => void;
   statusEveryMs?: number;
+  /** Applied to each fetched batch's records before they are collected (and filtered): a schema registry's decoding. */
+  decode?: (records: KafkaEventRecord[]) => Promise<KafkaEventRecord[]>;
 }
 
 export const DEFAULT_FETCH_MAX_BYTES = 32 * 1024 * 1024;
@@ -349,8 +351,9 @@ export class Emulator {
    * most one slice in flight, as with the mapping. True once all were handled; false if stopped.
    */
   private async deliver(topic: string, partition: number, messages: KafkaMessage[]): Promise<boolean> {
-    const records = messages.map((m) => fromKafkaMessage(topic, partition, m));
+    const fetched = messages.map((m) => fromKafkaMessage(topic, partition, m));
     try {
+      const records = this.o.decode ? await this.o.decode(fetched) : fetched;
       for (let i = 0; i < records.length; i += this.o.batchSize) {
         if (this.state !== 'running') return false;
         await this.collector.add(records.slice(i, i + this.o.batchSize));

@@ -22,7 +22,7 @@ import {
   waitUntil,
 } from './proc';
 
-export type ServiceName = 'postgres' | 'kafka' | 'ferretdb' | 'pgadmin' | 'mongo-express';
+export type ServiceName = 'postgres' | 'kafka' | 'ferretdb' | 'pgadmin' | 'mongo-express' | 'apicurio';
 
 /** One service as `status` sees it. */
 export interface ServiceState {

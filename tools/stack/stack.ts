@@ -18,6 +18,7 @@ import {
   readEnvFile,
   redactUrl,
 } from '../../lib/config';
+import { apicurio, apicurioSpec } from './apicurio';
 import { StackError, StackUpError, toStackError } from './errors';
 import { ferretdb } from './ferretdb';
 import { kafka } from './kafka';
@@ -35,7 +36,7 @@ import {
 import { postgres } from './postgres';
 import { probeKafka, probeMongo, probePostgres } from './probes';
 import { STACK_DIR, run, shownPath } from './proc';
-import type { NativeService, ServiceState } from './service';
+import { findProcess, type NativeService, type ServiceState } from './service';
 import { downUis, upUis } from './uis';
 
 export type { Mode, StackEnv } from './mode';
@@ -66,6 +67,8 @@ export interface UpResult {
 export interface UpOptions {
   /** Also pgAdmin and mongo-express, natively (tools/stack/uis.ts); compose has its own. */
   uis?: boolean;
+  /** Also a Confluent-compatible schema registry (Apicurio, natively, whatever the mode; tools/stack/apicurio.ts). */
+  registry?: boolean;
 }
 
 /** The local signing key of re-sent records (SINK_IDENTITY_KEY): the one the env file holds, else a new one. */
@@ -73,7 +76,7 @@ function identityKey(): string {
   return readEnvFile(STACK_ENV_FILE).SINK_IDENTITY_KEY || randomBytes(32).toString('base64url');
 }
 
-function writeEnv(mode: Mode, env: StackEnv): void {
+function writeEnv(mode: Mode, env: StackEnv, registryUrl?: string): void {
   mkdirSync(STACK_DIR, { recursive: true });
   const lines = [
     `# written by \`npm run stack -- up\` (${mode} mode); loaded by lib/config.ts`,
@@ -83,6 +86,7 @@ function writeEnv(mode: Mode, env: StackEnv): void {
     `POSTGRES_URL=${env.POSTGRES_URL}`,
     `MONGO_URL=${env.MONGO_URL}`,
     `SINK_IDENTITY_KEY=${identityKey()}`,
+    ...(registryUrl ? [`SCHEMA_REGISTRY_URL=${registryUrl}`] : []),
     '',
   ];
   writeFileSync(STACK_ENV_FILE, lines.join('\n'), { mode: 0o600 });
@@ -178,6 +182,24 @@ async function nativeUp(log: Log): Promise<StackEnv> {
 const describeEnv = (env: StackEnv) => STACK_ENV_KEYS.map((k) => `${ENDPOINT_OF[k]} ${redactUrl(env[k])}`).join(', ');
 
 /**
+ * The schema registry's URL: started (idempotent) when `asked`; else kept when an earlier
+ * `up --registry` started it and it still runs, so a plain `up` does not drop it from the env file.
+ */
+async function registryUp(log: Log, asked: boolean): Promise<string | undefined> {
+  if (!asked && !findProcess(apicurioSpec)) return undefined;
+  const started = Date.now();
+  try {
+    await apicurio.prepare(log);
+    const url = await apicurio.up(log);
+    if (asked) log(`apicurio: ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return url;
+  } catch (e) {
+    const error = toStackError('apicurio', e);
+    throw new StackUpError(`stack up failed:\n  ${error.message}`, [error]);
+  }
+}
+
+/**
  * Brings the stack up (idempotent) and writes the stack's env file. Logs one line saying which
  * services are used and why. Throws a {@link StackUpError} (holding each service's
  * {@link StackError}) when a service cannot be used, rather than starting another stack beside it.
@@ -192,9 +214,10 @@ export async function up(log: Log, options: UpOptions = {}): Promise<UpResult> {
   }
   const { mode, reason } = choice;
   const env = choice.env ?? (mode === 'docker' ? await dockerUp(log) : await nativeUp(log));
-  writeEnv(mode, env);
+  const registry = await registryUp(log, !!options.registry);
+  writeEnv(mode, env, registry);
   const took = mode === 'external' ? '' : ` in ${((Date.now() - started) / 1000).toFixed(1)}s`;
-  log(`${mode} stack up${took}: ${describeEnv(env)} (${reason})`);
+  log(`${mode} stack up${took}: ${describeEnv(env)}${registry ? `, registry ${registry}` : ''} (${reason})`);
   if (options.uis) await upUis(mode, log);
   return { mode, env, reason };
 }
@@ -204,6 +227,8 @@ export async function down(log: Log, purge = false): Promise<void> {
   const mode = currentMode();
   // The UIs first: they are clients of the stores. Started in any mode but docker; a no-op if none.
   await downUis(log);
+  // The registry, natively in every mode (a no-op when `up --registry` did not start one).
+  if (await apicurio.down()) log('apicurio: stopped');
   if (mode === 'docker') {
     const args = ['compose', '-f', COMPOSE_FILE, 'down', ...(purge ? ['--volumes'] : [])];
     await run('docker', args, { what: 'docker compose down', passthrough: true });
@@ -244,12 +269,20 @@ export async function downUisOnly(log: Log, purge = false): Promise<void> {
 export async function status(): Promise<ServiceState[]> {
   const mode = currentMode();
   const env = savedEnv();
+  const registry = await registryStatus();
   if ((mode === 'external' || mode === 'docker') && env) {
     const failed = await unreachable(env);
-    return STACK_ENV_KEYS.map((k) => {
+    const states = STACK_ENV_KEYS.map((k): ServiceState => {
       const name = ENDPOINT_OF[k];
       return { name, mode, address: redactUrl(env[k]), up: !failed.includes(name) };
     });
+    return [...states, ...registry];
   }
-  return Promise.all(NATIVE_SERVICES.map((s) => s.status()));
+  return [...(await Promise.all(NATIVE_SERVICES.map((s) => s.status()))), ...registry];
+}
+
+/** The registry's state while `up --registry` asked for it (the env file names it) or it runs; else none. */
+async function registryStatus(): Promise<ServiceState[]> {
+  const asked = !!readEnvFile(STACK_ENV_FILE).SCHEMA_REGISTRY_URL;
+  return asked || findProcess(apicurioSpec) ? [await apicurio.status()] : [];
 }
