@@ -1,17 +1,24 @@
 /** The FerretDB patch (tools/stack/ferretdb-patch.ts) on a stand-in module: what it changes, and that it refuses other text. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { prepareFerretdbBuild } from '../../tools/stack/ferretdb-patch';
 
 const METADATA = `package metadata\n\nconst (\n\tIDColumn = DefaultColumn + "->'$._id'"\n)\n`;
 const COLLECTION = `package sqlite\n\nfunc q() {\n\tif x {\n\t\tswitch v.(type) {\n\t\tcase string:\n\t\t}\n\t}\n\n\tq += whereClause\n}\n`;
 
+/** The stand-ins' folders, removed after the tests. */
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
 /** A stand-in module and launcher source in a fresh folder. */
 function standIn(collection = COLLECTION): { module: string; src: string; out: string } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'fdb-patch-'));
+  roots.push(root);
   const module = path.join(root, 'mod');
   mkdirSync(path.join(module, 'internal/backends/sqlite/metadata'), { recursive: true });
   writeFileSync(path.join(module, 'internal/backends/sqlite/metadata/metadata.go'), METADATA);
